@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+// Thin entry: check the Node.js version, then hand over to the built CLI.
+const [major, minor] = process.versions.node.split(".").map(Number);
+if (major < 22 || (major === 22 && minor < 19)) {
+  process.stderr.write(`kvlog: needs Node.js 22.19 or newer, this is ${process.versions.node}; install a newer Node.js (or run it through bin/with-node)\n`);
+  process.exit(2);
+}
+const { main } = await import("../dist/cli.js");
+await main();

@@ -1,0 +1,319 @@
+// apply: PUT /debug/flags/v on every target (bounded fan-out, per-target timeout),
+// and classify each answer into an outcome with the next step in its message.
+
+import { COMPONENTS, tooOld, type Component, type ComponentName } from "./components.js";
+import { networkReason } from "./kube.js";
+import type { Target } from "./plan.js";
+import { statusMessage, TunnelError, TunnelRefusedError } from "./portforward.js";
+import { openChannel, type Access, type Channel, type HttpAnswer } from "./transport.js";
+
+export const FLAGS_PATH = "/debug/flags/v";
+
+export type Outcome =
+  | "set"
+  | "dry-run"
+  | "unauthorized"
+  | "forbidden"
+  | "not-installed"
+  | "too-old"
+  | "disabled"
+  | "unexpected-answer"
+  | "rejected"
+  | "connection-refused"
+  | "connection-reset"
+  | "timeout"
+  | "tls-error"
+  | "unreachable"
+  | "pod-not-running"
+  | "missing"
+  | "error";
+
+/** One result per target: the view model that both the table and the JSON render. */
+export interface Result {
+  id: string;
+  component: ComponentName;
+  node: string | null;
+  namespace: string | null;
+  pod: string | null;
+  via: Target["via"];
+  endpoint: string;
+  level: number;
+  ok: boolean;
+  outcome: Outcome;
+  httpStatus: number | null;
+  message: string;
+  hint: string | null;
+  durationMs: number;
+  errorCode: string | null;
+  request: { method: "PUT"; url: string; body: string; auth: string };
+}
+
+export interface ApplyOptions {
+  level: number;
+  access: Access | undefined;
+  timeoutMs: number;
+  concurrency: number;
+  dryRun: boolean;
+  /** Called after each target finishes (progress on a terminal). */
+  onResult?: (r: Result, done: number, total: number) => void;
+  now?: () => number;
+  /** The way to open a channel (tests may pass another). */
+  open?: (target: Target, access: Access | undefined, timeoutMs: number) => Channel;
+}
+
+export interface Classified {
+  outcome: Outcome;
+  ok: boolean;
+  message: string;
+  hint?: string | undefined;
+}
+
+const catalog = (name: ComponentName): Component => COMPONENTS.find((c) => c.name === name)!;
+
+export async function applyAll(targets: Target[], opts: ApplyOptions): Promise<Result[]> {
+  const results: Result[] = new Array(targets.length);
+  let next = 0;
+  let done = 0;
+  const worker = async (): Promise<void> => {
+    while (next < targets.length) {
+      const i = next++;
+      const r = await applyOne(targets[i]!, opts);
+      results[i] = r;
+      done++;
+      opts.onResult?.(r, done, targets.length);
+    }
+  };
+  const n = Math.max(1, Math.min(opts.concurrency, targets.length));
+  await Promise.all(Array.from({ length: n }, worker));
+  return results;
+}
+
+export async function applyOne(target: Target, opts: ApplyOptions): Promise<Result> {
+  const now = opts.now ?? Date.now;
+  const started = now();
+  const body = String(opts.level);
+  const open = opts.open ?? openChannel;
+  let channel: Channel | undefined;
+  let url = "";
+  const finish = (c: Classified, httpStatus: number | null, errorCode: string | null): Result => ({
+    id: target.id,
+    component: target.component,
+    node: target.node ?? null,
+    namespace: target.namespace ?? null,
+    pod: target.pod ?? null,
+    via: target.via,
+    endpoint: url,
+    level: opts.level,
+    ok: c.ok,
+    outcome: c.outcome,
+    httpStatus,
+    message: c.message,
+    hint: c.hint ?? null,
+    durationMs: Math.max(0, Math.round(now() - started)),
+    errorCode,
+    request: { method: "PUT", url, body, auth: target.authenticates && opts.access ? opts.access.credentials.kind : "none" },
+  });
+
+  if (target.unavailable) {
+    return finish({ outcome: target.unavailable.outcome, ok: false, message: target.unavailable.message }, null, null);
+  }
+  try {
+    channel = open(target, opts.access, opts.timeoutMs);
+    url = channel.url;
+    if (opts.dryRun) {
+      return finish({ outcome: "dry-run", ok: true, message: `would PUT "${body}" to ${url}` }, null, null);
+    }
+    const ch = channel;
+    const answer = await withDeadline(ch.send({ method: "PUT", path: FLAGS_PATH, body, timeoutMs: opts.timeoutMs }), opts.timeoutMs + 1000);
+    return finish(classifyAnswer(target, opts.level, answer), answer.status, null);
+  } catch (e) {
+    const c = classifyError(target, e, opts.timeoutMs);
+    return finish(c, e instanceof TunnelRefusedError ? e.status : null, errorCode(e));
+  } finally {
+    await channel?.close().catch(() => {});
+  }
+}
+
+/** A guard above undici's own timeouts: a custom connector is not covered by them. */
+function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`no answer within ${ms} ms`), { name: "TimeoutError" })), ms);
+  });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+}
+
+const SUCCESS = /^successfully set klog\.logging\.verbosity to (\S+)/;
+
+/** Classifies an HTTP answer from a target. Pure: tested with plain answers. */
+export function classifyAnswer(target: Target, level: number, ans: HttpAnswer): Classified {
+  const c = catalog(target.component);
+  const text = statusMessage(ans.body) ?? "";
+  const where = describeWhere(target);
+  switch (ans.status) {
+    case 200: {
+      const m = SUCCESS.exec(ans.body.trim());
+      if (m && m[1] === String(level)) return { outcome: "set", ok: true, message: `level set to ${level}` };
+      if (m) return { outcome: "unexpected-answer", ok: false, message: `the component says it set level ${m[1]}, not ${level}` };
+      const html = /<html|<a href/i.test(ans.body) || ans.contentType.includes("text/html");
+      return {
+        outcome: "unexpected-answer",
+        ok: false,
+        message: html
+          ? `${where} answered 200 with the /debug/flags index page, not the success text: the path is wrong or the component is too old`
+          : `${where} answered 200 without the success text: ${short(ans.body) || "(empty body)"}`,
+        hint: "kvlog only counts `successfully set klog.logging.verbosity to N` as success; check --endpoint or the component version",
+      };
+    }
+    case 400:
+      return { outcome: "rejected", ok: false, message: `${where} rejected level ${level}: ${short(ans.body)}` };
+    case 401:
+      return {
+        outcome: "unauthorized",
+        ok: false,
+        message: `${where} did not accept the credentials (401 ${text || "Unauthorized"})`,
+        hint:
+          target.via === "port-forward"
+            ? `${c.name} checks tokens with TokenReview and client certificates against the cluster client CA: use a token (--token, --service-account) or a kubeconfig client certificate it trusts; check its --authentication-kubeconfig`
+            : "check the kubeconfig user, or pass --token/--token-file/--service-account",
+      };
+    case 403:
+      return forbidden(target, text);
+    case 404: {
+      if (target.via === "node-proxy" && ans.contentType.includes("json")) {
+        return { outcome: "missing", ok: false, message: `the apiserver says: ${text}` };
+      }
+      if (tooOld(c, target.version)) {
+        return {
+          outcome: "too-old",
+          ok: false,
+          message: `${where} runs ${target.version}; PUT ${FLAGS_PATH} arrived in ${c.since.join(".")}`,
+          hint: `upgrade ${c.name} to ${c.since.join(".")} or newer`,
+        };
+      }
+      return {
+        outcome: "not-installed",
+        ok: false,
+        message: `${where} does not serve ${FLAGS_PATH} (404): the debug handler is off`,
+        hint: `to turn it on, ${c.gate}`,
+      };
+    }
+    case 405:
+      if (target.component === "kubelet" && /flags endpoint is disabled/.test(ans.body)) {
+        return {
+          outcome: "disabled",
+          ok: false,
+          message: `${where}: flags endpoint is disabled (405)`,
+          hint: "set enableDebugFlagsHandler: true in the KubeletConfiguration (or --enable-debug-flags-handler), then restart the kubelet",
+        };
+      }
+      break;
+    case 406:
+      return { outcome: "unexpected-answer", ok: false, message: `${where} refused the method (406 ${short(ans.body)})` };
+    case 502:
+    case 503:
+      if (target.via === "node-proxy") {
+        return {
+          outcome: "unreachable",
+          ok: false,
+          message: `the apiserver could not reach the kubelet on ${target.node} (${ans.status} ${text})`,
+          hint: "check the node is Ready and its kubelet port is reachable from the control plane",
+        };
+      }
+      break;
+  }
+  return { outcome: "error", ok: false, message: `${where} answered ${ans.status}: ${short(text || ans.body)}` };
+}
+
+function forbidden(target: Target, text: string): Classified {
+  const c = catalog(target.component);
+  const where = describeWhere(target);
+  if (target.via === "node-proxy" || target.component === "kubelet") {
+    return {
+      outcome: "forbidden",
+      ok: false,
+      message: `${where}: forbidden (403): ${text}`,
+      hint: `grant apiGroups [""] resources ["nodes/proxy"] verbs ["update"] (nodes/proxy also reaches the kubelet's exec and run paths: grant it with care)`,
+    };
+  }
+  return {
+    outcome: "forbidden",
+    ok: false,
+    message: `${where}: forbidden (403): ${text}`,
+    hint: `grant nonResourceURLs ["/debug/flags/v"] verbs ["put"]${c.name === "kube-apiserver" ? "" : ` (${c.name} asks the apiserver with SubjectAccessReview)`}`,
+  };
+}
+
+/** Classifies a failure to get any answer (network, TLS, tunnel). Pure. */
+export function classifyError(target: Target, e: unknown, timeoutMs: number): Classified {
+  const where = describeWhere(target);
+  if (e instanceof TunnelRefusedError) {
+    if (e.status === 403) {
+      return {
+        outcome: "forbidden",
+        ok: false,
+        message: `port-forward to ${target.namespace}/${target.pod} forbidden (403): ${e.message}`,
+        hint: `grant apiGroups [""] resources ["pods/portforward"] verbs ["get", "create"] in namespace ${target.namespace}`,
+      };
+    }
+    if (e.status === 401) {
+      return { outcome: "unauthorized", ok: false, message: `the apiserver did not accept the credentials for port-forward (401 ${e.message})`, hint: "check the kubeconfig user, or pass --token/--token-file/--service-account" };
+    }
+    if (e.status === 404) {
+      return { outcome: "missing", ok: false, message: `pod ${target.namespace}/${target.pod} is gone (404 ${e.message})` };
+    }
+    return { outcome: "error", ok: false, message: `the apiserver refused the port-forward to ${target.namespace}/${target.pod}: ${e.status} ${e.message}` };
+  }
+  if (e instanceof TunnelError) {
+    const refused = /connection refused/i.test(e.message);
+    return {
+      outcome: refused ? "connection-refused" : "error",
+      ok: false,
+      message: `port-forward to ${target.namespace}/${target.pod}:${target.port} failed: ${e.message}`,
+      hint: refused ? `nothing listens on port ${target.port} in the pod: check ${target.component}'s --secure-port/--bind-address (or metricsBindAddress for kube-proxy)` : undefined,
+    };
+  }
+  const code = errorCode(e);
+  const err = e as { name?: string; message?: string };
+  if (err.name === "TimeoutError" || code === "ETIMEDOUT" || code === "UND_ERR_CONNECT_TIMEOUT" || code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT" || code === "UND_ERR_ABORTED") {
+    return { outcome: "timeout", ok: false, message: `${where} did not answer within ${timeoutMs} ms`, hint: "raise --request-timeout, or check the network path" };
+  }
+  if (code === "ECONNREFUSED") {
+    return { outcome: "connection-refused", ok: false, message: `${where}: connection refused`, hint: "check the address and port, and that the component is running" };
+  }
+  if (code === "ECONNRESET" || code === "EPIPE" || code === "UND_ERR_SOCKET" || code === "UND_ERR_CLOSED") {
+    return { outcome: "connection-reset", ok: false, message: `${where}: the connection was closed before an answer (${code})` };
+  }
+  if (code && (code.startsWith("ERR_TLS") || code.startsWith("ERR_SSL") || /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|HOSTNAME|ALTNAME/.test(code))) {
+    return {
+      outcome: "tls-error",
+      ok: false,
+      message: `${where}: TLS verification failed (${code}: ${short(err.message ?? "")})`,
+      hint:
+        target.component === "kubelet" && target.via === "direct"
+          ? "kubelet serving certificates are often self-signed: drop --direct to go through the apiserver, or pass --insecure-skip-tls-verify"
+          : "check the kubeconfig's certificate-authority, or pass --insecure-skip-tls-verify if you accept the risk",
+    };
+  }
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EHOSTUNREACH" || code === "ENETUNREACH") {
+    return { outcome: "unreachable", ok: false, message: `${where}: ${networkReason(e)}` };
+  }
+  return { outcome: "error", ok: false, message: `${where}: ${networkReason(e)}` };
+}
+
+export function errorCode(e: unknown): string | null {
+  const err = e as { code?: unknown; cause?: { code?: unknown } } | undefined;
+  const code = err?.code ?? err?.cause?.code;
+  return typeof code === "string" ? code : null;
+}
+
+function describeWhere(t: Target): string {
+  if (t.pod) return `${t.component} ${t.namespace}/${t.pod}`;
+  if (t.node) return `${t.component} on ${t.node}`;
+  return t.url ? `${t.component} at ${new URL(t.url).host}` : t.component;
+}
+
+function short(s: string): string {
+  const one = s.replace(/\s+/g, " ").trim();
+  return one.length > 200 ? `${one.slice(0, 200)}…` : one;
+}

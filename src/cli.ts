@@ -1,0 +1,381 @@
+// cli: argv -> a typed, validated request (no I/O), then one run.
+// The only module that touches process (in main()); run() takes its streams and env.
+
+import { Command, CommanderError, Option } from "commander";
+import { applyAll, type Result } from "./apply.js";
+import { COMPONENTS, findComponent, suggestComponent, type Component } from "./components.js";
+import { isKvlogError, UsageError } from "./errors.js";
+import { bareAccess, kubeApi, loadAccess, withServiceAccount } from "./kube.js";
+import { planTargets } from "./plan.js";
+import { buildReport, renderJson, renderSummary, renderTable } from "./report.js";
+import type { Access } from "./transport.js";
+
+export const VERSION = "0.1.0";
+export const MAX_LEVEL = 2147483647;
+const NOISY_LEVEL = 10;
+
+export interface SetRequest {
+  component: Component;
+  level: number;
+  kubeconfig?: string | undefined;
+  context?: string | undefined;
+  namespace?: string | undefined;
+  selector?: string | undefined;
+  podSelector?: string | undefined;
+  nodes: string[];
+  direct: boolean;
+  endpoint?: URL | undefined;
+  token?: string | undefined;
+  tokenFile?: string | undefined;
+  serviceAccount?: { namespace: string; name: string } | undefined;
+  output: "table" | "json";
+  timeoutMs: number;
+  insecureSkipTlsVerify: boolean;
+  dryRun: boolean;
+  concurrency: number;
+  color: boolean;
+}
+
+interface RawSetOptions {
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+  selector?: string;
+  podSelector?: string;
+  node?: string[];
+  direct?: boolean;
+  endpoint?: string;
+  token?: string;
+  tokenFile?: string;
+  serviceAccount?: string;
+  output: string;
+  requestTimeout: string;
+  insecureSkipTlsVerify?: boolean;
+  dryRun?: boolean;
+  concurrency: string;
+  color: boolean;
+}
+
+export interface Io {
+  stdout: { write(s: string): unknown; isTTY?: boolean };
+  stderr: { write(s: string): unknown; isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+}
+
+const componentList = COMPONENTS.map((c) => (c.aliases.length ? `${c.name} (${c.aliases.join(", ")})` : c.name)).join(", ");
+
+function program(onSet: (component: string, level: string, opts: RawSetOptions) => void, io: Io): Command {
+  const root = new Command("kvlog")
+    .description("Change the log verbosity (klog -v) of running Kubernetes components without restarting them.")
+    .version(VERSION, "--version", "print the kvlog version")
+    .helpOption("-h, --help", "show help")
+    .showSuggestionAfterError(true)
+    .helpCommand(false)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => void io.stdout.write(s),
+      writeErr: (s) => void io.stderr.write(s),
+      outputError: () => {}, // errors are printed once, by run()
+    })
+    .addHelpText(
+      "after",
+      `
+Examples:
+  kvlog set kubelet 5                      every node's kubelet, through the apiserver
+  kvlog set scheduler 4 -o json | jq .     every kube-scheduler replica, results as JSON
+  kvlog set kube-proxy 3 --node worker-1   one node's kube-proxy
+
+Run 'kvlog set --help' for every flag.`,
+    );
+
+  const set = root
+    .command("set")
+    .summary("set the klog verbosity of every replica of a component")
+    .description(`Set the klog verbosity of every replica of a component.\n\nComponents: ${componentList}.`)
+    .argument("<component>", "the component to change")
+    .argument("<level>", `the new verbosity, a whole number from 0 to ${MAX_LEVEL}`)
+    .option("--kubeconfig <path>", "path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+    .option("--context <name>", "the kubeconfig context to use")
+    .option("-n, --namespace <namespace>", "namespace of the component's pods (default kube-system)")
+    .option("-l, --selector <selector>", "label selector: of nodes for kubelet and kube-proxy, of pods for the control-plane components")
+    .option("--pod-selector <selector>", "kube-proxy only: label selector of its pods (default k8s-app=kube-proxy)")
+    .option("--node <name>", "only this node (kubelet, kube-proxy); repeat or separate with commas", collect)
+    .option("--direct", "kubelet only: connect to each node's address and kubelet port instead of the apiserver's node proxy")
+    .option("--endpoint <url>", "send to this URL instead of discovering targets (e.g. https://10.0.0.5:10259)")
+    .option("--token <token>", "bearer token to use instead of the kubeconfig's credentials")
+    .option("--token-file <path>", "read the bearer token from this file")
+    .option("--service-account <namespace/name>", "mint a 10-minute token for this ServiceAccount (TokenRequest API) and act as it")
+    .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"))
+    .option("--request-timeout <duration>", "how long each network step may take (e.g. 10s, 1m)", "30s")
+    .option("--insecure-skip-tls-verify", "do not verify server certificates (the apiserver's, and direct endpoints')")
+    .option("--dry-run", "resolve the targets and print exactly what would be sent; send nothing")
+    .option("--concurrency <n>", "how many targets to change at once", "10")
+    .option("--no-color", "no colour in the output (also: NO_COLOR=1)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  # every node's kubelet, through the apiserver's node proxy
+  kvlog set kubelet 5
+  # only two nodes, or nodes by label
+  kvlog set kubelet 5 --node worker-1 --node worker-2
+  kvlog set kube-proxy 4 -l node-role.kubernetes.io/worker=
+  # every scheduler replica, JSON for jq
+  kvlog set scheduler 4 -o json | jq -r '.results[] | select(.ok | not) | .id'
+  # in CI: fail the job when any replica was not changed
+  kvlog set controller-manager 2 -o json > result.json || exit 1
+  # see what would be sent
+  kvlog set apiserver 3 --dry-run
+
+Exit codes: 0 all targets set, 1 a target failed, 2 usage or configuration error, 3 nothing matched.`,
+    )
+    .action((component: string, level: string, opts: RawSetOptions) => onSet(component, level, opts));
+  set.exitOverride().configureOutput({
+    writeOut: (s) => void io.stdout.write(s),
+    writeErr: (s) => void io.stderr.write(s),
+    outputError: () => {},
+  });
+  return root;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...value.split(",").map((s) => s.trim()).filter(Boolean)];
+}
+
+/**
+ * Parses argv (without node and script) into a SetRequest, or undefined when
+ * commander handled it (help, version). Throws UsageError for anything invalid.
+ */
+export function parseArgs(argv: string[], io: Io): SetRequest | undefined {
+  let request: SetRequest | undefined;
+  const cmd = program((component, level, opts) => {
+    request = validate(component, level, opts, io.env);
+  }, io);
+  try {
+    cmd.parse(argv, { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 0) return undefined; // --help, --version
+      if (e.code === "commander.help") throw new UsageError("missing command; try 'kvlog set <component> <level>' (help is above)");
+      throw new UsageError(commanderMessage(e, argv));
+    }
+    throw e;
+  }
+  if (!request) {
+    // No subcommand: commander printed help for `kvlog` alone? Make it a usage error.
+    throw new UsageError("missing command; try 'kvlog set <component> <level>'");
+  }
+  return request;
+}
+
+function commanderMessage(e: CommanderError, argv: string[]): string {
+  let msg = e.message.replace(/^error: /, "");
+  const neg = /unknown option '(-\d+)'/.exec(msg);
+  if (neg) return `level must be a whole number from 0 to ${MAX_LEVEL}, got ${neg[1]}; run 'kvlog set --help' for usage`;
+  if (e.code === "commander.missingArgument" && argv[0] === "set") {
+    msg = msg.replace(/^missing required argument '(\w+)'/, "missing $1");
+    return `${msg}; usage: kvlog set <component> <level> (components: ${COMPONENTS.map((c) => c.name).join(", ")})`;
+  }
+  if (e.code === "commander.help" || e.code === "commander.helpDisplayed") return msg;
+  return `${msg.replace(/\n+/g, " ").trim().replace(/\.$/, "")}; run 'kvlog ${argv[0] === "set" ? "set " : ""}--help' for usage`;
+}
+
+export function validate(componentArg: string, levelArg: string, o: RawSetOptions, env: NodeJS.ProcessEnv): SetRequest {
+  const component = findComponent(componentArg);
+  if (!component) {
+    const guess = suggestComponent(componentArg);
+    throw new UsageError(
+      `unknown component "${componentArg}"${guess ? `; did you mean ${guess}?` : ""} Known: ${COMPONENTS.map((c) => c.name).join(", ")}`,
+    );
+  }
+  const level = parseLevel(levelArg);
+  const nodes = o.node ?? [];
+  const nodeScoped = component.discovery === "node" || component.discovery === "node-pod";
+  const podBased = component.discovery === "pod" || component.discovery === "node-pod";
+
+  if (nodes.length > 0 && !nodeScoped) throw new UsageError(`--node applies to kubelet and kube-proxy, not ${component.name}${podBased ? `; use -l to select ${component.name} pods` : ""}`);
+  if (o.selector !== undefined && component.discovery === "apiserver") throw new UsageError("-l/--selector does not apply to kube-apiserver: kvlog sets it through the kubeconfig's cluster URL");
+  if (o.namespace !== undefined && !podBased) throw new UsageError(`-n/--namespace does not apply to ${component.name}: it does not run as a pod kvlog looks up`);
+  if (o.podSelector !== undefined && component.discovery !== "node-pod") throw new UsageError(`--pod-selector applies to kube-proxy only; for ${component.name} use -l`);
+  if (o.direct && component.name !== "kubelet") throw new UsageError("--direct applies to kubelet only");
+  if (o.selector !== undefined && !o.selector.trim()) throw new UsageError("-l/--selector is empty");
+
+  let endpoint: URL | undefined;
+  if (o.endpoint !== undefined) {
+    try {
+      endpoint = new URL(o.endpoint);
+    } catch {
+      throw new UsageError(`--endpoint "${o.endpoint}" is not a URL; give one like https://10.0.0.5:10259`);
+    }
+    if (endpoint.protocol !== "https:" && endpoint.protocol !== "http:") throw new UsageError(`--endpoint must be an http:// or https:// URL, got ${endpoint.protocol}`);
+    if (nodes.length > 0 || o.selector !== undefined || o.namespace !== undefined || o.direct || o.podSelector !== undefined) {
+      throw new UsageError("--endpoint names the one target: drop --node, -l, -n, --pod-selector and --direct");
+    }
+  }
+
+  const identities = [o.token !== undefined, o.tokenFile !== undefined, o.serviceAccount !== undefined].filter(Boolean).length;
+  if (identities > 1) throw new UsageError("--token, --token-file and --service-account each choose the identity: give only one");
+  if (o.token !== undefined && !o.token.trim()) throw new UsageError("--token is empty");
+  let serviceAccount: SetRequest["serviceAccount"];
+  if (o.serviceAccount !== undefined) {
+    const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(o.serviceAccount);
+    if (!m) throw new UsageError(`--service-account must be NAMESPACE/NAME, got "${o.serviceAccount}"`);
+    serviceAccount = { namespace: m[1]!, name: m[3]! };
+  }
+
+  const concurrency = Number(o.concurrency);
+  if (!/^\d+$/.test(o.concurrency) || concurrency < 1 || concurrency > 1000) {
+    throw new UsageError(`--concurrency must be a whole number from 1 to 1000, got "${o.concurrency}"`);
+  }
+
+  return {
+    component,
+    level,
+    kubeconfig: o.kubeconfig,
+    context: o.context,
+    namespace: o.namespace,
+    selector: o.selector?.trim(),
+    podSelector: o.podSelector,
+    nodes: [...new Set(nodes)],
+    direct: o.direct === true,
+    endpoint,
+    token: o.token?.trim(),
+    tokenFile: o.tokenFile,
+    serviceAccount,
+    output: o.output === "json" ? "json" : "table",
+    timeoutMs: parseDuration(o.requestTimeout),
+    insecureSkipTlsVerify: o.insecureSkipTlsVerify === true,
+    dryRun: o.dryRun === true,
+    concurrency,
+    color: o.color !== false && !env.NO_COLOR,
+  };
+}
+
+export function parseLevel(s: string): number {
+  if (!/^\d+$/.test(s)) {
+    throw new UsageError(`level must be a whole number from 0 to ${MAX_LEVEL}, got "${s}"; e.g. kvlog set kubelet 4`);
+  }
+  const n = Number(s);
+  if (n > MAX_LEVEL) throw new UsageError(`level ${s} is above ${MAX_LEVEL}, the largest klog accepts`);
+  return n;
+}
+
+/** kubectl-style durations: "30s", "1m30s", "500ms", "2h", or a bare number of seconds. */
+export function parseDuration(s: string): number {
+  const bad = () => new UsageError(`--request-timeout must be a duration like 10s, 1m or 500ms, got "${s}"`);
+  const t = s.trim();
+  let ms: number;
+  if (/^\d+$/.test(t)) {
+    ms = Number(t) * 1000;
+  } else {
+    const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+    ms = 0;
+    let m: RegExpExecArray | null;
+    let consumed = 0;
+    while ((m = re.exec(t)) !== null) {
+      const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"];
+      ms += Number(m[1]) * unit;
+      consumed = re.lastIndex;
+    }
+    if (consumed === 0 || consumed !== t.length) throw bad();
+  }
+  if (!(ms > 0)) throw new UsageError(`--request-timeout must be more than 0: kvlog never waits forever`);
+  if (ms > 3_600_000) throw new UsageError("--request-timeout must be at most 1h");
+  return Math.round(ms);
+}
+
+/** One whole `kvlog ...` invocation; returns the exit code. */
+export async function run(argv: string[], io: Io): Promise<number> {
+  let access: Access | undefined;
+  try {
+    const req = parseArgs(argv, io);
+    if (!req) return 0;
+    const colorOut = req.color && (io.env.FORCE_COLOR ? io.env.FORCE_COLOR !== "0" : io.stdout.isTTY === true);
+    const colorErr = req.color && (io.env.FORCE_COLOR ? io.env.FORCE_COLOR !== "0" : io.stderr.isTTY === true);
+    if (req.level > NOISY_LEVEL) {
+      io.stderr.write(`warning: level ${req.level} is above ${NOISY_LEVEL}: components then log request and response bodies, which can flood disks and expose data\n`);
+    }
+
+    const accessOpts = {
+      kubeconfig: req.kubeconfig,
+      context: req.context,
+      insecureSkipTlsVerify: req.insecureSkipTlsVerify,
+      token: req.token,
+      tokenFile: req.tokenFile,
+      timeoutMs: req.timeoutMs,
+      optional: req.endpoint !== undefined,
+      env: io.env,
+    };
+    access = (await loadAccess(accessOpts)) ?? (req.endpoint ? await bareAccess(accessOpts, req.endpoint) : undefined);
+    if (req.serviceAccount && access && !req.dryRun) {
+      access = await withServiceAccount(access, kubeApi(access, req.timeoutMs), req.serviceAccount.namespace, req.serviceAccount.name, req.timeoutMs);
+    }
+
+    const targets = await planTargets(
+      {
+        component: req.component,
+        nodes: req.nodes,
+        selector: req.selector,
+        podSelector: req.podSelector,
+        namespace: req.namespace,
+        endpoint: req.endpoint,
+        direct: req.direct,
+      },
+      access && !req.endpoint ? kubeApi(access, req.timeoutMs) : undefined,
+      access?.server,
+    );
+    if (req.serviceAccount && req.dryRun && access) {
+      access.credentials = { ...access.credentials, kind: `ServiceAccount ${req.serviceAccount.namespace}/${req.serviceAccount.name} token (minted when not --dry-run)` };
+    }
+
+    const progress = io.stderr.isTTY === true && req.output === "table" && targets.length > 1;
+    const results = await applyAll(targets, {
+      level: req.level,
+      access,
+      timeoutMs: req.timeoutMs,
+      concurrency: req.concurrency,
+      dryRun: req.dryRun,
+      onResult: progress ? (_r, done, total) => void io.stderr.write(`\r\x1b[2K${req.dryRun ? "resolving" : "setting"} ${done}/${total}…`) : undefined,
+    });
+    if (progress) io.stderr.write("\r\x1b[2K");
+
+    const report = buildReport(req.component.name, req.level, req.dryRun, redact(results, access));
+    io.stdout.write(req.output === "json" ? renderJson(report) : renderTable(report, colorOut));
+    io.stderr.write(renderSummary(report, colorErr));
+    return report.summary.failed === 0 ? 0 : 1;
+  } catch (e) {
+    if (isKvlogError(e)) {
+      io.stderr.write(`kvlog: ${redactText(e.message, access)}\n`);
+      return e.exitCode;
+    }
+    const err = e as Error;
+    io.stderr.write(`kvlog: unexpected error: ${redactText(err.message ?? String(e), access)}; please report it with the command you ran\n`);
+    if (io.env.KVLOG_DEBUG) io.stderr.write(`${err.stack ?? ""}\n`);
+    return 1;
+  } finally {
+    await access?.dispatcher.close().catch(() => {});
+  }
+}
+
+/** Secrets never reach output: any credential value that shows up in a message is masked. */
+function secretsOf(access: Access | undefined): string[] {
+  if (!access) return [];
+  return Object.values(access.credentials.headers)
+    .map((v) => v.replace(/^(Bearer|Basic)\s+/i, ""))
+    .filter((v) => v.length >= 8);
+}
+
+function redactText(s: string, access: Access | undefined): string {
+  let out = s;
+  for (const secret of secretsOf(access)) out = out.split(secret).join("<redacted>");
+  return out;
+}
+
+function redact(results: Result[], access: Access | undefined): Result[] {
+  return results.map((r) => ({ ...r, message: redactText(r.message, access), hint: r.hint === null ? null : redactText(r.hint, access) }));
+}
+
+export async function main(): Promise<void> {
+  const code = await run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env });
+  process.exitCode = code;
+}

@@ -1,0 +1,170 @@
+// A port-forward tunnel to one port of a pod, over the apiserver's
+// pods/portforward WebSocket with the v4.channel.k8s.io subprotocol.
+//
+// Wire format (kubernetes-facts.md): for the one forwarded port, channel 0 carries
+// data and channel 1 carries errors. Every binary frame begins with its channel
+// byte; the first frame on each channel carries the port as 2 bytes little-endian;
+// after that, data frames carry raw TCP bytes and error frames carry text.
+//
+// The tunnel is returned as a Duplex so undici (or tls.connect) can run HTTP over it
+// without any local listening port.
+
+import { Duplex } from "node:stream";
+import WebSocket from "ws";
+import type { ApiTls, Credentials } from "./transport.js";
+
+export const PORT_FORWARD_PROTOCOL = "v4.channel.k8s.io";
+
+/** The apiserver refused to open the tunnel (before the upgrade): carries its HTTP status and Status message. */
+export class TunnelRefusedError extends Error {
+  override name = "TunnelRefusedError";
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The far end reported an error on the error channel (e.g. the pod's port refused). */
+export class TunnelError extends Error {
+  override name = "TunnelError";
+}
+
+export interface TunnelOptions {
+  server: URL;
+  tls: ApiTls;
+  credentials: Credentials;
+  namespace: string;
+  pod: string;
+  port: number;
+  timeoutMs: number;
+}
+
+export function portForwardUrl(server: URL, namespace: string, pod: string, port: number): URL {
+  const u = new URL(server.href);
+  u.protocol = u.protocol === "http:" ? "ws:" : "wss:";
+  const base = u.pathname.replace(/\/+$/, "");
+  u.pathname = `${base}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/portforward`;
+  u.search = `?ports=${port}`;
+  return u;
+}
+
+/** Opens the tunnel; resolves once the WebSocket is open, rejects on refusal or timeout. */
+export function openTunnel(opts: TunnelOptions): Promise<Duplex> {
+  const url = portForwardUrl(opts.server, opts.namespace, opts.pod, opts.port);
+  return new Promise<Duplex>((resolve, reject) => {
+    let settled = false;
+    const wsOptions: WebSocket.ClientOptions & { servername?: string | undefined } = {
+      ca: opts.tls.ca,
+      rejectUnauthorized: opts.tls.rejectUnauthorized,
+      servername: opts.tls.servername,
+      cert: opts.credentials.cert,
+      key: opts.credentials.key,
+      headers: { ...opts.credentials.headers },
+      handshakeTimeout: opts.timeoutMs,
+      perMessageDeflate: false,
+      followRedirects: false,
+    };
+    // ws passes TLS options through to tls.connect; servername is one (kubeconfig tls-server-name).
+    const ws = new WebSocket(url, [PORT_FORWARD_PROTOCOL], wsOptions);
+    const fail = (err: Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      ws.terminate();
+      reject(err);
+    };
+    const timer = setTimeout(() => {
+      const e = new Error(`port-forward to ${opts.namespace}/${opts.pod}:${opts.port} did not open within ${opts.timeoutMs} ms`);
+      (e as NodeJS.ErrnoException).code = "ETIMEDOUT";
+      fail(e);
+    }, opts.timeoutMs);
+
+    ws.on("unexpected-response", (_req, res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on("data", (c: Buffer) => {
+        if (size < 64 * 1024) chunks.push(c);
+        size += c.length;
+      });
+      res.on("end", () => {
+        const body = Buffer.concat(chunks).toString("utf8");
+        fail(new TunnelRefusedError(statusMessage(body) ?? `HTTP ${res.statusCode}`, res.statusCode ?? 0));
+      });
+      res.on("error", (e) => fail(e));
+    });
+    ws.on("error", (e) => fail(e));
+    ws.on("open", () => {
+      if (settled) return;
+      if (ws.protocol !== PORT_FORWARD_PROTOCOL) {
+        fail(new Error(`the apiserver did not agree to ${PORT_FORWARD_PROTOCOL} (got "${ws.protocol}"); it is too old for kvlog's port-forward`));
+        return;
+      }
+      settled = true;
+      clearTimeout(timer);
+      resolve(tunnelStream(ws));
+    });
+  });
+}
+
+function tunnelStream(ws: WebSocket): Duplex {
+  const seenPortHeader = [false, false];
+  let errorText = "";
+  const stream = new Duplex({
+    read() {
+      // Answers are small: no flow control beyond the WebSocket's own.
+    },
+    write(chunk: Buffer, _enc, cb) {
+      if (ws.readyState !== WebSocket.OPEN) {
+        cb(new Error("port-forward tunnel is closed"));
+        return;
+      }
+      ws.send(Buffer.concat([Buffer.from([0]), chunk]), { binary: true }, cb);
+    },
+    final(cb) {
+      // Half-close is not expressible in v4; the response still arrives, so keep the socket open.
+      cb();
+    },
+    destroy(err, cb) {
+      if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close();
+      cb(err);
+    },
+  });
+  ws.on("message", (data: Buffer, isBinary: boolean) => {
+    const frame = isBinary ? data : Buffer.from(data);
+    if (frame.length === 0) return;
+    const channel = frame[0]!;
+    let payload = frame.subarray(1);
+    if (channel === 0 || channel === 1) {
+      if (!seenPortHeader[channel]) {
+        seenPortHeader[channel] = true;
+        payload = payload.subarray(2);
+      }
+    }
+    if (payload.length === 0) return;
+    if (channel === 0) {
+      stream.push(payload);
+    } else if (channel === 1) {
+      errorText += payload.toString("utf8");
+    }
+  });
+  ws.on("close", () => {
+    if (errorText) stream.destroy(new TunnelError(errorText.trim()));
+    else stream.push(null);
+  });
+  ws.on("error", (e) => stream.destroy(e));
+  return stream;
+}
+
+/** The message of a Kubernetes Status body, if the text is one. */
+export function statusMessage(body: string): string | undefined {
+  try {
+    const s = JSON.parse(body) as { kind?: string; message?: string };
+    if (s && s.kind === "Status" && typeof s.message === "string") return s.message;
+  } catch {
+    // not JSON
+  }
+  const t = body.trim();
+  return t ? t.slice(0, 500) : undefined;
+}

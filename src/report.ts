@@ -1,0 +1,76 @@
+// report: results -> a table (terminal) or one JSON document (pipes, scripts).
+// Both render the same Result objects; the JSON shape is a public API (README "JSON output").
+
+import { Chalk } from "chalk";
+import type { Result } from "./apply.js";
+
+export const JSON_API_VERSION = "kvlog.dev/v1";
+
+export interface Report {
+  apiVersion: typeof JSON_API_VERSION;
+  kind: "SetResult";
+  component: string;
+  level: number;
+  dryRun: boolean;
+  summary: { total: number; succeeded: number; failed: number };
+  results: Result[];
+}
+
+export function buildReport(component: string, level: number, dryRun: boolean, results: Result[]): Report {
+  const succeeded = results.filter((r) => r.ok).length;
+  return {
+    apiVersion: JSON_API_VERSION,
+    kind: "SetResult",
+    component,
+    level,
+    dryRun,
+    summary: { total: results.length, succeeded, failed: results.length - succeeded },
+    results,
+  };
+}
+
+export function renderJson(report: Report): string {
+  return `${JSON.stringify(report, null, 2)}\n`;
+}
+
+export function renderTable(report: Report, color: boolean): string {
+  const chalk = new Chalk({ level: color ? 1 : 0 });
+  const dry = report.dryRun;
+  const headers = dry ? ["TARGET", "NODE", "VIA", "REQUEST"] : ["TARGET", "NODE", "VIA", "RESULT", "MESSAGE"];
+  const rows = report.results.map((r) =>
+    dry
+      ? [r.id, r.node ?? "-", r.via, r.outcome === "dry-run" ? `PUT "${r.request.body}" ${r.request.url} (auth: ${r.request.auth})` : `${r.outcome}: ${r.message}`]
+      : [r.id, r.node ?? "-", r.via, r.outcome, r.message],
+  );
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[], paint?: (s: string, i: number) => string): string =>
+    cells
+      .map((cell, i) => {
+        const padded = i === cells.length - 1 ? cell : cell.padEnd(widths[i]!);
+        return paint ? paint(padded, i) : padded;
+      })
+      .join("   ")
+      .trimEnd();
+  const out = [line(headers, (s) => chalk.bold(s))];
+  report.results.forEach((r, k) => {
+    out.push(line(rows[k]!, (s, i) => (i === 3 && !dry ? (r.ok ? chalk.green(s) : chalk.red(s)) : s)));
+  });
+  return `${out.join("\n")}\n`;
+}
+
+/** The closing lines for stderr: a one-line summary, then each distinct hint once. */
+export function renderSummary(report: Report, color: boolean): string {
+  const chalk = new Chalk({ level: color ? 1 : 0 });
+  const { total, succeeded, failed } = report.summary;
+  const lines: string[] = [];
+  if (report.dryRun) {
+    lines.push(`dry run: ${succeeded} of ${total} target(s) would be set to level ${report.level}; nothing was sent`);
+  } else if (failed === 0) {
+    lines.push(chalk.green(`${report.component}: ${succeeded} of ${total} target(s) set to level ${report.level}`));
+  } else {
+    lines.push(chalk.red(`${report.component}: ${failed} of ${total} target(s) failed, ${succeeded} set to level ${report.level}`));
+  }
+  const hints = [...new Set(report.results.filter((r) => !r.ok && r.hint).map((r) => r.hint!))];
+  for (const h of hints) lines.push(`hint: ${h}`);
+  return `${lines.join("\n")}\n`;
+}
