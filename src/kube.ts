@@ -51,11 +51,10 @@ export interface AccessOptions {
 /** An apiserver answer that was not 2xx, with its Status message. */
 export class ApiError extends Error {
   override name = "ApiError";
-  constructor(
-    message: string,
-    readonly status: number,
-  ) {
+  readonly status: number;
+  constructor(message: string, status: number) {
     super(message);
+    this.status = status;
   }
 }
 

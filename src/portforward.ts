@@ -18,11 +18,10 @@ export const PORT_FORWARD_PROTOCOL = "v4.channel.k8s.io";
 /** The apiserver refused to open the tunnel (before the upgrade): carries its HTTP status and Status message. */
 export class TunnelRefusedError extends Error {
   override name = "TunnelRefusedError";
-  constructor(
-    message: string,
-    readonly status: number,
-  ) {
+  readonly status: number;
+  constructor(message: string, status: number) {
     super(message);
+    this.status = status;
   }
 }
 

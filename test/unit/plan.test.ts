@@ -1,0 +1,181 @@
+import { describe, expect, it } from "vitest";
+import { findComponent, suggestComponent, tooOld, parseVersion } from "../../src/components.js";
+import { NothingMatchedError } from "../../src/errors.js";
+import type { KubeApi, Node, Pod } from "../../src/kube.js";
+import { endpointTarget, imageVersion, nodeAddress, nodeTargets, planTargets, selectPodTargets, type Selection } from "../../src/plan.js";
+
+const comp = (n: string) => findComponent(n)!;
+
+const pod = (name: string, node: string, extra: Partial<Pod> = {}, image = "registry.k8s.io/kube-proxy:v1.34.1"): Pod => ({
+  metadata: { name, namespace: "kube-system" },
+  spec: { nodeName: node, containers: [{ name: "c", image }] },
+  status: { phase: "Running" },
+  ...extra,
+});
+const node = (name: string, labels: Record<string, string> = {}, addresses = [{ type: "InternalIP", address: "10.0.0.1" }], port = 10250): Node => ({
+  metadata: { name, labels },
+  status: { addresses, daemonEndpoints: { kubeletEndpoint: { Port: port } }, nodeInfo: { kubeletVersion: "v1.34.1" } },
+});
+
+function fakeApi(pods: Pod[], nodes: Node[]): KubeApi & { calls: string[] } {
+  const calls: string[] = [];
+  const matches = (labels: Record<string, string> | undefined, sel?: string) =>
+    !sel || sel.split(",").every((kv) => { const [k, v] = kv.split("="); return labels?.[k!] === v; });
+  return {
+    calls,
+    async listPods(ns, sel) {
+      calls.push(`listPods ${ns} ${sel}`);
+      return pods.filter((p) => p.metadata.namespace === ns && matches(p.metadata.labels, sel));
+    },
+    async listNodes(sel) {
+      calls.push(`listNodes ${sel ?? ""}`);
+      return nodes.filter((n) => matches(n.metadata.labels, sel));
+    },
+    async getNode(name) {
+      calls.push(`getNode ${name}`);
+      return nodes.find((n) => n.metadata.name === name);
+    },
+    async createToken() {
+      throw new Error("not used");
+    },
+  };
+}
+
+const server = new URL("https://127.0.0.1:6443");
+const sel = (name: string, extra: Partial<Selection> = {}): Selection => ({ component: comp(name), nodes: [], direct: false, ...extra });
+
+describe("catalog", () => {
+  it("suggests the closest name", () => {
+    expect(suggestComponent("schedular")).toBe("kube-scheduler");
+    expect(suggestComponent("kubelett")).toBe("kubelet");
+    expect(suggestComponent("controller")).toBe("kube-controller-manager");
+    expect(suggestComponent("etcd")).toBeUndefined();
+  });
+  it("knows when a version is too old", () => {
+    expect(tooOld(comp("kcm"), "v1.22.9")).toBe(true);
+    expect(tooOld(comp("kcm"), "v1.23.0")).toBe(false);
+    expect(tooOld(comp("proxy"), "v1.21.3-eks-1")).toBe(true);
+    expect(tooOld(comp("proxy"), "latest")).toBe(false);
+    expect(tooOld(comp("proxy"), undefined)).toBe(false);
+    expect(parseVersion("v1.30.2-gke.100")).toEqual([1, 30]);
+  });
+});
+
+describe("target selection (pure)", () => {
+  it("pod targets: stable ids, sorted, not-running pods kept as unavailable", () => {
+    const pods = [
+      pod("kube-scheduler-b", "cp-2", {}, "registry.k8s.io/kube-scheduler:v1.34.1"),
+      pod("kube-scheduler-a", "cp-1", { status: { phase: "Pending" } }, "registry.k8s.io/kube-scheduler:v1.34.1"),
+    ];
+    const t = selectPodTargets(comp("scheduler"), pods, undefined);
+    expect(t.map((x) => x.id)).toEqual(["kube-scheduler/kube-system/kube-scheduler-a", "kube-scheduler/kube-system/kube-scheduler-b"]);
+    expect(t[0]!.unavailable).toEqual({ outcome: "pod-not-running", message: "pod is Pending, not Running" });
+    expect(t[1]).toMatchObject({ via: "port-forward", port: 10259, scheme: "https", node: "cp-2", version: "v1.34.1", unavailable: undefined });
+  });
+
+  it("pod targets filtered by node", () => {
+    const t = selectPodTargets(comp("proxy"), [pod("kp-1", "a"), pod("kp-2", "b")], new Set(["b"]));
+    expect(t.map((x) => x.pod)).toEqual(["kp-2"]);
+    expect(t[0]).toMatchObject({ scheme: "http", port: 10249, authenticates: false });
+  });
+
+  it("terminating pods are not running", () => {
+    const t = selectPodTargets(comp("scheduler"), [pod("s", "a", { metadata: { name: "s", namespace: "kube-system", deletionTimestamp: "2026-01-01T00:00:00Z" } })], undefined);
+    expect(t[0]!.unavailable?.message).toBe("pod is terminating");
+  });
+
+  it("image version from the component's container, ignoring digests and registries with ports", () => {
+    const p = pod("x", "a", {}, "my.registry:5000/k8s/kube-controller-manager:v1.22.3@sha256:abc");
+    expect(imageVersion(p, comp("kcm"))).toBe("v1.22.3");
+    expect(imageVersion(pod("y", "a", {}, "repo/kube-proxy:latest"), comp("proxy"))).toBeUndefined();
+  });
+
+  it("node targets: node proxy by default, direct with address and port", () => {
+    const nodes = [node("b", {}, [{ type: "Hostname", address: "b" }, { type: "InternalIP", address: "10.0.0.2" }], 11250), node("a", {}, [{ type: "InternalIP", address: "fd00::1" }])];
+    expect(nodeTargets(comp("kubelet"), nodes, false).map((t) => [t.id, t.via])).toEqual([
+      ["kubelet/a", "node-proxy"],
+      ["kubelet/b", "node-proxy"],
+    ]);
+    const direct = nodeTargets(comp("kubelet"), nodes, true);
+    expect(direct.map((t) => t.url)).toEqual(["https://[fd00::1]:10250", "https://10.0.0.2:11250"]);
+    expect(nodeAddress(node("c", {}, []))).toBeUndefined();
+    expect(nodeTargets(comp("kubelet"), [node("c", {}, [])], true)[0]!.unavailable?.outcome).toBe("missing");
+  });
+
+  it("endpoint target keeps a path prefix and drops a trailing /debug/flags/v", () => {
+    expect(endpointTarget(comp("scheduler"), new URL("https://10.0.0.5:10259/debug/flags/v"))).toMatchObject({
+      id: "kube-scheduler/10.0.0.5:10259",
+      via: "direct",
+      url: "https://10.0.0.5:10259/",
+    });
+    expect(endpointTarget(comp("apiserver"), new URL("https://rancher.example/k8s/clusters/c-1")).url).toBe("https://rancher.example/k8s/clusters/c-1");
+  });
+});
+
+describe("planTargets with a fake KubeApi", () => {
+  const pods: Pod[] = [
+    { ...pod("kube-scheduler-cp-1", "cp-1", {}, "registry.k8s.io/kube-scheduler:v1.34.1"), metadata: { name: "kube-scheduler-cp-1", namespace: "kube-system", labels: { component: "kube-scheduler" } } },
+    { ...pod("kube-proxy-a", "cp-1"), metadata: { name: "kube-proxy-a", namespace: "kube-system", labels: { "k8s-app": "kube-proxy" } } },
+    { ...pod("kube-proxy-b", "w-1"), metadata: { name: "kube-proxy-b", namespace: "kube-system", labels: { "k8s-app": "kube-proxy" } } },
+  ];
+  const nodes = [node("cp-1", { role: "cp" }), node("w-1", { role: "worker" }), node("w-2", { role: "worker" })];
+
+  it("apiserver is the kubeconfig URL, without listing anything", async () => {
+    const api = fakeApi(pods, nodes);
+    const t = await planTargets(sel("apiserver"), api, server);
+    expect(t).toHaveLength(1);
+    expect(t[0]).toMatchObject({ id: "kube-apiserver/127.0.0.1:6443", via: "direct" });
+    expect(api.calls).toEqual([]);
+  });
+
+  it("scheduler pods by the kubeadm label, -n/-l override", async () => {
+    const api = fakeApi(pods, nodes);
+    expect((await planTargets(sel("scheduler"), api, server)).map((t) => t.id)).toEqual(["kube-scheduler/kube-system/kube-scheduler-cp-1"]);
+    expect(api.calls).toEqual(["listPods kube-system component=kube-scheduler"]);
+    await expect(planTargets(sel("scheduler", { namespace: "other", selector: "app=x" }), api, server)).rejects.toThrow(NothingMatchedError);
+    expect(api.calls[1]).toBe("listPods other app=x");
+  });
+
+  it("no control-plane pods (managed cluster) is 'nothing matched' and says why", async () => {
+    await expect(planTargets(sel("kcm"), fakeApi([], nodes), server)).rejects.toThrow(/managed control plane \(EKS, GKE, AKS\)/);
+  });
+
+  it("kubelet: every node, named nodes by GET, missing names reported", async () => {
+    const api = fakeApi(pods, nodes);
+    expect((await planTargets(sel("kubelet"), api, server)).map((t) => t.id)).toEqual(["kubelet/cp-1", "kubelet/w-1", "kubelet/w-2"]);
+    const named = await planTargets(sel("kubelet", { nodes: ["w-1", "ghost"] }), api, server);
+    expect(named.map((t) => [t.id, t.unavailable?.outcome])).toEqual([
+      ["kubelet/w-1", undefined],
+      ["kubelet/ghost", "missing"],
+    ]);
+    expect(api.calls).toContain("getNode ghost");
+  });
+
+  it("kubelet by selector; a selector matching nothing is 'nothing matched'", async () => {
+    const api = fakeApi(pods, nodes);
+    expect((await planTargets(sel("kubelet", { selector: "role=worker" }), api, server)).map((t) => t.node)).toEqual(["w-1", "w-2"]);
+    await expect(planTargets(sel("kubelet", { selector: "role=none" }), api, server)).rejects.toThrow(/no nodes match the selector role=none/);
+  });
+
+  it("kube-proxy: pods on the selected nodes; a named node without a pod is reported", async () => {
+    const api = fakeApi(pods, nodes);
+    expect((await planTargets(sel("proxy"), api, server)).map((t) => t.pod)).toEqual(["kube-proxy-a", "kube-proxy-b"]);
+    const t = await planTargets(sel("proxy", { nodes: ["w-1", "w-2"] }), api, server);
+    expect(t.map((x) => [x.id, x.unavailable?.outcome ?? "ok"])).toEqual([
+      ["kube-proxy/kube-system/kube-proxy-b", "ok"],
+      ["kube-proxy/w-2", "missing"],
+    ]);
+    expect((await planTargets(sel("proxy", { selector: "role=cp" }), api, server)).map((x) => x.pod)).toEqual(["kube-proxy-a"]);
+  });
+
+  it("kube-proxy under other labels is found with --pod-selector", async () => {
+    const gke: Pod[] = [{ ...pod("kube-proxy-gke", "w-1"), metadata: { name: "kube-proxy-gke", namespace: "kube-system", labels: { component: "kube-proxy" } } }];
+    await expect(planTargets(sel("proxy"), fakeApi(gke, nodes), server)).rejects.toThrow(/--pod-selector/);
+    expect((await planTargets(sel("proxy", { podSelector: "component=kube-proxy" }), fakeApi(gke, nodes), server)).map((t) => t.pod)).toEqual(["kube-proxy-gke"]);
+  });
+
+  it("--endpoint needs no apiserver", async () => {
+    const t = await planTargets(sel("kubelet", { endpoint: new URL("https://10.1.2.3:10250") }), undefined, undefined);
+    expect(t).toEqual([expect.objectContaining({ id: "kubelet/10.1.2.3:10250", via: "direct", url: "https://10.1.2.3:10250/" })]);
+  });
+});

@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import type { Result } from "../../src/apply.js";
+import { buildReport, renderJson, renderSummary, renderTable } from "../../src/report.js";
+
+const r = (id: string, ok: boolean, extra: Partial<Result> = {}): Result => ({
+  id, component: "kubelet", node: id.split("/")[1]!, namespace: null, pod: null, via: "node-proxy",
+  endpoint: `https://127.0.0.1:6443/api/v1/nodes/${id.split("/")[1]}/proxy/debug/flags/v`, level: 4, ok,
+  outcome: ok ? "set" : "forbidden", httpStatus: ok ? 200 : 403, message: ok ? "level set to 4" : "forbidden (403)",
+  hint: ok ? null : 'grant apiGroups [""] resources ["nodes/proxy"] verbs ["update"]', durationMs: 12, errorCode: null,
+  request: { method: "PUT", url: "u", body: "4", auth: "client certificate (kubeconfig)" }, ...extra,
+});
+
+describe("report", () => {
+  const report = buildReport("kubelet", 4, false, [r("kubelet/a", true), r("kubelet/b", false), r("kubelet/c", false)]);
+
+  it("summarises", () => {
+    expect(report.summary).toEqual({ total: 3, succeeded: 1, failed: 2 });
+  });
+
+  it("JSON is one document with the documented top-level fields", () => {
+    const doc = JSON.parse(renderJson(report));
+    expect(Object.keys(doc)).toEqual(["apiVersion", "kind", "component", "level", "dryRun", "summary", "results"]);
+    expect(doc.apiVersion).toBe("kvlog.dev/v1");
+    expect(Object.keys(doc.results[0]).sort()).toEqual(
+      ["component", "durationMs", "endpoint", "errorCode", "hint", "httpStatus", "id", "level", "message", "namespace", "node", "ok", "outcome", "pod", "request", "via"].sort(),
+    );
+  });
+
+  it("table: uppercase headers, one row per target, no colour codes when off", () => {
+    const t = renderTable(report, false);
+    const lines = t.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^TARGET\s+NODE\s+VIA\s+RESULT\s+MESSAGE$/);
+    expect(lines).toHaveLength(4);
+    expect(lines[2]).toMatch(/^kubelet\/b\s+b\s+node-proxy\s+forbidden\s+forbidden \(403\)$/);
+    expect(t).not.toMatch(/\x1b\[/);
+  });
+
+  it("table colours the result column when on", () => {
+    expect(renderTable(report, true)).toMatch(/\x1b\[32mset/);
+  });
+
+  it("summary prints each hint once", () => {
+    const s = renderSummary(report, false);
+    expect(s).toMatch(/^kubelet: 2 of 3 target\(s\) failed, 1 set to level 4\n/);
+    expect(s.match(/hint:/g)).toHaveLength(1);
+  });
+
+  it("dry-run table shows the request", () => {
+    const dry = buildReport("kubelet", 4, true, [r("kubelet/a", true, { outcome: "dry-run", httpStatus: null })]);
+    expect(renderTable(dry, false)).toContain('PUT "4" u (auth: client certificate (kubeconfig))');
+    expect(renderSummary(dry, false)).toMatch(/^dry run: 1 of 1 target\(s\) would be set to level 4; nothing was sent/);
+  });
+});
