@@ -1,0 +1,1865 @@
+// An in-process fake Kubernetes cluster for kvlog's tests (SIMULATED, test-only).
+//
+// It runs, on 127.0.0.1 and random ports:
+//   - a fake kube-apiserver (HTTPS): authentication (bearer tokens, client
+//     certificates, anonymous), RBAC-like authorization, nodes and pods (with
+//     label/field selectors), TokenRequest, SelfSubjectAccessReview, its own
+//     /debug/flags/v, the node proxy (nodes/NAME/proxy/...) and pod port-forward
+//     over WebSocket (v4.channel.k8s.io, v4.base64.channel.k8s.io);
+//   - one fake kubelet per node (HTTPS, webhook-style auth, self-signed cert);
+//   - one fake component server per control-plane / kube-proxy pod: kube-scheduler,
+//     kube-controller-manager, cloud-controller-manager (HTTPS, self-signed,
+//     delegated auth) and kube-proxy (plain HTTP, no auth).
+//
+// Every answer (status code, Content-Type, body, trailing newline) follows the
+// upstream source; see README.md in this directory for the references and for
+// the places where the fake deliberately differs.
+//
+// Certificates are generated in memory at start (./x509.ts); nothing is fetched
+// and no external binary is used.
+
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as https from "node:https";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as tls from "node:tls";
+import type { Duplex } from "node:stream";
+import { WebSocketServer } from "ws";
+import type { WebSocket } from "ws";
+import { issue, selfSignedServing } from "./x509.ts";
+import type { KeyAndCert } from "./x509.ts";
+import { glogSetter, goQuote, parseUint } from "./goparse.ts";
+import type { LevelSyntax } from "./goparse.ts";
+import {
+  fieldsMatch,
+  labelsMatch,
+  nodeFieldLabels,
+  parseFieldSelector,
+  parseLabelSelector,
+  podFieldLabels,
+} from "./selectors.ts";
+
+// ---------------------------------------------------------------------------
+// Public API
+// ---------------------------------------------------------------------------
+
+export type FakeComponentKind =
+  | "kube-apiserver"
+  | "kube-scheduler"
+  | "kube-controller-manager"
+  | "cloud-controller-manager"
+  | "kube-proxy";
+
+export interface FakeNodeSpec {
+  name: string;
+  /** Adds node-role.kubernetes.io/control-plane="" and the control-plane taint. */
+  controlPlane?: boolean;
+  labels?: Record<string, string>;
+  /** Default: the cluster version (or the kubelet behaviour's version). */
+  kubeletVersion?: string;
+  ready?: boolean;
+}
+
+export interface FakePodSpec {
+  name: string;
+  namespace?: string; // default "kube-system"
+  nodeName?: string; // empty: unscheduled
+  /** Which fake server backs this pod; none: the pod exists in the API only. */
+  component?: FakeComponentKind;
+  labels?: Record<string, string>;
+  image?: string;
+  phase?: string; // default "Running"
+  hostNetwork?: boolean; // default true
+  command?: string[];
+  /** For non-hostNetwork pods: pod port -> a local TCP port the tunnel dials. */
+  ports?: Record<number, number>;
+}
+
+export interface FakeRule {
+  verbs: string[];
+  apiGroups?: string[]; // default [""]
+  resources?: string[]; // "nodes", "nodes/proxy", "*", "*/proxy"
+  resourceNames?: string[];
+  nonResourceURLs?: string[]; // exact, or a prefix ending in "*"
+  /** Namespaced grant (like a RoleBinding); absent: cluster-wide. */
+  namespaces?: string[];
+}
+
+export interface FakeUser {
+  /** User name; "system:serviceaccount:NS:NAME" creates that ServiceAccount. */
+  name: string;
+  groups?: string[];
+  token?: string;
+  rules?: FakeRule[];
+  /** What kubeconfig() writes for this user. Default: "cert" for admin, else "token". */
+  kubeconfigAuth?: "token" | "cert";
+}
+
+export type ComponentMode = "normal" | "refuse" | "reset" | "hang" | "index";
+
+export interface ComponentBehaviour {
+  profiling?: boolean;
+  debugFlagsHandler?: boolean;
+  debuggingHandlers?: boolean;
+  version?: string;
+  mode?: ComponentMode;
+  levelSyntax?: LevelSyntax;
+}
+
+export interface FakeClusterOptions {
+  nodes?: FakeNodeSpec[];
+  pods?: FakePodSpec[];
+  users?: FakeUser[];
+  behaviour?: Record<string, ComponentBehaviour>;
+  /** Rules granted to groups (like ClusterRoleBindings to a Group). */
+  groups?: Record<string, FakeRule[]>;
+  /** kube-apiserver --anonymous-auth (default true, as upstream). */
+  anonymousAuth?: boolean;
+  /** Cluster version, default v1.34.1. */
+  version?: string;
+  /**
+   * 1.35+ AuthorizePodWebsocketUpgradeCreatePermission (beta, on by default):
+   * a WebSocket port-forward also needs `create` on pods/portforward. Default true.
+   */
+  portForwardCreateCheck?: boolean;
+  /** Extra ServiceAccounts ("ns/name"); "default" exists in every namespace used. */
+  serviceAccounts?: string[];
+}
+
+export interface RecordedRequest {
+  target: string;
+  method: string;
+  path: string;
+  query: string;
+  body: string;
+  authorization: "bearer" | "cert" | "none";
+  user?: string;
+  via: "apiserver" | "node-proxy" | "port-forward" | "direct";
+  status?: number;
+}
+
+export interface FakeCluster {
+  url: string;
+  caPem: string;
+  dir: string;
+  kubeconfig(user?: string, extra?: { insecure?: boolean; server?: string; auth?: "token" | "cert" }): string;
+  tokenFor(user: string): string;
+  /** PEM client certificate and key for a user (signed by caPem). */
+  clientCertFor(user: string): { certPem: string; keyPem: string };
+  requests: RecordedRequest[];
+  level(targetId: string): number | undefined;
+  /** Every target id, e.g. "kubelet/cp-1", "kube-scheduler/kube-system/kube-scheduler-cp-1". */
+  targets(): string[];
+  /** The local port a target listens on (reserved but closed in mode "refuse"). */
+  portOf(targetId: string): number;
+  /** Changes a target's behaviour at runtime (reopens/closes its listener as needed). */
+  setBehaviour(targetId: string, patch: ComponentBehaviour): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_VERSION = "v1.34.1";
+
+export function defaultNodes(): FakeNodeSpec[] {
+  return [{ name: "cp-1", controlPlane: true }, { name: "worker-1" }];
+}
+
+/** kubeadm-like control plane on the first control-plane node, kube-proxy on every node. */
+export function defaultPods(nodes: FakeNodeSpec[] = defaultNodes()): FakePodSpec[] {
+  const cp = (nodes.find((n) => n.controlPlane) ?? nodes[0])?.name ?? "cp-1";
+  const pods: FakePodSpec[] = [
+    { name: `kube-apiserver-${cp}`, nodeName: cp, component: "kube-apiserver" },
+    { name: `kube-scheduler-${cp}`, nodeName: cp, component: "kube-scheduler" },
+    { name: `kube-controller-manager-${cp}`, nodeName: cp, component: "kube-controller-manager" },
+    { name: "cloud-controller-manager-x2v8q", nodeName: cp, component: "cloud-controller-manager" },
+  ];
+  nodes.forEach((n, i) => {
+    pods.push({ name: `kube-proxy-${String.fromCharCode(97 + (i % 26)).repeat(5)}`, nodeName: n.name, component: "kube-proxy" });
+  });
+  return pods;
+}
+
+export const KVLOG_RULES: FakeRule[] = [
+  { nonResourceURLs: ["/debug/flags/v"], verbs: ["put"] },
+  { resources: ["nodes/proxy"], verbs: ["update", "get"] },
+  { resources: ["nodes"], verbs: ["get", "list"] },
+  { resources: ["pods"], verbs: ["get", "list"] },
+  { resources: ["pods/portforward"], verbs: ["get", "create"] },
+];
+
+// ---------------------------------------------------------------------------
+// Internals
+// ---------------------------------------------------------------------------
+
+type Kind = FakeComponentKind | "kubelet";
+
+interface Resolved {
+  profiling: boolean;
+  debugFlagsHandler: boolean;
+  debuggingHandlers: boolean;
+  version: string;
+  mode: ComponentMode;
+  levelSyntax: LevelSyntax;
+}
+
+interface Target {
+  id: string;
+  kind: Kind;
+  node: string;
+  pod?: Pod;
+  behaviour: Resolved;
+  explicit: ComponentBehaviour;
+  port: number;
+  hostPort: number;
+  server?: http.Server;
+  tls?: { keyPem: string; certChainPem: string };
+}
+
+interface Pod {
+  spec: FakePodSpec;
+  namespace: string;
+  labels: Record<string, string>;
+  uid: string;
+  sandboxId: string;
+  target?: Target;
+  created: string;
+}
+
+interface Node {
+  spec: FakeNodeSpec;
+  labels: Record<string, string>;
+  uid: string;
+  created: string;
+  kubelet?: Target;
+}
+
+interface Identity {
+  name: string;
+  groups: string[];
+  uid?: string;
+}
+
+type Authn =
+  | { kind: "user"; user: Identity; cred: "bearer" | "cert" }
+  | { kind: "anonymous"; cred: "none" }
+  | { kind: "error"; cred: "bearer" | "cert" | "none" };
+
+interface Attrs {
+  resourceRequest: boolean;
+  verb: string;
+  path: string;
+  apiGroup: string;
+  apiVersion: string;
+  namespace: string;
+  resource: string;
+  subresource: string;
+  name: string;
+  parts: string[];
+}
+
+interface StatusObj {
+  kind: "Status";
+  apiVersion: "v1";
+  metadata: Record<string, never>;
+  status: "Failure";
+  message: string;
+  reason?: string;
+  details?: Record<string, unknown>;
+  code: number;
+}
+
+const SINCE: Record<Kind, number> = {
+  "kube-apiserver": 11,
+  "kube-scheduler": 12,
+  "kube-controller-manager": 23,
+  "cloud-controller-manager": 23,
+  "kube-proxy": 22,
+  kubelet: 12,
+};
+
+const HOST_PORT: Record<Kind, number> = {
+  "kube-apiserver": 6443,
+  "kube-scheduler": 10259,
+  "kube-controller-manager": 10257,
+  "cloud-controller-manager": 10258,
+  "kube-proxy": 10249,
+  kubelet: 10250,
+};
+
+const IMAGE: Record<FakeComponentKind, string> = {
+  "kube-apiserver": "registry.k8s.io/kube-apiserver",
+  "kube-scheduler": "registry.k8s.io/kube-scheduler",
+  "kube-controller-manager": "registry.k8s.io/kube-controller-manager",
+  "cloud-controller-manager": "registry.k8s.io/cloud-controller-manager",
+  "kube-proxy": "registry.k8s.io/kube-proxy",
+};
+
+function minorOf(version: string): number {
+  const m = /^v?(\d+)\.(\d+)/.exec(version);
+  return m ? Number(m[1]) * 1000 + Number(m[2]) : 1034;
+}
+const minorAtLeast = (version: string, minor: number): boolean => minorOf(version) >= 1000 + minor;
+
+/** Go encoding/json output: HTML-sensitive characters escaped. */
+function goJSON(v: unknown): string {
+  return JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
+}
+
+const sanitizer = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+function status(code: number, reason: string, message: string, details?: Record<string, unknown>): StatusObj {
+  // Field order as metav1.Status marshals: kind, apiVersion, metadata, status, message, reason, details, code.
+  const out: Partial<StatusObj> = { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message };
+  if (reason) out.reason = reason;
+  if (details) out.details = details;
+  out.code = code;
+  return out as StatusObj;
+}
+
+function details(name: string, group: string, kind: string, extra?: Record<string, unknown>): Record<string, unknown> {
+  const d: Record<string, unknown> = {};
+  if (name) d.name = name;
+  if (group) d.group = group;
+  if (kind) d.kind = kind;
+  return { ...d, ...(extra ?? {}) };
+}
+
+const qualified = (group: string, resource: string): string => (group ? `${resource}.${group}` : resource);
+
+function notFound(group: string, resource: string, name: string): StatusObj {
+  return status(404, "NotFound", `${qualified(group, resource)} ${goQuote(name)} not found`, details(name, group, resource));
+}
+
+function newForbidden(group: string, resource: string, name: string, err: string): StatusObj {
+  let message: string;
+  if (!group && !resource) message = `forbidden: ${err}`;
+  else if (!name) message = `${qualified(group, resource)} is forbidden: ${err}`;
+  else message = `${qualified(group, resource)} ${goQuote(name)} is forbidden: ${err}`;
+  return status(403, "Forbidden", message, details(name, group, resource));
+}
+
+/** responsewriters.Forbidden + forbiddenMessage (reason empty, as RBAC denials are). */
+function forbidden(a: Attrs, username: string): StatusObj {
+  let msg: string;
+  if (!a.resourceRequest) msg = `User ${goQuote(username)} cannot ${a.verb} path ${goQuote(a.path)}`;
+  else {
+    const res = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
+    msg = a.namespace
+      ? `User ${goQuote(username)} cannot ${a.verb} resource ${goQuote(res)} in API group ${goQuote(a.apiGroup)} in the namespace ${goQuote(a.namespace)}`
+      : `User ${goQuote(username)} cannot ${a.verb} resource ${goQuote(res)} in API group ${goQuote(a.apiGroup)} at the cluster scope`;
+  }
+  msg = sanitizer(msg);
+  return a.resourceRequest ? newForbidden(a.apiGroup, a.resource, a.name, msg) : newForbidden("", "", "", msg);
+}
+
+const unauthorized = (): StatusObj => status(401, "Unauthorized", "Unauthorized");
+const badRequest = (msg: string): StatusObj => status(400, "BadRequest", msg);
+const internalError = (msg: string): StatusObj => status(500, "", msg);
+
+function statusBody(s: StatusObj): string {
+  return goJSON(s) + "\n";
+}
+
+const INDEX_HTML =
+  "<html>\n<head>\n<title>/debug/flags/</title>\n</head>\n<body>\n/debug/flags/<br>\n<br>\nflags:<br>\n<table>\n\n<tr>v<br>\n\n</table>\n<br>\nfull flags configurable<br>\n</body>\n</html>\n";
+
+function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", () => resolve(Buffer.concat(chunks)));
+    req.on("close", () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+function send(res: http.ServerResponse, code: number, headers: Record<string, string>, body: string | Buffer): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(code, headers);
+  res.end(body);
+}
+
+/** routes.writePlainText */
+function writePlainText(res: http.ServerResponse, code: number, text: Buffer | string): void {
+  send(res, code, { "Content-Type": "text/plain", "X-Content-Type-Options": "nosniff" }, Buffer.concat([Buffer.from(text), Buffer.from("\n")]));
+}
+
+/** net/http.Error */
+function httpError(res: http.ServerResponse, code: number, text: string): void {
+  send(res, code, { "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff" }, text + "\n");
+}
+
+/** go-restful Response.WriteErrorString: no Content-Type set (Go sniffs it), no newline. */
+function restfulError(res: http.ServerResponse, code: number, text: string): void {
+  send(res, code, { "Content-Type": "text/plain; charset=utf-8" }, text);
+}
+
+function sendStatus(res: http.ServerResponse, s: StatusObj, extra: Record<string, string> = {}): void {
+  send(res, s.code, { ...extra, "Content-Type": "application/json" }, statusBody(s));
+}
+
+function rawResponse(code: number, headers: Record<string, string>, body: string | Buffer): Buffer {
+  const b = Buffer.from(body);
+  let head = `HTTP/1.1 ${code} ${http.STATUS_CODES[code] ?? ""}\r\n`;
+  const all: Record<string, string> = { ...headers, Date: new Date().toUTCString(), "Content-Length": String(b.length) };
+  for (const [k, v] of Object.entries(all)) head += `${k}: ${v}\r\n`;
+  return Buffer.concat([Buffer.from(head + "\r\n"), b]);
+}
+
+function verbForMethod(method: string): string {
+  switch (method) {
+    case "POST":
+      return "create";
+    case "GET":
+    case "HEAD":
+      return "get";
+    case "PUT":
+      return "update";
+    case "PATCH":
+      return "patch";
+    case "DELETE":
+      return "delete";
+  }
+  return "";
+}
+
+/** A subset of the apiserver's RequestInfoFactory. */
+function requestInfo(method: string, pathname: string, query: URLSearchParams): Attrs {
+  const a: Attrs = {
+    resourceRequest: false,
+    verb: method.toLowerCase(),
+    path: pathname,
+    apiGroup: "",
+    apiVersion: "",
+    namespace: "",
+    resource: "",
+    subresource: "",
+    name: "",
+    parts: [],
+  };
+  const segs = pathname.replace(/^\/+/, "").split("/");
+  let rest: string[];
+  if (segs[0] === "api") {
+    if (segs.length < 3 || !segs[2]) return a;
+    a.apiVersion = segs[1] ?? "";
+    rest = segs.slice(2);
+  } else if (segs[0] === "apis") {
+    if (segs.length < 4 || !segs[3]) return a;
+    a.apiGroup = segs[1] ?? "";
+    a.apiVersion = segs[2] ?? "";
+    rest = segs.slice(3);
+  } else return a;
+  const verb = verbForMethod(method);
+  if (!verb) return a;
+  a.resourceRequest = true;
+  a.verb = verb;
+  let parts = rest;
+  if (parts[0] === "namespaces" && parts.length > 1) {
+    a.namespace = parts[1] ?? "";
+    if (parts.length > 2 && parts[2] !== "status" && parts[2] !== "finalize") parts = parts.slice(2);
+  }
+  a.parts = parts;
+  if (parts.length >= 3) a.subresource = parts[2] ?? "";
+  if (parts.length >= 2) a.name = parts[1] ?? "";
+  a.resource = parts[0] ?? "";
+  if (!a.name && a.verb === "get") a.verb = query.get("watch") === "true" || query.get("watch") === "1" ? "watch" : "list";
+  if (!a.name && a.verb === "delete") a.verb = "deletecollection";
+  return a;
+}
+
+function ruleMatches(r: FakeRule, a: Attrs): boolean {
+  if (!r.verbs.includes("*") && !r.verbs.includes(a.verb)) return false;
+  if (!a.resourceRequest) {
+    return (r.nonResourceURLs ?? []).some(
+      (u) => u === "*" || u === a.path || (u.endsWith("*") && a.path.startsWith(u.slice(0, -1))),
+    );
+  }
+  if (!r.resources) return false;
+  const groups = r.apiGroups ?? [""];
+  if (!groups.includes("*") && !groups.includes(a.apiGroup)) return false;
+  const combined = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
+  const resOk = r.resources.some(
+    (x) =>
+      x === "*" ||
+      x === combined ||
+      (a.subresource !== "" && x.length === a.subresource.length + 2 && x.startsWith("*/") && x.endsWith(a.subresource)),
+  );
+  if (!resOk) return false;
+  if (r.resourceNames && r.resourceNames.length > 0 && !r.resourceNames.includes(a.name)) return false;
+  if (r.namespaces && !r.namespaces.includes(a.namespace)) return false;
+  return true;
+}
+
+const BUILTIN_GROUP_RULES: Record<string, FakeRule[]> = {
+  // cluster-admin, bound to kubeadm:cluster-admins by kubeadm 1.29+.
+  "kubeadm:cluster-admins": [
+    { verbs: ["*"], apiGroups: ["*"], resources: ["*"] },
+    { verbs: ["*"], nonResourceURLs: ["*"] },
+  ],
+  // system:basic-user, system:discovery, system:public-info-viewer
+  "system:authenticated": [
+    { verbs: ["create"], apiGroups: ["authorization.k8s.io"], resources: ["selfsubjectaccessreviews", "selfsubjectrulesreviews"] },
+    { verbs: ["create"], apiGroups: ["authentication.k8s.io"], resources: ["selfsubjectreviews"] },
+    {
+      verbs: ["get"],
+      nonResourceURLs: ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz", "/version", "/version/"],
+    },
+  ],
+  "system:unauthenticated": [{ verbs: ["get"], nonResourceURLs: ["/healthz", "/livez", "/readyz", "/version", "/version/"] }],
+};
+
+function genId(): string {
+  return crypto.randomUUID();
+}
+
+function hex64(seed: string): string {
+  return crypto.createHash("sha256").update(seed).digest("hex");
+}
+
+function listen(server: net.Server, port = 0): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: Error): void => reject(e);
+    server.once("error", onError);
+    server.listen(port, "127.0.0.1", () => {
+      server.off("error", onError);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+}
+
+async function reservePort(): Promise<number> {
+  const s = net.createServer();
+  const port = await listen(s);
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+function goDialError(e: NodeJS.ErrnoException, port: number): string {
+  switch (e.code) {
+    case "ECONNREFUSED":
+      return `dial tcp 127.0.0.1:${port}: connect: connection refused`;
+    case "ECONNRESET":
+    case "EPIPE":
+      return "EOF";
+  }
+  if (/socket hang up/.test(e.message)) return "EOF";
+  return e.message;
+}
+
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+// ---------------------------------------------------------------------------
+// startFakeCluster
+// ---------------------------------------------------------------------------
+
+export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<FakeCluster> {
+  const version = opts.version ?? DEFAULT_VERSION;
+  const anonymousAuth = opts.anonymousAuth ?? true;
+  const createCheck = opts.portForwardCreateCheck ?? true;
+  const behaviourIn = opts.behaviour ?? {};
+  const startedAt = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kvlog-fake-"));
+  let resourceVersion = 1000;
+
+  // ---- PKI -----------------------------------------------------------------
+  const ca = issue({ commonName: "kubernetes", isCA: true });
+  const apiserverCert = issue({
+    commonName: "kube-apiserver",
+    issuer: ca,
+    serverAuth: true,
+    dnsNames: ["kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", "localhost"],
+    ipAddresses: ["127.0.0.1", "10.96.0.1"],
+  });
+  const kubeletClient = issue({
+    commonName: "kube-apiserver-kubelet-client",
+    organizations: ["kubeadm:cluster-admins"],
+    issuer: ca,
+    clientAuth: true,
+  });
+  const userCerts = new Map<string, KeyAndCert>();
+
+  // ---- identities ------------------------------------------------------------
+  const users = new Map<string, FakeUser>();
+  const defaults: FakeUser[] = [
+    { name: "admin", groups: ["system:masters"], kubeconfigAuth: "cert" },
+    { name: "kvlog", rules: KVLOG_RULES },
+    { name: "nobody" },
+  ];
+  for (const u of [...defaults, ...(opts.users ?? [])]) users.set(u.name, { ...u });
+  const staticTokens = new Map<string, string>(); // token -> user name
+  for (const u of users.values()) {
+    if (!u.token) u.token = crypto.randomBytes(24).toString("base64url");
+    staticTokens.set(u.token, u.name);
+  }
+  const groupRules: Record<string, FakeRule[]> = { ...BUILTIN_GROUP_RULES, ...(opts.groups ?? {}) };
+  const mintedTokens = new Map<string, { user: Identity; exp: number }>();
+
+  const serviceAccounts = new Set<string>();
+  for (const sa of opts.serviceAccounts ?? []) serviceAccounts.add(sa);
+  for (const u of users.values()) {
+    const m = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(u.name);
+    if (m) serviceAccounts.add(`${m[1]}/${m[2]}`);
+  }
+
+  function identityOf(name: string, extraGroups: string[] = []): Identity {
+    const u = users.get(name);
+    const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(name);
+    const groups = [...(u?.groups ?? []), ...extraGroups];
+    if (sa) groups.push("system:serviceaccounts", `system:serviceaccounts:${sa[1]}`);
+    if (!groups.includes("system:authenticated")) groups.push("system:authenticated");
+    return { name, groups };
+  }
+
+  function rulesFor(user: Identity): FakeRule[] {
+    const rules = [...(users.get(user.name)?.rules ?? [])];
+    for (const g of user.groups) rules.push(...(groupRules[g] ?? []));
+    return rules;
+  }
+
+  function authorize(user: Identity, a: Attrs): { allowed: boolean; reason: string } {
+    if (user.groups.includes("system:masters")) return { allowed: true, reason: "" };
+    const direct = users.get(user.name)?.rules ?? [];
+    if (direct.some((r) => ruleMatches(r, a)))
+      return {
+        allowed: true,
+        reason: `RBAC: allowed by ClusterRoleBinding "fake:${user.name}" of ClusterRole "fake:${user.name}" to User "${user.name}"`,
+      };
+    for (const g of user.groups) {
+      if ((groupRules[g] ?? []).some((r) => ruleMatches(r, a)))
+        return { allowed: true, reason: `RBAC: allowed by ClusterRoleBinding "fake:${g}" of ClusterRole "fake:${g}" to Group "${g}"` };
+    }
+    return { allowed: false, reason: "" };
+  }
+
+  function certFor(name: string): KeyAndCert {
+    let c = userCerts.get(name);
+    if (!c) {
+      const groups = (users.get(name)?.groups ?? []).filter((g) => g !== "system:authenticated");
+      c = issue({ commonName: name, organizations: groups, issuer: ca, clientAuth: true });
+      userCerts.set(name, c);
+    }
+    return c;
+  }
+
+  /** Union of x509 and bearer-token authenticators, then anonymous (FailOnError). */
+  function authenticate(req: http.IncomingMessage, allowAnonymous: boolean, extraToken?: string): Authn {
+    const sock = req.socket as tls.TLSSocket;
+    let failed: "bearer" | "cert" | undefined;
+    if (sock.encrypted) {
+      const pc = sock.getPeerCertificate();
+      if (pc && pc.subject && Object.keys(pc.subject).length > 0) {
+        if (sock.authorized) {
+          const cn = String(pc.subject.CN ?? "");
+          const o = pc.subject.O;
+          const groups = o === undefined ? [] : Array.isArray(o) ? o.map(String) : [String(o)];
+          return { kind: "user", user: { name: cn, groups: [...groups, "system:authenticated"] }, cred: "cert" };
+        }
+        failed = "cert";
+      }
+    }
+    let token: string | undefined;
+    const h = String(req.headers.authorization ?? "").trim();
+    const parts = h.split(" ");
+    if (parts.length >= 2 && (parts[0] ?? "").toLowerCase() === "bearer" && parts[1]) token = parts[1];
+    if (!token && extraToken) token = extraToken;
+    if (token) {
+      const staticUser = staticTokens.get(token);
+      if (staticUser) return { kind: "user", user: identityOf(staticUser), cred: "bearer" };
+      const minted = mintedTokens.get(token);
+      if (minted && minted.exp > Date.now()) return { kind: "user", user: minted.user, cred: "bearer" };
+      failed = "bearer";
+    }
+    if (failed) return { kind: "error", cred: failed };
+    if (!allowAnonymous) return { kind: "error", cred: "none" };
+    return { kind: "anonymous", cred: "none" };
+  }
+  const anonymous: Identity = { name: "system:anonymous", groups: ["system:unauthenticated"] };
+
+  // ---- topology --------------------------------------------------------------
+  const nodeSpecs = opts.nodes ?? defaultNodes();
+  const podSpecs = opts.pods ?? defaultPods(nodeSpecs);
+  const nodes = new Map<string, Node>();
+  for (const spec of nodeSpecs) {
+    const labels: Record<string, string> = {
+      "beta.kubernetes.io/arch": "amd64",
+      "beta.kubernetes.io/os": "linux",
+      "kubernetes.io/arch": "amd64",
+      "kubernetes.io/hostname": spec.name,
+      "kubernetes.io/os": "linux",
+      ...(spec.controlPlane ? { "node-role.kubernetes.io/control-plane": "", "node.kubernetes.io/exclude-from-external-load-balancers": "" } : {}),
+      ...(spec.labels ?? {}),
+    };
+    nodes.set(spec.name, { spec, labels, uid: genId(), created: startedAt });
+  }
+  const pods: Pod[] = [];
+  for (const spec of podSpecs) {
+    const labels: Record<string, string> = { ...defaultLabels(spec.component), ...(spec.labels ?? {}) };
+    const namespace = spec.namespace ?? "kube-system";
+    pods.push({ spec, namespace, labels, uid: genId(), sandboxId: hex64(`${namespace}/${spec.name}`), created: startedAt });
+    serviceAccounts.add(`${namespace}/default`);
+  }
+  serviceAccounts.add("default/default");
+  serviceAccounts.add("kube-system/default");
+
+  function resolveBehaviour(kind: Kind, b: ComponentBehaviour, fallbackVersion: string): Resolved {
+    const v = b.version ?? fallbackVersion;
+    return {
+      profiling: b.profiling ?? kind !== "kube-proxy",
+      debugFlagsHandler: b.debugFlagsHandler ?? true,
+      debuggingHandlers: b.debuggingHandlers ?? true,
+      version: v,
+      mode: b.mode ?? "normal",
+      levelSyntax: b.levelSyntax ?? (minorAtLeast(v, 27) ? "1.27+" : "pre-1.27"),
+    };
+  }
+
+  const targets = new Map<string, Target>();
+  const levels = new Map<string, number>();
+  const requests: RecordedRequest[] = [];
+  const sockets = new Set<net.Socket | Duplex>();
+  const hangingResponses = new Set<http.ServerResponse>();
+  const originPorts = { nodeProxy: new Set<number>(), tunnel: new Set<number>() };
+  let closed = false;
+
+  function track<T extends net.Socket | Duplex>(s: T): T {
+    sockets.add(s);
+    s.once("close", () => sockets.delete(s));
+    return s;
+  }
+
+  // The apiserver target (one fake apiserver serves every kube-apiserver pod).
+  const apiserverPod = pods.find((p) => p.spec.component === "kube-apiserver");
+  const apiserverAliases = pods
+    .filter((p) => p.spec.component === "kube-apiserver")
+    .map((p) => `kube-apiserver/${p.namespace}/${p.spec.name}`);
+  const apiserverExplicit = behaviourIn["kube-apiserver"] ?? (apiserverAliases.map((a) => behaviourIn[a]).find((x) => x) || {});
+  if (apiserverExplicit.mode === "refuse") throw new Error("fake cluster: mode \"refuse\" is not supported for kube-apiserver");
+  const apiserverTarget: Target = {
+    id: "kube-apiserver",
+    kind: "kube-apiserver",
+    node: apiserverPod?.spec.nodeName ?? "",
+    behaviour: resolveBehaviour("kube-apiserver", apiserverExplicit, version),
+    explicit: apiserverExplicit,
+    port: 0,
+    hostPort: 6443,
+  };
+  targets.set("kube-apiserver", apiserverTarget);
+  for (const p of pods) if (p.spec.component === "kube-apiserver") p.target = apiserverTarget;
+
+  for (const n of nodes.values()) {
+    const id = `kubelet/${n.spec.name}`;
+    const explicit = behaviourIn[id] ?? {};
+    const t: Target = {
+      id,
+      kind: "kubelet",
+      node: n.spec.name,
+      behaviour: resolveBehaviour("kubelet", explicit, n.spec.kubeletVersion ?? version),
+      explicit,
+      port: 0,
+      hostPort: 10250,
+      tls: selfSignedServing(n.spec.name, [n.spec.name], []),
+    };
+    n.kubelet = t;
+    targets.set(id, t);
+  }
+  for (const p of pods) {
+    const kind = p.spec.component;
+    if (!kind || kind === "kube-apiserver") continue;
+    const id = `${kind}/${p.namespace}/${p.spec.name}`;
+    const explicit = behaviourIn[id] ?? {};
+    const t: Target = {
+      id,
+      kind,
+      node: p.spec.nodeName ?? "",
+      pod: p,
+      behaviour: resolveBehaviour(kind, explicit, version),
+      explicit,
+      port: 0,
+      hostPort: HOST_PORT[kind],
+      tls: kind === "kube-proxy" ? undefined : selfSignedServing("localhost", ["localhost"], ["127.0.0.1"]),
+    };
+    p.target = t;
+    targets.set(id, t);
+  }
+  for (const id of Object.keys(behaviourIn)) {
+    if (!targets.has(id) && !apiserverAliases.includes(id)) throw new Error(`fake cluster: behaviour for unknown target ${JSON.stringify(id)}`);
+  }
+
+  function record(r: RecordedRequest): RecordedRequest {
+    requests.push(r);
+    return r;
+  }
+
+  function viaFor(req: http.IncomingMessage): RecordedRequest["via"] {
+    const port = req.socket.remotePort ?? -1;
+    if (originPorts.tunnel.has(port)) return "port-forward";
+    if (originPorts.nodeProxy.has(port)) return "node-proxy";
+    return "direct";
+  }
+
+  // ---- /debug/flags handlers shared by every component ----------------------
+
+  function serveDebugFlags(t: Target, req: http.IncomingMessage, res: http.ServerResponse, pathname: string, body: Buffer, registersIndex: boolean): boolean {
+    if (pathname === "/debug/flags/v") {
+      if (t.behaviour.mode === "index") {
+        send(res, 200, { "Content-Type": "text/html; charset=utf-8" }, INDEX_HTML);
+        return true;
+      }
+      if (req.method !== "PUT") {
+        writePlainText(res, 406, "unsupported http method");
+        return true;
+      }
+      const r = glogSetter(body, t.behaviour.levelSyntax);
+      if (!r.ok) {
+        writePlainText(res, 400, r.message);
+        return true;
+      }
+      levels.set(t.id, r.level);
+      writePlainText(res, 200, r.message);
+      return true;
+    }
+    if (registersIndex && (pathname === "/debug/flags" || pathname.startsWith("/debug/flags/"))) {
+      send(res, 200, { "Content-Type": "text/html; charset=utf-8" }, INDEX_HTML);
+      return true;
+    }
+    return false;
+  }
+
+  /** Returns true when the request was swallowed by a failure mode. */
+  function applyMode(t: Target, req: http.IncomingMessage, res: http.ServerResponse): boolean {
+    if (t.behaviour.mode === "reset") {
+      req.socket.destroy();
+      return true;
+    }
+    if (t.behaviour.mode === "hang") {
+      hangingResponses.add(res);
+      res.once("close", () => hangingResponses.delete(res));
+      return true;
+    }
+    return false;
+  }
+
+  const debugFlagsInstalled = (t: Target): boolean => t.behaviour.profiling && minorAtLeast(t.behaviour.version, SINCE[t.kind]);
+  /** mode "index": something answers the HTML index at /debug/flags/v whatever the gates say. */
+  const indexLookAlike = (t: Target, p: string): boolean => t.behaviour.mode === "index" && p === "/debug/flags/v";
+
+  // ---- delegated-auth components (scheduler, controller-managers) -----------
+
+  async function delegatedHandler(t: Target, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const u = new URL(req.url ?? "/", "https://component");
+    const body = await readBody(req);
+    const authn = authenticate(req, anonymousAuth);
+    const rec = record({
+      target: t.id,
+      method: req.method ?? "",
+      path: u.pathname,
+      query: u.search,
+      body: body.toString(),
+      authorization: authn.cred,
+      user: authn.kind === "user" ? authn.user.name : authn.kind === "anonymous" ? anonymous.name : undefined,
+      via: viaFor(req),
+    });
+    res.once("finish", () => (rec.status = res.statusCode));
+    if (applyMode(t, req, res)) return;
+    const cache = { "Cache-Control": "no-cache, private" };
+    if (authn.kind === "error") return sendStatus(res, unauthorized(), cache);
+    const user = authn.kind === "user" ? authn.user : anonymous;
+    const attrs = requestInfo(req.method ?? "GET", u.pathname, u.searchParams);
+    const alwaysAllow = ["/healthz", "/readyz", "/livez"].includes(u.pathname) || user.groups.includes("system:masters");
+    // Delegated authorization is a SubjectAccessReview; non-resource attributes for every path.
+    const nonResource: Attrs = { ...attrs, resourceRequest: false, verb: (req.method ?? "").toLowerCase(), path: u.pathname };
+    if (!alwaysAllow && !authorize(user, nonResource).allowed) return sendStatus(res, forbidden(nonResource, user.name), { ...cache, "X-Content-Type-Options": "nosniff" });
+    res.setHeader("Cache-Control", "no-cache, private");
+    if ((debugFlagsInstalled(t) || indexLookAlike(t, u.pathname)) && serveDebugFlags(t, req, res, u.pathname, body, true)) return;
+    if (["/healthz", "/livez", "/readyz"].includes(u.pathname)) return send(res, 200, { "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff" }, "ok");
+    httpError(res, 404, "404 page not found");
+  }
+
+  // ---- kube-proxy (plain HTTP, no auth) -------------------------------------
+
+  async function kubeProxyHandler(t: Target, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const u = new URL(req.url ?? "/", "http://component");
+    const body = await readBody(req);
+    const rec = record({
+      target: t.id,
+      method: req.method ?? "",
+      path: u.pathname,
+      query: u.search,
+      body: body.toString(),
+      authorization: req.headers.authorization ? "bearer" : "none",
+      via: viaFor(req),
+    });
+    res.once("finish", () => (rec.status = res.statusCode));
+    if (applyMode(t, req, res)) return;
+    if ((debugFlagsInstalled(t) || indexLookAlike(t, u.pathname)) && serveDebugFlags(t, req, res, u.pathname, body, true)) return;
+    if (u.pathname === "/healthz") return send(res, 200, { "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff" }, "ok");
+    httpError(res, 404, "404 page not found");
+  }
+
+  // ---- kubelet ---------------------------------------------------------------
+
+  const DEBUG_DISABLED_PREFIXES = ["/run/", "/exec/", "/attach/", "/portForward/", "/containerLogs/", "/runningpods/", "/debug/pprof/", "/logs/"];
+
+  /** The kubelet's auth filter (pkg/kubelet/server/server.go InstallAuthFilter). Returns the user or undefined after answering. */
+  function kubeletAuth(t: Target, req: http.IncomingMessage, res: http.ServerResponse, pathname: string): Identity | undefined {
+    const authn = authenticate(req, false);
+    if (authn.kind !== "user") {
+      restfulError(res, 401, "Unauthorized");
+      return undefined;
+    }
+    const verb = verbForMethod(req.method ?? "");
+    let sub = "proxy";
+    if (pathname === "/stats" || pathname.startsWith("/stats/")) sub = "stats";
+    else if (pathname === "/metrics" || pathname.startsWith("/metrics/")) sub = "metrics";
+    else if (pathname === "/logs" || pathname.startsWith("/logs/")) sub = "log";
+    const attrs: Attrs = {
+      resourceRequest: true,
+      verb,
+      path: pathname,
+      apiGroup: "",
+      apiVersion: "v1",
+      namespace: "",
+      resource: "nodes",
+      subresource: sub,
+      name: t.node,
+      parts: [],
+    };
+    if (!authorize(authn.user, attrs).allowed) {
+      restfulError(res, 403, `Forbidden (user=${authn.user.name}, verb=${verb}, resource=nodes, subresource=${sub})`);
+      return undefined;
+    }
+    return authn.user;
+  }
+
+  async function kubeletHandler(t: Target, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const u = new URL(req.url ?? "/", "https://kubelet");
+    const body = await readBody(req);
+    const authn = authenticate(req, false);
+    const rec = record({
+      target: t.id,
+      method: req.method ?? "",
+      path: u.pathname,
+      query: u.search,
+      body: body.toString(),
+      authorization: authn.cred,
+      user: authn.kind === "user" ? authn.user.name : undefined,
+      via: viaFor(req),
+    });
+    res.once("finish", () => (rec.status = res.statusCode));
+    if (applyMode(t, req, res)) return;
+    const p = u.pathname;
+    const b = t.behaviour;
+    if (!b.debuggingHandlers) {
+      if (DEBUG_DISABLED_PREFIXES.some((x) => p.startsWith(x))) {
+        if (!kubeletAuth(t, req, res, p)) return;
+        return httpError(res, 405, "Debug endpoints are disabled.");
+      }
+    } else if (p === "/debug/flags/v") {
+      if (!kubeletAuth(t, req, res, p)) return;
+      if (!b.debugFlagsHandler) return httpError(res, 405, "flags endpoint is disabled.");
+      serveDebugFlags(t, req, res, p, body, false);
+      return;
+    }
+    if (p === "/healthz") {
+      if (!kubeletAuth(t, req, res, p)) return;
+      return send(res, 200, { "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff" }, "ok");
+    }
+    // Not registered on the kubelet's ServeMux: Go's NotFound, before any filter.
+    httpError(res, 404, "404 page not found");
+  }
+
+  // ---- servers for kubelets and components -----------------------------------
+
+  async function startTarget(t: Target): Promise<void> {
+    if (t.kind === "kube-apiserver") return;
+    const wantPort = t.port || 0;
+    if (t.behaviour.mode === "refuse") {
+      if (!t.port) t.port = await reservePort();
+      return;
+    }
+    let server: http.Server;
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+      const fn = t.kind === "kubelet" ? kubeletHandler : t.kind === "kube-proxy" ? kubeProxyHandler : delegatedHandler;
+      fn(t, req, res).catch((e: unknown) => {
+        if (!res.headersSent) httpError(res, 500, String(e));
+      });
+    };
+    if (t.tls) {
+      server = https.createServer(
+        { key: t.tls.keyPem, cert: t.tls.certChainPem, ca: [ca.certPem], requestCert: true, rejectUnauthorized: false },
+        handler,
+      );
+    } else server = http.createServer(handler);
+    server.on("connection", (s: net.Socket) => track(s));
+    server.on("secureConnection", (s: tls.TLSSocket) => track(s));
+    server.on("tlsClientError", () => undefined);
+    server.on("clientError", (_e: Error, s: Duplex) => s.destroy());
+    t.port = await listen(server, wantPort);
+    t.server = server;
+  }
+
+  async function stopTarget(t: Target): Promise<void> {
+    const s = t.server;
+    t.server = undefined;
+    if (!s) return;
+    await new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      s.closeAllConnections?.();
+    });
+  }
+
+  // ---- the fake kube-apiserver ---------------------------------------------
+
+  function kubeletPortOf(node: string): number {
+    return nodes.get(node)?.kubelet?.port ?? 0;
+  }
+
+  function nodeObject(n: Node, inList: boolean): Record<string, unknown> {
+    const kv = n.spec.kubeletVersion ?? n.kubelet?.behaviour.version ?? version;
+    const ready = n.spec.ready ?? true;
+    const obj: Record<string, unknown> = inList ? {} : { kind: "Node", apiVersion: "v1" };
+    const now = startedAt;
+    obj.metadata = {
+      name: n.spec.name,
+      uid: n.uid,
+      resourceVersion: String(resourceVersion),
+      creationTimestamp: n.created,
+      labels: n.labels,
+      annotations: {
+        "kubeadm.alpha.kubernetes.io/cri-socket": "unix:///var/run/containerd/containerd.sock",
+        "node.alpha.kubernetes.io/ttl": "0",
+        "volumes.kubernetes.io/controller-managed-attach-detach": "true",
+      },
+    };
+    obj.spec = {
+      podCIDR: "10.244.0.0/24",
+      podCIDRs: ["10.244.0.0/24"],
+      ...(n.spec.controlPlane ? { taints: [{ key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" }] } : {}),
+    };
+    obj.status = {
+      capacity: { cpu: "4", "ephemeral-storage": "61202244Ki", memory: "8039920Ki", pods: "110" },
+      allocatable: { cpu: "4", "ephemeral-storage": "56403987978", memory: "7937520Ki", pods: "110" },
+      conditions: [
+        { type: "MemoryPressure", status: "False", lastHeartbeatTime: now, lastTransitionTime: now, reason: "KubeletHasSufficientMemory", message: "kubelet has sufficient memory available" },
+        { type: "DiskPressure", status: "False", lastHeartbeatTime: now, lastTransitionTime: now, reason: "KubeletHasNoDiskPressure", message: "kubelet has no disk pressure" },
+        { type: "PIDPressure", status: "False", lastHeartbeatTime: now, lastTransitionTime: now, reason: "KubeletHasSufficientPID", message: "kubelet has sufficient PID available" },
+        ready
+          ? { type: "Ready", status: "True", lastHeartbeatTime: now, lastTransitionTime: now, reason: "KubeletReady", message: "kubelet is posting ready status" }
+          : { type: "Ready", status: "Unknown", lastHeartbeatTime: now, lastTransitionTime: now, reason: "NodeStatusUnknown", message: "Kubelet stopped posting node status." },
+      ],
+      addresses: [
+        { type: "InternalIP", address: "127.0.0.1" },
+        { type: "Hostname", address: n.spec.name },
+      ],
+      daemonEndpoints: { kubeletEndpoint: { Port: kubeletPortOf(n.spec.name) } },
+      nodeInfo: {
+        machineID: hex64("machine" + n.spec.name).slice(0, 32),
+        systemUUID: n.uid,
+        bootID: hex64("boot" + n.spec.name).slice(0, 32),
+        kernelVersion: "6.1.0-28-amd64",
+        osImage: "Debian GNU/Linux 12 (bookworm)",
+        containerRuntimeVersion: "containerd://1.7.24",
+        kubeletVersion: kv,
+        kubeProxyVersion: "",
+        operatingSystem: "linux",
+        architecture: "amd64",
+      },
+    };
+    return obj;
+  }
+
+  function probe(path: string, port: number, failureThreshold: number): Record<string, unknown> {
+    return { failureThreshold, httpGet: { host: "127.0.0.1", path, port, scheme: "HTTPS" }, initialDelaySeconds: 10, periodSeconds: 10, successThreshold: 1, timeoutSeconds: 15 };
+  }
+
+  function commandFor(p: Pod): string[] {
+    if (p.spec.command) return p.spec.command;
+    const prof = p.target && p.target.kind !== "kube-proxy" && !p.target.behaviour.profiling ? ["--profiling=false"] : [];
+    switch (p.spec.component) {
+      case "kube-apiserver":
+        return [
+          "kube-apiserver",
+          "--advertise-address=127.0.0.1",
+          "--allow-privileged=true",
+          "--authorization-mode=Node,RBAC",
+          "--client-ca-file=/etc/kubernetes/pki/ca.crt",
+          "--enable-admission-plugins=NodeRestriction",
+          "--enable-bootstrap-token-auth=true",
+          "--kubelet-client-certificate=/etc/kubernetes/pki/apiserver-kubelet-client.crt",
+          "--kubelet-client-key=/etc/kubernetes/pki/apiserver-kubelet-client.key",
+          "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
+          ...prof,
+          "--secure-port=6443",
+          "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+          "--service-cluster-ip-range=10.96.0.0/12",
+          "--tls-cert-file=/etc/kubernetes/pki/apiserver.crt",
+          "--tls-private-key-file=/etc/kubernetes/pki/apiserver.key",
+        ];
+      case "kube-scheduler":
+        return [
+          "kube-scheduler",
+          "--authentication-kubeconfig=/etc/kubernetes/scheduler.conf",
+          "--authorization-kubeconfig=/etc/kubernetes/scheduler.conf",
+          "--bind-address=127.0.0.1",
+          "--kubeconfig=/etc/kubernetes/scheduler.conf",
+          "--leader-elect=true",
+          ...prof,
+        ];
+      case "kube-controller-manager":
+        return [
+          "kube-controller-manager",
+          "--allocate-node-cidrs=true",
+          "--authentication-kubeconfig=/etc/kubernetes/controller-manager.conf",
+          "--authorization-kubeconfig=/etc/kubernetes/controller-manager.conf",
+          "--bind-address=127.0.0.1",
+          "--client-ca-file=/etc/kubernetes/pki/ca.crt",
+          "--cluster-cidr=10.244.0.0/16",
+          "--cluster-name=kubernetes",
+          "--controllers=*,bootstrapsigner,tokencleaner",
+          "--kubeconfig=/etc/kubernetes/controller-manager.conf",
+          "--leader-elect=true",
+          ...prof,
+          "--service-cluster-ip-range=10.96.0.0/12",
+          "--use-service-account-credentials=true",
+        ];
+      case "cloud-controller-manager":
+        return ["/bin/cloud-controller-manager", "--cloud-provider=external", "--leader-elect=true", "--use-service-account-credentials", ...prof];
+      case "kube-proxy":
+        return ["/usr/local/bin/kube-proxy", "--config=/var/lib/kube-proxy/config.conf", "--hostname-override=$(NODE_NAME)"];
+    }
+    return ["sleep", "infinity"];
+  }
+
+  function podObject(p: Pod, inList: boolean): Record<string, unknown> {
+    const kind = p.spec.component;
+    const v = p.target?.behaviour.version ?? version;
+    const image = p.spec.image ?? (kind ? `${IMAGE[kind]}:${v}` : "registry.k8s.io/pause:3.10");
+    const containerName = kind ?? p.spec.name;
+    const hostNetwork = p.spec.hostNetwork ?? true;
+    const phase = p.spec.phase ?? "Running";
+    const running = phase === "Running";
+    const isStatic = kind === "kube-apiserver" || kind === "kube-scheduler" || kind === "kube-controller-manager";
+    const container: Record<string, unknown> = { name: containerName, image, command: commandFor(p), imagePullPolicy: "IfNotPresent" };
+    if (kind === "kube-scheduler") {
+      container.livenessProbe = probe("/livez", 10259, 8);
+      container.readinessProbe = probe("/readyz", 10259, 3);
+      container.startupProbe = probe("/livez", 10259, 24);
+    } else if (kind === "kube-controller-manager") {
+      container.livenessProbe = probe("/healthz", 10257, 8);
+      container.startupProbe = probe("/healthz", 10257, 24);
+    } else if (kind === "kube-apiserver") {
+      container.livenessProbe = probe("/livez", 6443, 8);
+      container.readinessProbe = probe("/readyz", 6443, 3);
+      container.startupProbe = probe("/livez", 6443, 24);
+    }
+    const obj: Record<string, unknown> = inList ? {} : { kind: "Pod", apiVersion: "v1" };
+    const meta: Record<string, unknown> = {
+      name: p.spec.name,
+      namespace: p.namespace,
+      uid: p.uid,
+      resourceVersion: String(resourceVersion),
+      creationTimestamp: p.created,
+      labels: p.labels,
+    };
+    if (isStatic) {
+      meta.annotations = {
+        "kubernetes.io/config.hash": p.sandboxId.slice(0, 32),
+        "kubernetes.io/config.mirror": p.sandboxId.slice(0, 32),
+        "kubernetes.io/config.seen": startedAt,
+        "kubernetes.io/config.source": "file",
+        ...(kind === "kube-apiserver" ? { "kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint": "127.0.0.1:6443" } : {}),
+      };
+      if (p.spec.nodeName) meta.ownerReferences = [{ apiVersion: "v1", kind: "Node", name: p.spec.nodeName, uid: nodes.get(p.spec.nodeName)?.uid ?? "", controller: true }];
+    } else if (kind === "kube-proxy" || kind === "cloud-controller-manager") {
+      meta.generateName = kind + "-";
+      meta.ownerReferences = [{ apiVersion: "apps/v1", kind: "DaemonSet", name: kind, uid: hex64("ds" + kind).slice(0, 36), controller: true, blockOwnerDeletion: true }];
+    }
+    obj.metadata = meta;
+    obj.spec = {
+      containers: [container],
+      ...(p.spec.nodeName ? { nodeName: p.spec.nodeName } : {}),
+      hostNetwork,
+      dnsPolicy: hostNetwork ? "ClusterFirstWithHostNet" : "ClusterFirst",
+      priorityClassName: "system-node-critical",
+      restartPolicy: "Always",
+      schedulerName: "default-scheduler",
+      serviceAccountName: kind === "kube-proxy" ? "kube-proxy" : kind === "cloud-controller-manager" ? "cloud-controller-manager" : undefined,
+      terminationGracePeriodSeconds: 30,
+    };
+    const ip = p.spec.nodeName ? "127.0.0.1" : undefined;
+    obj.status = {
+      phase,
+      conditions: [
+        { type: "PodReadyToStartContainers", status: running ? "True" : "False", lastTransitionTime: startedAt },
+        { type: "Initialized", status: "True", lastTransitionTime: startedAt },
+        { type: "Ready", status: running ? "True" : "False", lastTransitionTime: startedAt },
+        { type: "ContainersReady", status: running ? "True" : "False", lastTransitionTime: startedAt },
+        { type: "PodScheduled", status: p.spec.nodeName ? "True" : "False", lastTransitionTime: startedAt },
+      ],
+      ...(ip ? { hostIP: ip, hostIPs: [{ ip }], podIP: ip, podIPs: [{ ip }] } : {}),
+      startTime: startedAt,
+      containerStatuses: [
+        {
+          name: containerName,
+          state: running ? { running: { startedAt } } : { waiting: { reason: "ContainerCreating" } },
+          ready: running,
+          restartCount: 0,
+          image,
+          imageID: `${image.split(":")[0]}@sha256:${hex64(image)}`,
+          containerID: `containerd://${hex64(p.uid)}`,
+          started: running,
+        },
+      ],
+      qosClass: "Burstable",
+    };
+    return obj;
+  }
+
+  function podFields(p: Pod): Record<string, string> {
+    return {
+      "metadata.name": p.spec.name,
+      "metadata.namespace": p.namespace,
+      "spec.nodeName": p.spec.nodeName ?? "",
+      "spec.restartPolicy": "Always",
+      "spec.schedulerName": "default-scheduler",
+      "spec.serviceAccountName": p.spec.component === "kube-proxy" ? "kube-proxy" : "",
+      "spec.hostNetwork": String(p.spec.hostNetwork ?? true),
+      "status.phase": p.spec.phase ?? "Running",
+      "status.podIP": p.spec.nodeName ? "127.0.0.1" : "",
+      "status.podIPs": p.spec.nodeName ? "127.0.0.1" : "",
+      "status.nominatedNodeName": "",
+    };
+  }
+
+  function defaultLabels(kind: FakeComponentKind | undefined): Record<string, string> {
+    switch (kind) {
+      case "kube-apiserver":
+      case "kube-scheduler":
+      case "kube-controller-manager":
+        return { component: kind, tier: "control-plane" };
+      case "cloud-controller-manager":
+        return { "k8s-app": "cloud-controller-manager" };
+      case "kube-proxy":
+        return { "controller-revision-hash": "6b5b4f9b7d", "k8s-app": "kube-proxy", "pod-template-generation": "1" };
+    }
+    return {};
+  }
+
+  function listSelectors(q: URLSearchParams, supported: string[]): { labels: ReturnType<typeof parseLabelSelector>; fields: ReturnType<typeof parseFieldSelector> } | StatusObj {
+    try {
+      const labels = parseLabelSelector(q.get("labelSelector") ?? "");
+      const fields = parseFieldSelector(q.get("fieldSelector") ?? "", supported);
+      return { labels, fields };
+    } catch (e) {
+      return badRequest((e as Error).message);
+    }
+  }
+
+  const apiHeaders = (): Record<string, string> => ({ "Audit-Id": genId(), "Cache-Control": "no-cache, private" });
+
+  function versionInfo(): Record<string, string> {
+    const m = /^v?(\d+)\.(\d+)/.exec(version);
+    const major = m?.[1] ?? "1";
+    const minor = m?.[2] ?? "34";
+    return {
+      major,
+      minor,
+      emulationMajor: major,
+      emulationMinor: minor,
+      minCompatibilityMajor: major,
+      minCompatibilityMinor: String(Math.max(0, Number(minor) - 1)),
+      gitVersion: version,
+      gitCommit: hex64(version).slice(0, 40),
+      gitTreeState: "clean",
+      buildDate: "2025-09-09T19:44:50Z",
+      goVersion: "go1.24.6",
+      compiler: "gc",
+      platform: "linux/amd64",
+    };
+  }
+
+  type PortForwardPlan =
+    | { kind: "status"; status: StatusObj }
+    | { kind: "relay"; code: number; headers: Record<string, string>; body: string }
+    | { kind: "hang" }
+    | { kind: "ok"; pod: Pod; ports: number[] };
+
+  /** Everything the apiserver and the kubelet check before a port-forward stream starts. */
+  function preparePortForward(attrs: Attrs, user: Identity, q: URLSearchParams, isUpgrade: boolean): PortForwardPlan {
+    // getRequestOptions: Convert_Slice_string_To_Slice_int32
+    const ports: number[] = [];
+    for (const v of q.getAll("ports")) {
+      for (const part of v.split(",")) {
+        const r = parseUint(Buffer.from(part), 16);
+        if (!r.ok) return { kind: "status", status: badRequest(`cannot convert to []int32: ${r.message}`) };
+        ports.push(Number(r.value));
+      }
+    }
+    // PortForwardREST.Connect: synthetic "create" check (KEP-4006, 1.35+)
+    if (createCheck && attrs.verb !== "create" && !authorize(user, { ...attrs, verb: "create" }).allowed) {
+      return { kind: "status", status: newForbidden("", "pods", attrs.name, "") };
+    }
+    const pod = pods.find((p) => p.namespace === attrs.namespace && p.spec.name === attrs.name);
+    if (!pod) return { kind: "status", status: notFound("", "pods", attrs.name) };
+    if (!pod.spec.nodeName) return { kind: "status", status: badRequest(`pod ${attrs.name} does not have a host assigned`) };
+    if (!isUpgrade) return { kind: "status", status: badRequest("Upgrade request required") };
+    const kubelet = nodes.get(pod.spec.nodeName)?.kubelet;
+    if (!kubelet) return { kind: "status", status: internalError(`nodes ${goQuote(pod.spec.nodeName)} not found`) };
+    switch (kubelet.behaviour.mode) {
+      case "refuse":
+        return { kind: "status", status: internalError(`error dialing backend: dial tcp 127.0.0.1:${kubelet.port}: connect: connection refused`) };
+      case "reset":
+        return { kind: "status", status: internalError("unexpected EOF") };
+      case "hang":
+        return { kind: "hang" };
+    }
+    const plain = { "Content-Type": "text/plain; charset=utf-8" };
+    if (!kubelet.behaviour.debuggingHandlers)
+      return { kind: "relay", code: 405, headers: { ...plain, "X-Content-Type-Options": "nosniff" }, body: "Debug endpoints are disabled.\n" };
+    // kubelet: portforward.NewV4Options
+    if (ports.length === 0) return { kind: "relay", code: 400, headers: plain, body: 'query parameter "port" is required' };
+    for (const p of ports) if (p < 1) return { kind: "relay", code: 400, headers: plain, body: `port ${goQuote(String(p))} must be > 0` };
+    return { kind: "ok", pod, ports };
+  }
+
+  function resolvePodPort(pod: Pod, port: number): number | undefined {
+    if (pod.spec.hostNetwork ?? true) {
+      for (const t of targets.values()) {
+        if (t.kind === "kube-apiserver") {
+          if (port === 6443 && pods.some((p) => p.target === t && p.spec.nodeName === pod.spec.nodeName)) return t.port;
+          continue;
+        }
+        if (t.node === pod.spec.nodeName && t.hostPort === port) return t.port;
+      }
+      return undefined;
+    }
+    const own = pod.spec.ports?.[port];
+    if (own !== undefined) return own;
+    if (pod.target && pod.target.hostPort === port) return pod.target.port;
+    return undefined;
+  }
+
+  function forwardError(pod: Pod, port: number): string {
+    const hostNet = pod.spec.hostNetwork ?? true;
+    const netns = hostNet ? "host" : `/var/run/netns/cni-${pod.uid}`;
+    return (
+      `error forwarding port ${port} to pod ${pod.sandboxId}, uid : ` +
+      `failed to execute portforward in network namespace ${goQuote(netns)}: ` +
+      `failed to connect to localhost:${port} inside namespace ${goQuote(pod.sandboxId)}, ` +
+      `IPv4: dial tcp4 127.0.0.1:${port}: connect: connection refused IPv6 dial tcp6 [::1]:${port}: connect: connection refused `
+    );
+  }
+
+  /** The CRI streaming server's WebSocket port-forward (k8s.io/kubelet/pkg/cri/streaming/portforward/websocket.go). */
+  function runTunnel(ws: WebSocket, pod: Pod, ports: number[], protocol: string): void {
+    const binary = protocol !== "v4.base64.channel.k8s.io";
+    const sendFrame = (ch: number, data: Buffer): void => {
+      if (ws.readyState !== ws.OPEN) return;
+      if (binary) ws.send(Buffer.concat([Buffer.from([ch]), data]), { binary: true });
+      else ws.send(String.fromCharCode(48 + ch) + data.toString("base64"));
+    };
+    const streams = ports.map(() => ({ socket: undefined as net.Socket | undefined, connected: false, pending: [] as Buffer[], done: false }));
+    const finish = (i: number): void => {
+      const s = streams[i];
+      if (!s || s.done) return;
+      s.done = true;
+      if (streams.every((x) => x.done) && ws.readyState === ws.OPEN) ws.close(1000);
+    };
+    ports.forEach((p, i) => {
+      const pb = Buffer.alloc(2);
+      pb.writeUInt16LE(p);
+      sendFrame(2 * i, pb);
+      sendFrame(2 * i + 1, pb);
+    });
+    ws.on("message", (raw: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+      const buf = Buffer.isBuffer(raw) ? raw : Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw);
+      if (buf.length === 0) return;
+      let ch: number;
+      let data: Buffer;
+      if (binary || isBinary) {
+        ch = buf[0] ?? 0;
+        data = buf.subarray(1);
+      } else {
+        ch = (buf[0] ?? 48) - 48;
+        data = Buffer.from(buf.subarray(1).toString(), "base64");
+      }
+      if (ch % 2 !== 0) return;
+      const s = streams[ch / 2];
+      if (!s || s.done) return;
+      if (s.connected && s.socket) s.socket.write(data);
+      else s.pending.push(data);
+    });
+    ws.on("close", () => {
+      for (const s of streams) s.socket?.destroy();
+    });
+    ports.forEach((p, i) => {
+      const s = streams[i];
+      if (!s) return;
+      const fail = (): void => {
+        sendFrame(2 * i + 1, Buffer.from(forwardError(pod, p)));
+        finish(i);
+      };
+      const local = resolvePodPort(pod, p);
+      if (local === undefined) return fail();
+      const sock = track(net.connect({ host: "127.0.0.1", port: local }));
+      s.socket = sock;
+      sock.on("connect", () => {
+        if (sock.localPort) originPorts.tunnel.add(sock.localPort);
+        s.connected = true;
+        for (const d of s.pending) sock.write(d);
+        s.pending = [];
+      });
+      sock.on("data", (d: Buffer) => sendFrame(2 * i, d));
+      sock.on("error", () => {
+        if (!s.connected) fail();
+      });
+      sock.on("close", () => {
+        if (sock.localPort) originPorts.tunnel.delete(sock.localPort);
+        finish(i);
+      });
+    });
+  }
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    handleProtocols: (_protocols: Set<string>, req: http.IncomingMessage) => (req as http.IncomingMessage & { chosenProtocol?: string }).chosenProtocol || false,
+  });
+
+  async function apiserverUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    track(socket);
+    const u = new URL(req.url ?? "/", "https://apiserver");
+    const offered = String(req.headers["sec-websocket-protocol"] ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s);
+    let wsToken: string | undefined;
+    const protocols: string[] = [];
+    for (const p of offered) {
+      const m = /^base64url\.bearer\.authorization\.k8s\.io\.(.*)$/.exec(p);
+      if (m) wsToken = Buffer.from(m[1] ?? "", "base64url").toString();
+      else protocols.push(p);
+    }
+    const authn = authenticate(req, anonymousAuth, wsToken);
+    const rec = record({
+      target: "kube-apiserver",
+      method: req.method ?? "",
+      path: u.pathname,
+      query: u.search,
+      body: "",
+      authorization: authn.cred,
+      user: authn.kind === "user" ? authn.user.name : authn.kind === "anonymous" ? anonymous.name : undefined,
+      via: viaFor(req) === "port-forward" ? "port-forward" : "apiserver",
+    });
+    const reject = (code: number, headers: Record<string, string>, body: string): void => {
+      rec.status = code;
+      socket.end(rawResponse(code, { ...apiHeaders(), ...headers }, body));
+    };
+    const rejectStatus = (s: StatusObj, extra: Record<string, string> = {}): void =>
+      reject(s.code, { ...extra, "Content-Type": "application/json" }, statusBody(s));
+    if (authn.kind === "error") return rejectStatus(unauthorized());
+    const user = authn.kind === "user" ? authn.user : anonymous;
+    const attrs = requestInfo(req.method ?? "GET", u.pathname, u.searchParams);
+    if (!authorize(user, attrs).allowed) return rejectStatus(forbidden(attrs, user.name), { "X-Content-Type-Options": "nosniff" });
+    const isPortForward = attrs.resourceRequest && attrs.apiGroup === "" && attrs.resource === "pods" && attrs.subresource === "portforward" && attrs.name !== "";
+    if (!isPortForward) return rejectStatus(badRequest("fake apiserver: only pods/portforward accepts upgrade requests"));
+    const isWebSocket = String(req.headers.upgrade ?? "").toLowerCase() === "websocket";
+    const plan = preparePortForward(attrs, user, u.searchParams, true);
+    if (plan.kind === "status") return rejectStatus(plan.status);
+    if (!isWebSocket)
+      return rejectStatus(badRequest("fake apiserver: SPDY port-forward is not implemented; use WebSocket v4.channel.k8s.io"));
+    if (protocols.includes("SPDY/3.1+portforward.k8s.io"))
+      return rejectStatus(badRequest("fake apiserver: SPDY-over-WebSocket tunneling (SPDY/3.1+portforward.k8s.io) is not implemented; use v4.channel.k8s.io"));
+    if (plan.kind === "hang") return;
+    if (plan.kind === "relay") {
+      rec.status = plan.code;
+      socket.end(rawResponse(plan.code, plan.headers, plan.body));
+      return;
+    }
+    const supported = ["v4.channel.k8s.io", "v4.base64.channel.k8s.io"];
+    let chosen = "";
+    if (protocols.length > 0) {
+      const hit = protocols.find((p) => supported.includes(p));
+      if (!hit) {
+        // golang.org/x/net/websocket handshake failure, relayed by the apiserver.
+        rec.status = 403;
+        socket.end("HTTP/1.1 403 Forbidden\r\n\r\n");
+        return;
+      }
+      chosen = hit;
+    }
+    (req as http.IncomingMessage & { chosenProtocol?: string }).chosenProtocol = chosen;
+    if (protocols.length > 0) req.headers["sec-websocket-protocol"] = protocols.join(", ");
+    else delete req.headers["sec-websocket-protocol"];
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      rec.status = 101;
+      runTunnel(ws, plan.pod, plan.ports, chosen);
+    });
+  }
+
+  function proxyToKubelet(req: http.IncomingMessage, res: http.ServerResponse, node: Node, subpath: string, search: string, body: Buffer): void {
+    const kubelet = node.kubelet;
+    const port = kubelet?.port ?? 0;
+    const headers: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(req.headers)) {
+      if (v === undefined || HOP_BY_HOP.has(k) || k === "authorization" || k === "host" || k.startsWith("impersonate-")) continue;
+      headers[k] = v;
+    }
+    headers.host = `127.0.0.1:${port}`;
+    headers["x-forwarded-for"] = "127.0.0.1";
+    headers["x-forwarded-uri"] = new URL(req.url ?? "/", "https://apiserver").pathname;
+    headers["x-forwarded-proto"] = "https";
+    headers["content-length"] = String(body.length);
+    const up = https.request({
+      host: "127.0.0.1",
+      port,
+      method: req.method,
+      path: subpath + search,
+      headers,
+      createConnection: () => {
+        const s = track(tls.connect({ host: "127.0.0.1", port, key: kubeletClient.keyPem, cert: kubeletClient.certPem, rejectUnauthorized: false }));
+        s.on("connect", () => s.localPort && originPorts.nodeProxy.add(s.localPort));
+        s.on("close", () => s.localPort && originPorts.nodeProxy.delete(s.localPort));
+        return s;
+      },
+    });
+    up.on("response", (r) => {
+      const out: Record<string, string | string[]> = {};
+      for (const [k, v] of Object.entries(r.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+      res.writeHead(r.statusCode ?? 502, out);
+      r.pipe(res);
+    });
+    up.on("error", (e: NodeJS.ErrnoException) => {
+      if (!res.headersSent) sendStatus(res, status(503, "ServiceUnavailable", `error trying to reach service: ${goDialError(e, port)}`));
+      else res.destroy();
+    });
+    res.once("close", () => {
+      if (!up.destroyed) up.destroy();
+    });
+    up.end(body);
+  }
+
+  async function apiserverRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const u = new URL(req.url ?? "/", "https://apiserver");
+    const body = await readBody(req);
+    const authn = authenticate(req, anonymousAuth);
+    const rec = record({
+      target: "kube-apiserver",
+      method: req.method ?? "",
+      path: u.pathname,
+      query: u.search,
+      body: body.toString(),
+      authorization: authn.cred,
+      user: authn.kind === "user" ? authn.user.name : authn.kind === "anonymous" ? anonymous.name : undefined,
+      via: viaFor(req) === "port-forward" ? "port-forward" : "apiserver",
+    });
+    res.once("finish", () => (rec.status = res.statusCode));
+    for (const [k, v] of Object.entries(apiHeaders())) res.setHeader(k, v);
+    if (authn.kind === "error") return sendStatus(res, unauthorized());
+    const user = authn.kind === "user" ? authn.user : anonymous;
+    const method = req.method ?? "GET";
+    const attrs = requestInfo(method, u.pathname, u.searchParams);
+    if (!authorize(user, attrs).allowed) return sendStatus(res, forbidden(attrs, user.name), { "X-Content-Type-Options": "nosniff" });
+    const q = u.searchParams;
+    const json = (code: number, obj: unknown): void => send(res, code, { "Content-Type": "application/json" }, goJSON(obj) + "\n");
+
+    if (!attrs.resourceRequest) {
+      const p = u.pathname;
+      const t = apiserverTarget;
+      // Modes of the kube-apiserver target only affect its /debug/flags/v (the fake API must keep working).
+      if (p === "/debug/flags/v" && (t.behaviour.mode === "reset" || t.behaviour.mode === "hang")) {
+        applyMode(t, req, res);
+        return;
+      }
+      if ((debugFlagsInstalled(t) || indexLookAlike(t, p)) && serveDebugFlags(t, req, res, p, body, true)) return;
+      if ((p === "/version" || p === "/version/") && method === "GET") {
+        return send(res, 200, { "Content-Type": "application/json" }, JSON.stringify(versionInfo(), null, 2));
+      }
+      if (["/healthz", "/livez", "/readyz"].includes(p)) return send(res, 200, { "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff" }, "ok");
+      if (p === "/api" || p === "/api/") return json(200, { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: `127.0.0.1:${apiserverTarget.port}` }] });
+      if (p === "/api/v1" || p === "/api/v1/") {
+        return json(200, {
+          kind: "APIResourceList",
+          groupVersion: "v1",
+          resources: [
+            { name: "nodes", singularName: "node", namespaced: false, kind: "Node", verbs: ["get", "list"], shortNames: ["no"] },
+            { name: "nodes/proxy", singularName: "", namespaced: false, kind: "NodeProxyOptions", verbs: ["create", "delete", "get", "patch", "update"] },
+            { name: "pods", singularName: "pod", namespaced: true, kind: "Pod", verbs: ["get", "list"], shortNames: ["po"] },
+            { name: "pods/portforward", singularName: "", namespaced: true, kind: "PodPortForwardOptions", verbs: ["create", "get"] },
+            { name: "serviceaccounts/token", singularName: "", namespaced: true, group: "authentication.k8s.io", version: "v1", kind: "TokenRequest", verbs: ["create"] },
+          ],
+        });
+      }
+      return httpError(res, 404, "404 page not found");
+    }
+
+    const restful404 = (): void =>
+      sendStatus(
+        res,
+        status(404, "NotFound", "the server could not find the requested resource", { causes: [{ reason: "UnexpectedServerResponse", message: "404: Page Not Found" }] }),
+      );
+    const methodNotAllowed = (): void =>
+      sendStatus(res, status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {}));
+
+    if (attrs.apiGroup === "authorization.k8s.io" && attrs.apiVersion === "v1" && attrs.resource === "selfsubjectaccessreviews" && !attrs.name) {
+      if (method !== "POST") return methodNotAllowed();
+      let review: { spec?: { resourceAttributes?: Record<string, string>; nonResourceAttributes?: Record<string, string> } };
+      try {
+        review = JSON.parse(body.toString() || "{}");
+      } catch (e) {
+        return sendStatus(res, badRequest(`json: ${(e as Error).message}`));
+      }
+      const ra = review.spec?.resourceAttributes;
+      const na = review.spec?.nonResourceAttributes;
+      const a: Attrs = ra
+        ? { resourceRequest: true, verb: ra.verb ?? "", path: "", apiGroup: ra.group ?? "", apiVersion: ra.version ?? "", namespace: ra.namespace ?? "", resource: ra.resource ?? "", subresource: ra.subresource ?? "", name: ra.name ?? "", parts: [] }
+        : { resourceRequest: false, verb: na?.verb ?? "", path: na?.path ?? "", apiGroup: "", apiVersion: "", namespace: "", resource: "", subresource: "", name: "", parts: [] };
+      const d = authorize(user, a);
+      return json(201, {
+        kind: "SelfSubjectAccessReview",
+        apiVersion: "authorization.k8s.io/v1",
+        metadata: {},
+        spec: review.spec ?? {},
+        status: d.reason ? { allowed: d.allowed, reason: d.reason } : { allowed: d.allowed },
+      });
+    }
+    if (attrs.apiGroup !== "" || attrs.apiVersion !== "v1") return restful404();
+
+    if (attrs.resource === "nodes" && !attrs.namespace) {
+      if (!attrs.name) {
+        if (attrs.verb !== "list") return methodNotAllowed();
+        const sel = listSelectors(q, nodeFieldLabels);
+        if ("code" in sel) return sendStatus(res, sel);
+        const items = [...nodes.values()]
+          .filter((n) => labelsMatch(sel.labels, n.labels) && fieldsMatch(sel.fields, { "metadata.name": n.spec.name, "spec.unschedulable": "false" }))
+          .sort((a, b) => (a.spec.name < b.spec.name ? -1 : 1))
+          .map((n) => nodeObject(n, true));
+        return json(200, { kind: "NodeList", apiVersion: "v1", metadata: { resourceVersion: String(resourceVersion) }, items });
+      }
+      const nodeName = attrs.name.replace(/^https?:/, "").replace(/:\d+$/, "");
+      if (!attrs.subresource) {
+        if (attrs.verb !== "get") return methodNotAllowed();
+        const n = nodes.get(attrs.name);
+        if (!n) return sendStatus(res, notFound("", "nodes", attrs.name));
+        return json(200, nodeObject(n, false));
+      }
+      if (attrs.subresource === "proxy") {
+        const n = nodes.get(nodeName);
+        if (!n) return sendStatus(res, notFound("", "nodes", nodeName));
+        const prefix = `/api/v1/nodes/${attrs.name}/proxy`;
+        let sub = u.pathname.startsWith(prefix) ? u.pathname.slice(prefix.length) : "/";
+        if (!sub.startsWith("/")) sub = "/" + sub;
+        return proxyToKubelet(req, res, n, sub, u.search, body);
+      }
+      return restful404();
+    }
+    if (attrs.resource === "pods") {
+      if (!attrs.name) {
+        if (attrs.verb !== "list") return methodNotAllowed();
+        const sel = listSelectors(q, podFieldLabels);
+        if ("code" in sel) return sendStatus(res, sel);
+        const items = pods
+          .filter((p) => !attrs.namespace || p.namespace === attrs.namespace)
+          .filter((p) => labelsMatch(sel.labels, p.labels) && fieldsMatch(sel.fields, podFields(p)))
+          .sort((a, b) => (a.namespace + "/" + a.spec.name < b.namespace + "/" + b.spec.name ? -1 : 1))
+          .map((p) => podObject(p, true));
+        return json(200, { kind: "PodList", apiVersion: "v1", metadata: { resourceVersion: String(resourceVersion) }, items });
+      }
+      if (!attrs.subresource) {
+        if (attrs.verb !== "get") return methodNotAllowed();
+        const p = pods.find((x) => x.namespace === attrs.namespace && x.spec.name === attrs.name);
+        if (!p) return sendStatus(res, notFound("", "pods", attrs.name));
+        return json(200, podObject(p, false));
+      }
+      if (attrs.subresource === "portforward") {
+        if (method !== "GET" && method !== "POST") return methodNotAllowed();
+        const plan = preparePortForward(attrs, user, q, false);
+        if (plan.kind === "status") return sendStatus(res, plan.status);
+        return sendStatus(res, badRequest("Upgrade request required"));
+      }
+      return restful404();
+    }
+    if (attrs.resource === "serviceaccounts" && attrs.subresource === "token" && attrs.namespace && attrs.name) {
+      if (method !== "POST") return methodNotAllowed();
+      return tokenRequest(res, attrs, body, json);
+    }
+    return restful404();
+  }
+
+  function tokenRequest(res: http.ServerResponse, attrs: Attrs, body: Buffer, json: (code: number, obj: unknown) => void): void {
+    let reqObj: { spec?: { expirationSeconds?: number; audiences?: string[] } } = {};
+    try {
+      reqObj = body.length ? JSON.parse(body.toString()) : {};
+    } catch (e) {
+      return sendStatus(res, badRequest(`error decoding TokenRequest: ${(e as Error).message}`));
+    }
+    // SetDefaults_TokenRequestSpec: 3600 s. TokenREST.Create validates before it looks the ServiceAccount up.
+    const exp = reqObj.spec?.expirationSeconds ?? 3600;
+    const invalid = (detail: string): void =>
+      sendStatus(
+        res,
+        status(422, "Invalid", `TokenRequest.authentication.k8s.io "" is invalid: spec.expirationSeconds: Invalid value: ${exp}: ${detail}`, {
+          group: "authentication.k8s.io",
+          kind: "TokenRequest",
+          causes: [{ reason: "FieldValueInvalid", message: `Invalid value: ${exp}: ${detail}`, field: "spec.expirationSeconds" }],
+        }),
+      );
+    if (exp < 600) return invalid("may not specify a duration less than 10 minutes");
+    if (exp > 2 ** 32) return invalid("may not specify a duration larger than 2^32 seconds");
+    if (!serviceAccounts.has(`${attrs.namespace}/${attrs.name}`)) return sendStatus(res, notFound("", "serviceaccounts", attrs.name));
+    const audiences = reqObj.spec?.audiences?.length ? reqObj.spec.audiences : ["https://kubernetes.default.svc.cluster.local"];
+    const now = Math.floor(Date.now() / 1000);
+    const sub = `system:serviceaccount:${attrs.namespace}:${attrs.name}`;
+    const b64 = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const token = [
+      b64({ alg: "RS256", kid: hex64("kid").slice(0, 43) }),
+      b64({
+        aud: audiences,
+        exp: now + exp,
+        iat: now,
+        iss: "https://kubernetes.default.svc.cluster.local",
+        jti: genId(),
+        "kubernetes.io": { namespace: attrs.namespace, serviceaccount: { name: attrs.name, uid: hex64(sub).slice(0, 36) } },
+        nbf: now,
+        sub,
+      }),
+      crypto.randomBytes(64).toString("base64url"),
+    ].join(".");
+    mintedTokens.set(token, { user: identityOf(sub), exp: (now + exp) * 1000 });
+    return json(201, {
+      kind: "TokenRequest",
+      apiVersion: "authentication.k8s.io/v1",
+      metadata: { name: attrs.name, namespace: attrs.namespace },
+      spec: { audiences, expirationSeconds: exp, boundObjectRef: null },
+      status: { token, expirationTimestamp: new Date((now + exp) * 1000).toISOString().replace(/\.\d+Z$/, "Z") },
+    });
+  }
+
+  // ---- start everything -------------------------------------------------------
+
+  const apiserver = https.createServer(
+    { key: apiserverCert.keyPem, cert: apiserverCert.certPem, ca: [ca.certPem], requestCert: true, rejectUnauthorized: false },
+    (req, res) => {
+      apiserverRequest(req, res).catch((e: unknown) => {
+        if (!res.headersSent) sendStatus(res, internalError(String(e)));
+      });
+    },
+  );
+  apiserver.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    apiserverUpgrade(req, socket, head).catch(() => socket.destroy());
+  });
+  apiserver.on("connection", (s: net.Socket) => track(s));
+  apiserver.on("secureConnection", (s: tls.TLSSocket) => track(s));
+  apiserver.on("tlsClientError", () => undefined);
+  apiserver.on("clientError", (_e: Error, s: Duplex) => s.destroy());
+  apiserverTarget.port = await listen(apiserver);
+  apiserverTarget.server = apiserver;
+
+  for (const t of targets.values()) await startTarget(t);
+
+  const url = `https://127.0.0.1:${apiserverTarget.port}`;
+
+  function kubeconfig(user = "admin", extra: { insecure?: boolean; server?: string; auth?: "token" | "cert" } = {}): string {
+    const u = users.get(user);
+    if (!u) throw new Error(`fake cluster: unknown user ${JSON.stringify(user)}`);
+    const mode = extra.auth ?? u.kubeconfigAuth ?? "token";
+    const cluster = extra.insecure
+      ? `    insecure-skip-tls-verify: true\n`
+      : `    certificate-authority-data: ${Buffer.from(ca.certPem).toString("base64")}\n`;
+    let cred: string;
+    if (mode === "cert") {
+      const c = certFor(user);
+      cred =
+        `    client-certificate-data: ${Buffer.from(c.certPem).toString("base64")}\n` +
+        `    client-key-data: ${Buffer.from(c.keyPem).toString("base64")}\n`;
+    } else cred = `    token: ${u.token}\n`;
+    const ctx = `${user}@fake-cluster`;
+    const text =
+      `apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n${cluster}    server: ${extra.server ?? url}\n  name: fake-cluster\n` +
+      `contexts:\n- context:\n    cluster: fake-cluster\n    user: ${JSON.stringify(user)}\n  name: ${JSON.stringify(ctx)}\n` +
+      `current-context: ${JSON.stringify(ctx)}\npreferences: {}\nusers:\n- name: ${JSON.stringify(user)}\n  user:\n${cred}`;
+    const safe = user.replace(/[^A-Za-z0-9_.-]/g, "_");
+    const suffix = [extra.insecure ? "insecure" : "", extra.server ? "server" : "", extra.auth ?? ""].filter((x) => x).join("-");
+    const file = path.join(dir, `${safe}${suffix ? "-" + suffix : ""}.kubeconfig`);
+    fs.writeFileSync(file, text, { mode: 0o600 });
+    return file;
+  }
+
+  async function setBehaviour(id: string, patch: ComponentBehaviour): Promise<void> {
+    const t = targets.get(id) ?? (apiserverAliases.includes(id) ? apiserverTarget : undefined);
+    if (!t) throw new Error(`fake cluster: unknown target ${JSON.stringify(id)}`);
+    if (t.kind === "kube-apiserver" && patch.mode === "refuse") throw new Error("fake cluster: mode \"refuse\" is not supported for kube-apiserver");
+    t.explicit = { ...t.explicit, ...patch };
+    const fallback = t.kind === "kubelet" ? (nodes.get(t.node)?.spec.kubeletVersion ?? version) : version;
+    const wasRefusing = t.behaviour.mode === "refuse";
+    t.behaviour = resolveBehaviour(t.kind, t.explicit, fallback);
+    if (t.kind === "kube-apiserver") return;
+    if (t.behaviour.mode === "refuse" && !wasRefusing) await stopTarget(t);
+    else if (t.behaviour.mode !== "refuse" && wasRefusing) await startTarget(t);
+    resourceVersion++;
+  }
+
+  async function close(): Promise<void> {
+    if (closed) return;
+    closed = true;
+    for (const c of wss.clients) c.terminate();
+    for (const r of hangingResponses) r.destroy();
+    for (const s of sockets) s.destroy();
+    const servers = [apiserver, ...[...targets.values()].map((t) => t.server).filter((s): s is http.Server => !!s)];
+    await Promise.all(
+      servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            if (!s.listening) return resolve();
+            s.close(() => resolve());
+            s.closeAllConnections?.();
+          }),
+      ),
+    );
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+    for (const s of sockets) s.destroy();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+
+  return {
+    url,
+    caPem: ca.certPem,
+    dir,
+    kubeconfig,
+    tokenFor(user: string): string {
+      const u = users.get(user);
+      if (!u?.token) throw new Error(`fake cluster: unknown user ${JSON.stringify(user)}`);
+      return u.token;
+    },
+    clientCertFor(user: string) {
+      if (!users.has(user)) throw new Error(`fake cluster: unknown user ${JSON.stringify(user)}`);
+      const c = certFor(user);
+      return { certPem: c.certPem, keyPem: c.keyPem };
+    },
+    requests,
+    level(targetId: string): number | undefined {
+      const id = apiserverAliases.includes(targetId) ? "kube-apiserver" : targetId;
+      return levels.get(id);
+    },
+    targets: () => [...targets.keys()],
+    portOf(targetId: string): number {
+      const t = targets.get(targetId) ?? (apiserverAliases.includes(targetId) ? apiserverTarget : undefined);
+      if (!t) throw new Error(`fake cluster: unknown target ${JSON.stringify(targetId)}`);
+      return t.port;
+    },
+    setBehaviour,
+    close,
+  };
+}

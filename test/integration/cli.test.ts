@@ -1,0 +1,340 @@
+// The real CLI against the in-process simulated cluster: every reach path, every outcome class.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFakeCluster, type FakeCluster } from "../fake/cluster.ts";
+import { kvlog, type CliRun } from "./run.ts";
+
+let fake: FakeCluster;
+const SCHED = "kube-scheduler/kube-system/kube-scheduler-cp-1";
+const KCM = "kube-controller-manager/kube-system/kube-controller-manager-cp-1";
+const CCM = "cloud-controller-manager/kube-system/cloud-controller-manager-x2v8q";
+const PROXY_CP = "kube-proxy/kube-system/kube-proxy-aaaaa";
+const PROXY_W = "kube-proxy/kube-system/kube-proxy-bbbbb";
+
+/** Every run: the secrets of every user must not appear anywhere in the output. */
+async function run(args: string[], user = "admin", env: Record<string, string> = {}): Promise<CliRun> {
+  const r = await kvlog(args, { KUBECONFIG: fake.kubeconfig(user), ...env });
+  for (const u of ["admin", "kvlog", "nobody"]) {
+    const token = fake.tokenFor(u);
+    expect(r.stdout + r.stderr).not.toContain(token);
+  }
+  expect(r.stdout + r.stderr).not.toMatch(/PRIVATE KEY|    at .*\(.*:\d+:\d+\)/); // no keys, no stack traces
+  return r;
+}
+
+const puts = (target: string) => fake.requests.filter((q) => q.target === target && q.method === "PUT" && q.path === "/debug/flags/v");
+
+beforeAll(async () => {
+  fake = await startFakeCluster({
+    behaviour: { [PROXY_CP]: { profiling: true } },
+    users: [{ name: "system:serviceaccount:kvlog-e2e:kvlog", rules: [{ nonResourceURLs: ["/debug/flags/v"], verbs: ["put"] }] }],
+  });
+});
+afterAll(async () => {
+  await fake?.close();
+});
+
+describe("every component, every path", () => {
+  it("kube-apiserver: the kubeconfig's URL, verified against its CA", async () => {
+    const r = await run(["set", "apiserver", "3"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^TARGET\s+NODE\s+VIA\s+RESULT\s+MESSAGE\n/);
+    expect(r.stdout).toMatch(/kube-apiserver\/127\.0\.0\.1:\d+\s+-\s+direct\s+set\s+level set to 3/);
+    expect(r.stderr).toMatch(/kube-apiserver: 1 of 1 target\(s\) set to level 3/);
+    expect(fake.level("kube-apiserver")).toBe(3);
+    expect(puts("kube-apiserver").at(-1)).toMatchObject({ body: "3", authorization: "cert" });
+  });
+
+  it.each([
+    ["scheduler", SCHED],
+    ["kcm", KCM],
+    ["ccm", CCM],
+  ])("%s: every pod through a port-forward, HTTPS and credentials inside the tunnel", async (name, id) => {
+    const r = await run(["set", name, "4", "-o", "json"]);
+    expect(r.code).toBe(0);
+    const doc = r.json();
+    expect(doc.results).toHaveLength(1);
+    expect(doc.results[0]).toMatchObject({ id, via: "port-forward", outcome: "set", ok: true, httpStatus: 200 });
+    expect(fake.level(id)).toBe(4);
+    expect(puts(id).at(-1)).toMatchObject({ via: "port-forward", body: "4", authorization: "cert" });
+  });
+
+  it("kubelet: every node through the apiserver's node proxy", async () => {
+    const r = await run(["set", "kubelet", "5", "-o", "json"]);
+    expect(r.code).toBe(0);
+    expect(r.json().results.map((x: any) => [x.id, x.via, x.outcome])).toEqual([
+      ["kubelet/cp-1", "node-proxy", "set"],
+      ["kubelet/worker-1", "node-proxy", "set"],
+    ]);
+    expect(fake.level("kubelet/cp-1")).toBe(5);
+    expect(fake.level("kubelet/worker-1")).toBe(5);
+    expect(puts("kubelet/cp-1").at(-1)).toMatchObject({ via: "node-proxy" });
+  });
+
+  it("kubelet: --node and -l narrow the nodes", async () => {
+    const one = await run(["set", "kubelet", "2", "--node", "worker-1", "-o", "json"]);
+    expect(one.json().results.map((x: any) => x.id)).toEqual(["kubelet/worker-1"]);
+    const cp = await run(["set", "kubelet", "2", "-l", "node-role.kubernetes.io/control-plane", "-o", "json"]);
+    expect(cp.json().results.map((x: any) => x.id)).toEqual(["kubelet/cp-1"]);
+  });
+
+  it("kubelet --direct: verified TLS fails on a self-signed kubelet cert, --insecure-skip-tls-verify goes through", async () => {
+    const verified = await run(["set", "kubelet", "6", "--direct", "--node", "cp-1", "-o", "json"]);
+    expect(verified.code).toBe(1);
+    expect(verified.json().results[0]).toMatchObject({ via: "direct", outcome: "tls-error", ok: false });
+    expect(verified.json().results[0].hint).toMatch(/drop --direct/);
+    const insecure = await run(["set", "kubelet", "6", "--direct", "--node", "cp-1", "--insecure-skip-tls-verify", "-o", "json"]);
+    expect(insecure.code).toBe(0);
+    expect(insecure.json().results[0]).toMatchObject({ via: "direct", outcome: "set" });
+    expect(puts("kubelet/cp-1").at(-1)).toMatchObject({ via: "direct", body: "6" });
+  });
+
+  it("kube-proxy: plain HTTP through the port-forward, no credentials sent; profiling off is not-installed", async () => {
+    const r = await run(["set", "proxy", "3", "-o", "json"]);
+    expect(r.code).toBe(1);
+    const byId = Object.fromEntries(r.json().results.map((x: any) => [x.id, x]));
+    expect(byId[PROXY_CP]).toMatchObject({ outcome: "set", ok: true, request: { auth: "none" } });
+    expect(byId[PROXY_W]).toMatchObject({ outcome: "not-installed", ok: false, httpStatus: 404 });
+    expect(byId[PROXY_W].hint).toMatch(/enableProfiling: true/);
+    expect(puts(PROXY_CP).at(-1)).toMatchObject({ authorization: "none", via: "port-forward" });
+    expect(r.stderr).toMatch(/kube-proxy: 1 of 2 target\(s\) failed, 1 set to level 3/);
+  });
+
+  it("kube-proxy --node picks the pod on that node", async () => {
+    const r = await run(["set", "proxy", "2", "--node", "cp-1", "-o", "json"]);
+    expect(r.code).toBe(0);
+    expect(r.json().results.map((x: any) => x.id)).toEqual([PROXY_CP]);
+  });
+
+  it("--endpoint skips discovery", async () => {
+    const port = fake.portOf(PROXY_CP);
+    const r = await kvlog(["set", "proxy", "7", "--endpoint", `http://127.0.0.1:${port}`, "-o", "json"], {});
+    expect(r.code).toBe(0);
+    expect(r.json().results[0]).toMatchObject({ id: `kube-proxy/127.0.0.1:${port}`, via: "direct", outcome: "set" });
+    expect(fake.level(PROXY_CP)).toBe(7);
+  });
+});
+
+describe("identities", () => {
+  it("the README's least-privilege role is enough for every component", async () => {
+    for (const c of ["apiserver", "scheduler", "kcm", "kubelet"]) {
+      const r = await run(["set", c, "2"], "kvlog");
+      expect(r.code, `${c}: ${r.stdout}${r.stderr}`).toBe(0);
+    }
+    expect(puts(SCHED).at(-1)).toMatchObject({ authorization: "bearer", user: "kvlog" });
+  });
+
+  it("--token replaces the kubeconfig identity (and a wrong one is 401)", async () => {
+    const ok = await run(["set", "apiserver", "2", "--token", fake.tokenFor("kvlog")]);
+    expect(ok.code).toBe(0);
+    expect(puts("kube-apiserver").at(-1)).toMatchObject({ authorization: "bearer", user: "kvlog" });
+    const bad = await run(["set", "apiserver", "2", "--token", "not-a-valid-token-0123456789", "-o", "json"]);
+    expect(bad.code).toBe(1);
+    expect(bad.json().results[0]).toMatchObject({ outcome: "unauthorized", httpStatus: 401, ok: false });
+    expect(bad.stdout + bad.stderr).not.toContain("not-a-valid-token-0123456789");
+  });
+
+  it("a wrong token during discovery is one line and exit 1", async () => {
+    const r = await run(["set", "scheduler", "2", "--token", "not-a-valid-token-0123456789"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/^kvlog: the apiserver did not accept the credentials \(401/);
+  });
+
+  it("--service-account mints a token with TokenRequest and acts as it", async () => {
+    const r = await run(["set", "apiserver", "9", "--service-account", "kvlog-e2e/kvlog", "-o", "json"]);
+    expect(r.code).toBe(0);
+    expect(r.json().results[0].request.auth).toMatch(/ServiceAccount kvlog-e2e\/kvlog/);
+    expect(fake.requests.some((q) => q.method === "POST" && q.path === "/api/v1/namespaces/kvlog-e2e/serviceaccounts/kvlog/token")).toBe(true);
+    expect(puts("kube-apiserver").at(-1)).toMatchObject({ user: "system:serviceaccount:kvlog-e2e:kvlog", body: "9" });
+  });
+
+  it("--token-file reads and trims the token", async () => {
+    const { writeFileSync } = await import("node:fs");
+    const file = `${fake.dir}/token`;
+    writeFileSync(file, `${fake.tokenFor("kvlog")}\n`);
+    const r = await run(["set", "apiserver", "2", "--token-file", file]);
+    expect(r.code).toBe(0);
+  });
+});
+
+describe("every failure is classified, and never hides the others", () => {
+  it("403 at the apiserver prints the missing non-resource rule", async () => {
+    const r = await run(["set", "apiserver", "3", "-o", "json"], "nobody");
+    expect(r.code).toBe(1);
+    expect(r.json().results[0]).toMatchObject({ outcome: "forbidden", httpStatus: 403 });
+    expect(r.json().results[0].message).toContain('cannot put path \\"/debug/flags/v\\"'.replace(/\\/g, ""));
+    expect(r.stderr).toContain('hint: grant nonResourceURLs ["/debug/flags/v"] verbs ["put"]');
+  });
+
+  it("403 on discovery names the rule, one line, exit 1", async () => {
+    const r = await run(["set", "scheduler", "3"], "nobody");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^kvlog: forbidden to list pods in namespace kube-system: .*Grant: apiGroups \[""\] resources \["pods"\] verbs \["list"\]/);
+  });
+
+  it("403 through the node proxy prints the nodes/proxy rule and its warning", async () => {
+    const f = await startFakeCluster({ users: [{ name: "lister", rules: [{ resources: ["nodes"], verbs: ["get", "list"] }] }] });
+    try {
+      const r = await kvlog(["set", "kubelet", "3", "-o", "json"], { KUBECONFIG: f.kubeconfig("lister") });
+      expect(r.code).toBe(1);
+      const res = r.json().results;
+      expect(res.map((x: any) => x.outcome)).toEqual(["forbidden", "forbidden"]);
+      expect(res[0].hint).toMatch(/resources \["nodes\/proxy"\] verbs \["update"\].*with care/);
+    } finally {
+      await f.close();
+    }
+  });
+
+  it("403 on the port-forward names pods/portforward", async () => {
+    const f = await startFakeCluster({ users: [{ name: "viewer", rules: [{ resources: ["pods"], verbs: ["get", "list"] }] }] });
+    try {
+      const r = await kvlog(["set", "scheduler", "3", "-o", "json"], { KUBECONFIG: f.kubeconfig("viewer") });
+      expect(r.code).toBe(1);
+      expect(r.json().results[0]).toMatchObject({ outcome: "forbidden", httpStatus: 403 });
+      expect(r.json().results[0].hint).toBe('grant apiGroups [""] resources ["pods/portforward"] verbs ["get", "create"] in namespace kube-system');
+    } finally {
+      await f.close();
+    }
+  });
+
+  it("403 from the component's own delegated authorization", async () => {
+    const f = await startFakeCluster({
+      users: [{ name: "no-put", rules: [{ resources: ["pods"], verbs: ["get", "list"] }, { resources: ["pods/portforward"], verbs: ["get", "create"] }] }],
+    });
+    try {
+      const r = await kvlog(["set", "scheduler", "3", "-o", "json"], { KUBECONFIG: f.kubeconfig("no-put") });
+      expect(r.code).toBe(1);
+      expect(r.json().results[0]).toMatchObject({ outcome: "forbidden", httpStatus: 403, via: "port-forward" });
+      expect(r.json().results[0].message).toMatch(/cannot put path "\/debug\/flags\/v"/);
+      expect(r.json().results[0].hint).toMatch(/SubjectAccessReview/);
+    } finally {
+      await f.close();
+    }
+  });
+
+  it("kubelet 405, too-old controller-manager, the index page, refused, reset and hang", async () => {
+    const f = await startFakeCluster({
+      nodes: [{ name: "cp-1", controlPlane: true }, { name: "worker-1" }, { name: "worker-2" }],
+      behaviour: {
+        "kubelet/worker-1": { debugFlagsHandler: false },
+        "kubelet/worker-2": { debuggingHandlers: false },
+        [KCM]: { version: "v1.22.0" },
+        [SCHED]: { mode: "index" },
+      },
+    });
+    try {
+      const env = { KUBECONFIG: f.kubeconfig("admin") };
+      const kubelets = await kvlog(["set", "kubelet", "3", "-o", "json"], env);
+      expect(kubelets.code).toBe(1);
+      expect(kubelets.json().results.map((x: any) => [x.id, x.outcome, x.httpStatus])).toEqual([
+        ["kubelet/cp-1", "set", 200],
+        ["kubelet/worker-1", "disabled", 405],
+        ["kubelet/worker-2", "not-installed", 404],
+      ]);
+
+      const kcm = (await kvlog(["set", "kcm", "3", "-o", "json"], env)).json().results[0];
+      expect(kcm).toMatchObject({ outcome: "too-old", httpStatus: 404 });
+      expect(kcm.message).toMatch(/v1\.22\.0.*1\.23/);
+
+      const idx = (await kvlog(["set", "scheduler", "3", "-o", "json"], env)).json().results[0];
+      expect(idx).toMatchObject({ outcome: "unexpected-answer", httpStatus: 200 });
+      expect(idx.message).toMatch(/index page/);
+
+      await f.setBehaviour(SCHED, { mode: "refuse" });
+      const refused = (await kvlog(["set", "scheduler", "3", "-o", "json"], env)).json().results[0];
+      expect(refused.outcome).toBe("connection-refused");
+      expect(refused.message).toMatch(/connection refused/);
+
+      await f.setBehaviour(SCHED, { mode: "reset" });
+      expect((await kvlog(["set", "scheduler", "3", "-o", "json"], env)).json().results[0].outcome).toBe("connection-reset");
+
+      await f.setBehaviour(SCHED, { mode: "hang" });
+      const started = Date.now();
+      const hung = await kvlog(["set", "scheduler", "3", "-o", "json", "--request-timeout", "1s"], env);
+      expect(hung.json().results[0].outcome).toBe("timeout");
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await f.close();
+    }
+  });
+
+  it("a direct endpoint that refuses, and a cluster that is unreachable", async () => {
+    const r = await kvlog(["set", "scheduler", "3", "--endpoint", "https://127.0.0.1:1", "-o", "json"], {});
+    expect(r.code).toBe(1);
+    expect(r.json().results[0]).toMatchObject({ outcome: "connection-refused", errorCode: "ECONNREFUSED" });
+
+    const down = await run(["set", "kubelet", "3"], "admin", { KUBECONFIG: fake.kubeconfig("admin", { server: "https://127.0.0.1:1" }) });
+    expect(down.code).toBe(1);
+    expect(down.stdout).toBe("");
+    expect(down.stderr).toMatch(/^kvlog: cannot reach the apiserver at https:\/\/127\.0\.0\.1:1 to list nodes: .*ECONNREFUSED/);
+    expect(down.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("no control-plane pods (a managed cluster) exits 3", async () => {
+    const f = await startFakeCluster({ pods: [] });
+    try {
+      const r = await kvlog(["set", "scheduler", "3"], { KUBECONFIG: f.kubeconfig("admin") });
+      expect(r.code).toBe(3);
+      expect(r.stderr).toMatch(/^kvlog: no kube-scheduler pods in namespace kube-system .*managed control plane \(EKS, GKE, AKS\)/);
+    } finally {
+      await f.close();
+    }
+  });
+
+  it("a node selector that matches nothing exits 3", async () => {
+    const r = await run(["set", "kubelet", "3", "-l", "no-such-label=x"]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/no nodes match the selector no-such-label=x/);
+  });
+
+  it("an unknown --node is a failed target next to the others", async () => {
+    const r = await run(["set", "kubelet", "3", "--node", "cp-1", "--node", "ghost", "-o", "json"]);
+    expect(r.code).toBe(1);
+    expect(r.json().results.map((x: any) => [x.id, x.outcome])).toEqual([
+      ["kubelet/cp-1", "set"],
+      ["kubelet/ghost", "missing"],
+    ]);
+  });
+});
+
+describe("dry run, output and colour", () => {
+  it("--dry-run resolves everything and sends no PUT", async () => {
+    const before = fake.requests.filter((q) => q.method === "PUT").length;
+    const r = await run(["set", "kubelet", "8", "--dry-run"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^TARGET\s+NODE\s+VIA\s+REQUEST/);
+    expect(r.stdout).toMatch(/kubelet\/cp-1\s+cp-1\s+node-proxy\s+PUT "8" https:\/\/127\.0\.0\.1:\d+\/api\/v1\/nodes\/cp-1\/proxy\/debug\/flags\/v \(auth: client certificate \(kubeconfig\)\)/);
+    expect(r.stderr).toMatch(/dry run: 2 of 2 target\(s\) would be set to level 8; nothing was sent/);
+    expect(fake.requests.filter((q) => q.method === "PUT").length).toBe(before);
+    expect(fake.requests.some((q) => q.method === "GET" && q.path === "/api/v1/nodes")).toBe(true);
+  });
+
+  it("--dry-run with --service-account mints nothing", async () => {
+    const before = fake.requests.length;
+    const r = await run(["set", "apiserver", "8", "--dry-run", "--service-account", "kvlog-e2e/kvlog", "-o", "json"]);
+    expect(r.code).toBe(0);
+    expect(fake.requests.slice(before).filter((q) => q.method !== "GET")).toEqual([]);
+    expect(r.json().results[0]).toMatchObject({ outcome: "dry-run", request: { method: "PUT", body: "8" } });
+  });
+
+  it("JSON: one document, documented schema, hints and counts", async () => {
+    const r = await run(["set", "proxy", "1", "-o", "json"]);
+    const doc = r.json();
+    expect(doc).toMatchObject({ apiVersion: "kvlog.dev/v1", kind: "SetResult", component: "kube-proxy", level: 1, dryRun: false, summary: { total: 2, succeeded: 1, failed: 1 } });
+    for (const x of doc.results) {
+      expect(typeof x.durationMs).toBe("number");
+      expect(x.endpoint).toMatch(/portforward\?ports=10249 -> http:\/\/localhost:10249\/debug\/flags\/v$/);
+      expect(["set", "not-installed"]).toContain(x.outcome);
+    }
+    expect(r.stderr).not.toBe("");
+    expect(r.stdout.trim().startsWith("{") && r.stdout.trim().endsWith("}")).toBe(true);
+  });
+
+  it("colour only when forced, never with NO_COLOR or --no-color", async () => {
+    expect((await run(["set", "apiserver", "1"])).stdout).not.toMatch(/\x1b\[/);
+    expect((await run(["set", "apiserver", "1"], "admin", { FORCE_COLOR: "1" })).stdout).toMatch(/\x1b\[/);
+    expect((await run(["set", "apiserver", "1"], "admin", { FORCE_COLOR: "1", NO_COLOR: "1" })).stdout).not.toMatch(/\x1b\[/);
+    expect((await run(["set", "apiserver", "1", "--no-color"], "admin", { FORCE_COLOR: "1" })).stdout).not.toMatch(/\x1b\[/);
+  });
+});
