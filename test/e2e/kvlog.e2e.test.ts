@@ -1,0 +1,389 @@
+// End-to-end: the built kvlog CLI, as a separate process, against a real cluster.
+//
+// By default the local cluster of upstream binaries from `npm run cluster:up`
+// (state in /tmp/kvlog-e2e). Against another cluster, set:
+//   KVLOG_E2E_KUBECONFIG         admin kubeconfig (creates the test identities and RBAC)
+//   KVLOG_E2E_LOGS=kubectl       read component logs with `kubectl logs` (pods) and
+//   KVLOG_E2E_KUBELET_LOGS       a command that prints a node's kubelet log; {node} is replaced
+//                                (kind: "docker exec {node} journalctl -u kubelet --no-pager -o cat")
+//   KVLOG_E2E_PROXY_PROFILING_NODE  a node whose kube-proxy has enableProfiling: true
+//   KVLOG_E2E_PROXY_OFF_NODE        a node whose kube-proxy has it off (optional)
+//
+// A change is proven by the component's own log: klog lines that are written only at
+// -v=5 and above (mux pathrecorder's "satisfied by exact match", the kubelet's PLEG relist)
+// appear after kvlog sets 6, and stop after kvlog sets the level back.
+
+import { execFile } from "node:child_process";
+import { existsSync, readFileSync, statSync, openSync, readSync, closeSync } from "node:fs";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { kvlog, type CliRun } from "../integration/run.ts";
+
+const exec = promisify(execFile);
+const STATE = process.env.KVLOG_E2E_DIR ?? "/tmp/kvlog-e2e";
+const ADMIN = process.env.KVLOG_E2E_KUBECONFIG ?? `${STATE}/admin.kubeconfig`;
+const LOCAL = !process.env.KVLOG_E2E_KUBECONFIG;
+const LOG_MODE = process.env.KVLOG_E2E_LOGS ?? (LOCAL ? "files" : "kubectl");
+const BASE_LEVEL = 1;
+const HIGH_LEVEL = 6;
+const NS = "kvlog-e2e";
+
+function kubectlBin(): string {
+  const env = `${STATE}/env`;
+  if (LOCAL && existsSync(env)) {
+    const m = /^K8S_BIN=(.*)$/m.exec(readFileSync(env, "utf8"));
+    if (m && existsSync(`${m[1]}/kubectl`)) return `${m[1]}/kubectl`;
+  }
+  return "kubectl";
+}
+const KUBECTL = kubectlBin();
+
+async function kubectl(args: string[], input?: string): Promise<string> {
+  const child = exec(KUBECTL, ["--kubeconfig", ADMIN, ...args], { maxBuffer: 64 * 1024 * 1024 });
+  if (input !== undefined) {
+    child.child.stdin?.end(input);
+  }
+  return (await child).stdout;
+}
+
+/** A kubeconfig for a ServiceAccount: the admin kubeconfig's cluster with a fresh TokenRequest token. */
+async function serviceAccountKubeconfig(name: string): Promise<string> {
+  const token = (await kubectl(["-n", NS, "create", "token", name, "--duration=2h"])).trim();
+  const path = `${STATE}/e2e-${name}.kubeconfig`;
+  const cluster = JSON.parse(await kubectl(["config", "view", "--raw", "--minify", "-o", "json"])).clusters[0];
+  const { writeFileSync, mkdirSync } = await import("node:fs");
+  mkdirSync(STATE, { recursive: true });
+  writeFileSync(
+    path,
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: "e2e", cluster: cluster.cluster }],
+      users: [{ name, user: { token } }],
+      contexts: [{ name, context: { cluster: "e2e", user: name } }],
+      "current-context": name,
+    }),
+    { mode: 0o600 },
+  );
+  return path;
+}
+
+let kvlogKubeconfig = "";
+let nobodyKubeconfig = "";
+let noPutKubeconfig = "";
+const tokens: string[] = [];
+
+async function run(args: string[], kubeconfig = kvlogKubeconfig): Promise<CliRun> {
+  const r = await kvlog(args, { KUBECONFIG: kubeconfig }, 60_000);
+  for (const t of tokens) expect(r.stdout + r.stderr, "a token leaked into the output").not.toContain(t);
+  return r;
+}
+
+// ---- log sources -------------------------------------------------------------------------
+
+interface LogSource {
+  /** A position in the log; text() returns what was written after it. */
+  mark(): Promise<number>;
+  since(mark: number): Promise<string>;
+}
+
+function fileLog(path: string): LogSource {
+  return {
+    async mark() {
+      return statSync(path).size;
+    },
+    async since(mark) {
+      const size = statSync(path).size;
+      if (size <= mark) return "";
+      const fd = openSync(path, "r");
+      try {
+        const buf = Buffer.alloc(size - mark);
+        readSync(fd, buf, 0, buf.length, mark);
+        return buf.toString("utf8");
+      } finally {
+        closeSync(fd);
+      }
+    },
+  };
+}
+
+function podLog(namespace: string, pod: string): LogSource {
+  return {
+    async mark() {
+      return Date.now();
+    },
+    async since(mark) {
+      return kubectl(["-n", namespace, "logs", pod, `--since-time=${new Date(mark - 500).toISOString()}`]);
+    },
+  };
+}
+
+function commandLog(template: string, node: string): LogSource {
+  return {
+    async mark() {
+      return Date.now();
+    },
+    async since(mark) {
+      const cmd = template.replaceAll("{node}", node) + ` --since=@${Math.floor((mark - 500) / 1000)}`;
+      return (await exec("sh", ["-c", cmd], { maxBuffer: 64 * 1024 * 1024 })).stdout;
+    },
+  };
+}
+
+async function logFor(result: { component: string; node: string | null; namespace: string | null; pod: string | null }): Promise<LogSource> {
+  if (LOG_MODE === "files") {
+    const single = ["kube-apiserver", "kube-scheduler", "kube-controller-manager"].includes(result.component);
+    return fileLog(`${STATE}/logs/${single ? result.component : `${result.component}-${result.node}`}.log`);
+  }
+  if (result.component === "kubelet") {
+    const tpl = process.env.KVLOG_E2E_KUBELET_LOGS;
+    if (!tpl) throw new Error("set KVLOG_E2E_KUBELET_LOGS to a command that prints a node's kubelet log ({node} is replaced)");
+    return commandLog(tpl, result.node!);
+  }
+  if (result.pod) return podLog(result.namespace!, result.pod);
+  // The apiserver is reached through the cluster URL; with one replica its static pod is the one.
+  const pods = JSON.parse(await kubectl(["-n", "kube-system", "get", "pods", "-l", `component=${result.component}`, "-o", "json"])).items;
+  if (pods.length !== 1) throw new Error(`expected one ${result.component} pod to read logs from, found ${pods.length}`);
+  return podLog("kube-system", pods[0].metadata.name);
+}
+
+// Written by klog only at -v=5 and above.
+const MARKERS: Record<string, RegExp> = {
+  "kube-apiserver": /pathrecorder\.go:\d+\] .*satisfied by (exact match|prefix)/,
+  "kube-scheduler": /pathrecorder\.go:\d+\] .*satisfied by (exact match|prefix)/,
+  "kube-controller-manager": /pathrecorder\.go:\d+\] .*satisfied by (exact match|prefix)/,
+  "kube-proxy": /pathrecorder\.go:\d+\] .*satisfied by (exact match|prefix)/,
+  kubelet: /"GenericPLEG: Relisting"/,
+};
+
+async function waitFor(log: LogSource, mark: number, re: RegExp, ms: number): Promise<string | undefined> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const text = await log.since(mark);
+    const line = text.split("\n").find((l) => re.test(l));
+    if (line) return line;
+    if (Date.now() > until) return undefined;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/**
+ * Sets the level, proves from the log that it took effect, sets it back and proves the
+ * lines stop. `args` narrows to one target so the log is unambiguous.
+ */
+async function proveChange(component: string, args: string[]): Promise<void> {
+  const set = async (level: number) => {
+    const r = await run(["set", component, String(level), ...args, "-o", "json"]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const doc = r.json();
+    expect(doc.summary).toEqual({ total: 1, succeeded: 1, failed: 0 });
+    expect(doc.results[0]).toMatchObject({ ok: true, outcome: "set", httpStatus: 200, level });
+    return doc.results[0];
+  };
+  const first = await set(BASE_LEVEL);
+  const marker = MARKERS[first.component]!;
+  const log = await logFor(first);
+
+  // At the base level: a request (our own PUT) and a few seconds of work write no marker.
+  const quiet = await log.mark();
+  await set(BASE_LEVEL);
+  await new Promise((r) => setTimeout(r, 3000));
+  expect((await log.since(quiet)).split("\n").filter((l) => marker.test(l)), `${component} wrote -v=5 lines at -v=${BASE_LEVEL}`).toEqual([]);
+
+  // Raised: the marker appears (our second PUT is itself logged by the mux at -v=5).
+  const raised = await log.mark();
+  await set(HIGH_LEVEL);
+  await set(HIGH_LEVEL);
+  const line = await waitFor(log, raised, marker, 20_000);
+  expect(line, `${component} wrote no -v=5 line after kvlog set it to ${HIGH_LEVEL}`).toBeDefined();
+
+  // Back to the base level: the marker stops.
+  await set(BASE_LEVEL);
+  await new Promise((r) => setTimeout(r, 1500));
+  const lowered = await log.mark();
+  await set(BASE_LEVEL);
+  await new Promise((r) => setTimeout(r, 3000));
+  expect((await log.since(lowered)).split("\n").filter((l) => marker.test(l)), `${component} still logs at -v=5 after kvlog set it back`).toEqual([]);
+}
+
+// ---- set-up: identities, exactly as the README tells users ---------------------------------
+
+beforeAll(async () => {
+  expect(existsSync(ADMIN), `no admin kubeconfig at ${ADMIN}: run npm run cluster:up, or set KVLOG_E2E_KUBECONFIG`).toBe(true);
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const rbac = /<!-- rbac:begin -->\s*```yaml\n([\s\S]*?)```\s*<!-- rbac:end -->/.exec(readme)?.[1];
+  expect(rbac, "README has no RBAC block").toBeDefined();
+  await kubectl(["apply", "-f", "-"], rbac!);
+  await kubectl(["apply", "-f", "-"], e2eObjects());
+  kvlogKubeconfig = await serviceAccountKubeconfig("kvlog");
+  nobodyKubeconfig = await serviceAccountKubeconfig("nobody");
+  noPutKubeconfig = await serviceAccountKubeconfig("no-put");
+  for (const k of [kvlogKubeconfig, nobodyKubeconfig, noPutKubeconfig]) tokens.push(JSON.parse(readFileSync(k, "utf8")).users[0].user.token);
+});
+
+afterAll(async () => {
+  // Leave every component at the base level.
+  if (kvlogKubeconfig) {
+    for (const c of ["apiserver", "scheduler", "kcm", "kubelet"]) await run(["set", c, String(BASE_LEVEL)]).catch(() => {});
+  }
+});
+
+/** The e2e identities: kvlog (bound to the README's ClusterRole only), nobody, no-put. */
+function e2eObjects(): string {
+  return `
+apiVersion: v1
+kind: Namespace
+metadata: { name: ${NS} }
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: kvlog, namespace: ${NS} }
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: nobody, namespace: ${NS} }
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: no-put, namespace: ${NS} }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: kvlog-e2e-kvlog }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: kvlog }
+subjects: [{ kind: ServiceAccount, name: kvlog, namespace: ${NS} }]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: { name: find-and-forward, namespace: kube-system }
+rules:
+  - { apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] }
+  - { apiGroups: [""], resources: ["pods/portforward"], verbs: ["get", "create"] }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: kvlog-e2e-no-put, namespace: kube-system }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: find-and-forward }
+subjects: [{ kind: ServiceAccount, name: no-put, namespace: ${NS} }]
+`;
+}
+
+function nodesWithProxy(): { on: string | undefined; off: string | undefined } {
+  // The local cluster: node-1's kube-proxy has profiling on, node-2's off.
+  if (LOCAL) return { on: "kvlog-node-1", off: "kvlog-node-2" };
+  return { on: process.env.KVLOG_E2E_PROXY_PROFILING_NODE, off: process.env.KVLOG_E2E_PROXY_OFF_NODE };
+}
+
+// ---- the suite ------------------------------------------------------------------------------
+
+describe("kvlog changes the level of real components (proven by their logs)", () => {
+  it("kube-apiserver", async () => {
+    await proveChange("apiserver", []);
+  });
+
+  it("kube-scheduler, through a port-forward (apiserver -> kubelet -> runtime -> 127.0.0.1:10259)", async () => {
+    const pods = (await run(["set", "scheduler", String(BASE_LEVEL), "-o", "json"])).json().results;
+    expect(pods.length).toBeGreaterThan(0);
+    await proveChange("scheduler", ["-l", `component=kube-scheduler`, "--request-timeout", "20s"]);
+  });
+
+  it("kube-controller-manager, through a port-forward", async () => {
+    await proveChange("kcm", []);
+  });
+
+  it("kubelet, through the apiserver's node proxy", async () => {
+    const nodes = (await run(["set", "kubelet", String(BASE_LEVEL), "-o", "json"])).json().results;
+    expect(nodes.length).toBeGreaterThan(0);
+    await proveChange("kubelet", ["--node", nodes[0].node]);
+  });
+
+  it("kube-proxy with profiling on, through a port-forward to plain HTTP", async () => {
+    const { on } = nodesWithProxy();
+    if (!on) throw new Error("name a node whose kube-proxy has enableProfiling: true in KVLOG_E2E_PROXY_PROFILING_NODE");
+    await proveChange("kube-proxy", ["--node", on]);
+  });
+});
+
+describe("other paths against real components", () => {
+  it("kubelet --direct verifies the kubelet's serving certificate against the cluster CA", async () => {
+    const r = await run(["set", "kubelet", String(BASE_LEVEL), "--direct", "-o", "json"]);
+    const doc = r.json();
+    // The local cluster's kubelet certificates are signed by the cluster CA (like serverTLSBootstrap).
+    if (LOCAL) {
+      expect(r.code, r.stdout).toBe(0);
+      expect(doc.results.every((x: any) => x.via === "direct" && x.outcome === "set")).toBe(true);
+    } else {
+      expect(doc.results.every((x: any) => ["set", "tls-error"].includes(x.outcome))).toBe(true);
+    }
+  });
+
+  it("--dry-run resolves real targets and sends nothing", async () => {
+    const r = await run(["set", "kubelet", "4", "--dry-run", "-o", "json"]);
+    expect(r.code).toBe(0);
+    const doc = r.json();
+    expect(doc.dryRun).toBe(true);
+    expect(doc.results.length).toBeGreaterThan(0);
+    for (const x of doc.results) expect(x).toMatchObject({ outcome: "dry-run", ok: true, httpStatus: null, request: { method: "PUT", body: "4" } });
+  });
+
+  it("--service-account mints a token with the real TokenRequest API", async () => {
+    const r = await run(["set", "apiserver", String(BASE_LEVEL), "--service-account", `${NS}/kvlog`, "-o", "json"], ADMIN);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.json().results[0].request.auth).toMatch(/ServiceAccount kvlog-e2e\/kvlog/);
+  });
+});
+
+describe("real failure answers", () => {
+  it("an identity with no grant: 403 from the apiserver, with the missing rule", async () => {
+    const r = await run(["set", "apiserver", "3", "-o", "json"], nobodyKubeconfig);
+    expect(r.code).toBe(1);
+    const x = r.json().results[0];
+    expect(x).toMatchObject({ outcome: "forbidden", httpStatus: 403, ok: false });
+    expect(x.message).toContain(`User "system:serviceaccount:${NS}:nobody" cannot put path "/debug/flags/v"`);
+    expect(x.hint).toBe('grant nonResourceURLs ["/debug/flags/v"] verbs ["put"]');
+  });
+
+  it("an identity with no grant: discovery is refused in one line with the rule", async () => {
+    const r = await run(["set", "scheduler", "3"], nobodyKubeconfig);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/^kvlog: forbidden to list pods in namespace kube-system: .*cannot list resource "pods".*Grant: apiGroups \[""\] resources \["pods"\] verbs \["list"\]/);
+  });
+
+  it("port-forward allowed but PUT not: the scheduler's own SubjectAccessReview answers 403", async () => {
+    const r = await run(["set", "scheduler", "3", "-o", "json"], noPutKubeconfig);
+    expect(r.code).toBe(1);
+    const x = r.json().results[0];
+    expect(x).toMatchObject({ outcome: "forbidden", httpStatus: 403, via: "port-forward" });
+    expect(x.message).toMatch(/cannot put path "\/debug\/flags\/v"/);
+    expect(x.hint).toMatch(/SubjectAccessReview/);
+  });
+
+  it("a token the cluster does not know: 401", async () => {
+    const bogus = "kvlog-e2e-bogus-token-0123456789abcdef";
+    tokens.push(bogus);
+    const r = await run(["set", "apiserver", "3", "--token", bogus, "-o", "json"]);
+    expect(r.code).toBe(1);
+    expect(r.json().results[0]).toMatchObject({ outcome: "unauthorized", httpStatus: 401 });
+  });
+
+  it("kube-proxy with profiling off: not-installed, with the setting that turns it on", async () => {
+    const { off } = nodesWithProxy();
+    if (!off) throw new Error("name a node whose kube-proxy has profiling off in KVLOG_E2E_PROXY_OFF_NODE");
+    const r = await run(["set", "kube-proxy", "3", "--node", off, "-o", "json"]);
+    expect(r.code).toBe(1);
+    const x = r.json().results[0];
+    expect(x).toMatchObject({ outcome: "not-installed", httpStatus: 404, node: off });
+    expect(x.hint).toMatch(/enableProfiling: true/);
+  });
+
+  it("a node that does not exist is reported next to the real ones", async () => {
+    const real = (await run(["set", "kubelet", String(BASE_LEVEL), "--dry-run", "-o", "json"])).json().results[0].node;
+    const r = await run(["set", "kubelet", String(BASE_LEVEL), "-o", "json", "--node", real, "--node", "no-such-node"]);
+    expect(r.code).toBe(1);
+    expect(r.json().results.map((x: any) => [x.id, x.outcome])).toEqual([
+      [`kubelet/${real}`, "set"],
+      ["kubelet/no-such-node", "missing"],
+    ]);
+  });
+});
