@@ -5,5 +5,9 @@ if (major < 22 || (major === 22 && minor < 19)) {
   process.stderr.write(`kvlog: needs Node.js 22.19 or newer, this is ${process.versions.node}; install a newer Node.js (or run it through bin/with-node)\n`);
   process.exit(2);
 }
+// Cache compiled code between runs (os.tmpdir()/node-compile-cache): most of a run's start-up
+// is compiling @kubernetes/client-node.
+const { enableCompileCache } = await import("node:module");
+enableCompileCache?.();
 const { main } = await import("../dist/cli.js");
 await main();

@@ -1,0 +1,133 @@
+# Shared settings and helpers for up.sh / down.sh (sourced, not run).
+# shellcheck shell=bash
+
+CLUSTER_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$CLUSTER_SRC/../../.." && pwd)
+
+# Where build/build.sh and versions.env live: the one place to change if they move.
+KVLOG_E2E_BUILD_HOME=${KVLOG_E2E_BUILD_HOME:-$CLUSTER_SRC}
+BUILD_SH=$KVLOG_E2E_BUILD_HOME/build/build.sh
+VERSIONS_ENV=$KVLOG_E2E_BUILD_HOME/versions.env
+
+# State: certs, kubeconfigs, logs, pids, node dirs. Wiped by the next up.sh.
+D=${KVLOG_E2E_DIR:-/tmp/kvlog-e2e}
+LOGS=$D/logs
+PIDS=$D/pids
+PKI=$D/pki
+KCFG=$D/kubeconfigs
+# Every process the harness starts carries this in its environment, so down.sh
+# can find it (and anything it forked) even without its pid file.
+TAG="kvlog-e2e:$D"
+
+# Network: a bridge on the host with the host-side address, one netns + veth per node.
+NET_PREFIX=${KVLOG_E2E_NET_PREFIX:-10.222.0}
+HOST_IP=$NET_PREFIX.1
+BRIDGE=kvlog-br0
+NODES=(kvlog-node-1 kvlog-node-2)
+declare -A NODE_IP=([kvlog-node-1]=$NET_PREFIX.2 [kvlog-node-2]=$NET_PREFIX.3)
+declare -A NODE_VETH=([kvlog-node-1]=kvlog-veth1 [kvlog-node-2]=kvlog-veth2)
+CONTROL_PLANE_NODE=kvlog-node-1
+SERVICE_CIDR=10.96.0.0/16
+SERVICE_IP=10.96.0.1
+CLUSTER_DNS=10.96.0.10
+APISERVER_PORT=${KVLOG_E2E_APISERVER_PORT:-6443}
+ETCD_CLIENT_PORT=${KVLOG_E2E_ETCD_PORT:-2379}
+ETCD_PEER_PORT=$(( ETCD_CLIENT_PORT + 1 ))
+# Host paths the kubelet hard-codes; each kubelet gets its own via a private bind mount.
+KUBELET_PRIVATE_DIRS=(/var/lib/kubelet /var/log/containers)
+# kubelet tunables changed by the kubelet (protectKernelDefaults: false); saved and restored.
+KUBELET_SYSCTLS=(vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops
+                 kernel/keys/root_maxkeys kernel/keys/root_maxbytes)
+
+LOG_V=${KVLOG_E2E_V:-1}
+
+say() { printf '%s\n' "$*"; }
+warn() { printf 'WARN: %s\n' "$*" >&2; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+STAGE_NAME=""; STAGE_T0=""
+stage_begin() { STAGE_NAME=$1; STAGE_T0=$(now); }
+stage_end() {
+  local d; d=$(elapsed "$STAGE_T0")
+  say "stage: $STAGE_NAME ${d}s"
+  [[ -d $D ]] && echo "$STAGE_NAME $d" >> "$D/stages.txt"
+  STAGE_NAME=""
+}
+
+# Tail of a component's log, for error messages.
+show_log() {
+  local f=$LOGS/$1.log
+  if [[ -f $f ]]; then
+    printf -- '----- last 40 lines of %s -----\n' "$f" >&2
+    tail -n 40 "$f" >&2
+    printf -- '-----\n' >&2
+  fi
+}
+
+# die MESSAGE [COMPONENT...]: print the message, the tail of each component log, exit 1.
+die() {
+  local msg=$1; shift
+  printf 'ERROR: %s\n' "$msg" >&2
+  local c; for c in "$@"; do show_log "$c"; done
+  exit 1
+}
+
+pid_alive() { [[ -n "$1" ]] && kill -0 "$1" 2>/dev/null; }
+
+# A pid still belongs to us when its environment carries our TAG.
+pid_is_ours() {
+  grep -qzxF "KVLOG_E2E_TAG=$TAG" "/proc/$1/environ" 2>/dev/null
+}
+
+# launch NAME [--netns NS] [--private-mount SRC:DST]... -- CMD ARGS...
+# Starts CMD in a new session (its own process group), stdout+stderr to
+# logs/NAME.log, pid (= pgid) to pids/NAME.pid. With --netns it runs in that
+# network namespace only (nsenter --net: unlike `ip netns exec`, this keeps the
+# host's /sys, so the kubelet still sees /sys/fs/cgroup). With --private-mount it
+# runs in a private mount namespace where SRC is bind-mounted over DST.
+launch() {
+  local name=$1; shift
+  local netns="" binds=()
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --netns) netns=$2; shift 2 ;;
+      --private-mount) binds+=("$2"); shift 2 ;;
+      --) shift; break ;;
+      *) die "launch: bad argument $1" ;;
+    esac
+  done
+  mkdir -p "$LOGS" "$PIDS"
+  KVLOG_E2E_TAG=$TAG KVLOG_NETNS=$netns KVLOG_BINDS="${binds[*]}" KVLOG_PIDFILE=$PIDS/$name.pid \
+    setsid "$CLUSTER_SRC/exec-in.sh" "$@" >> "$LOGS/$name.log" 2>&1 < /dev/null &
+  local i
+  for i in $(seq 1 50); do [[ -s $PIDS/$name.pid ]] && return 0; sleep 0.02; done
+  die "launch: $name did not start" "$name"
+}
+
+pid_of() { cat "$PIDS/$1.pid" 2>/dev/null || true; }
+
+# wait_for COMPONENT TIMEOUT_S DESCRIPTION CMD...: poll CMD every 0.25 s until it
+# succeeds; fail with the component's log tail on timeout or if it died.
+wait_for() {
+  local comp=$1 timeout=$2 what=$3; shift 3
+  local t0 pid; t0=$(date +%s)
+  while ! "$@" >/dev/null 2>&1; do
+    pid=$(pid_of "$comp")
+    if [[ -n $pid ]] && ! pid_alive "$pid"; then
+      die "$comp exited while waiting for $what" "$comp"
+    fi
+    if (( $(date +%s) - t0 >= timeout )); then
+      die "timed out after ${timeout}s waiting for $what" "$comp"
+    fi
+    sleep 0.25
+  done
+}
+
+# in_node NODE CMD...: run a short command inside the node's network namespace.
+in_node() { local n=$1; shift; nsenter --net="/run/netns/$n" -- "$@"; }
+
+# Render a template: @NAME@ is replaced by the value of the environment variable NAME.
+render() {
+  perl -pe 's/@([A-Z][A-Z0-9_]*)@/exists $ENV{$1} ? $ENV{$1} : die "render: \$$1 is not set in $ARGV\n"/ge' "$1"
+}

@@ -1,0 +1,453 @@
+#!/usr/bin/env bash
+# up.sh: bring up kvlog's local end-to-end cluster of real upstream components, as
+# processes, laid out like a two-node kubeadm cluster. See README.md beside this file.
+#
+#   host (root netns)           etcd 127.0.0.1:2379, kube-apiserver 0.0.0.0:6443
+#   bridge kvlog-br0            10.222.0.1/24 (the host-side address nodes use)
+#   netns kvlog-node-1 (.2)     fakecri, kubelet, kube-scheduler, kube-controller-manager, kube-proxy
+#   netns kvlog-node-2 (.3)     fakecri, kubelet, kube-proxy
+#
+# State (certs, kubeconfigs, logs, pids) in ${KVLOG_E2E_DIR:-/tmp/kvlog-e2e}.
+# Env: KVLOG_E2E_DIR, KVLOG_E2E_CACHE (binaries), KVLOG_E2E_V (start level, 1),
+#      KVLOG_E2E_TOKEN_TTL (2h), KVLOG_E2E_KEEP_ON_FAILURE=1 (do not tear down on error),
+#      KVLOG_E2E_KEY_ALG (ecdsa|rsa), KVLOG_E2E_BUILD_HOME (dir with build/build.sh, versions.env),
+#      KVLOG_E2E_APISERVER_PORT (6443), KVLOG_E2E_ETCD_PORT (2379; peer = +1),
+#      KVLOG_E2E_SKIP_BUILD=1 (use the cached binaries as they are), KVLOG_E2E_UNTIL=STAGE (stop after it).
+# One cluster per machine: the netns, bridge and ports are fixed names.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$CLUSTER_SRC/certs.sh"
+
+T_ALL=$(now)
+TOKEN_TTL=${KVLOG_E2E_TOKEN_TTL:-2h}
+
+on_exit() {
+  local rc=$?
+  if [[ $rc != 0 ]]; then
+    printf 'ERROR: up.sh failed%s (rc %s); logs in %s\n' "${STAGE_NAME:+ in stage $STAGE_NAME}" "$rc" "$LOGS" >&2
+    if [[ ${KVLOG_E2E_KEEP_ON_FAILURE:-0} == 1 ]]; then
+      printf 'leaving it running (KVLOG_E2E_KEEP_ON_FAILURE=1); stop it with %s/down.sh\n' "$CLUSTER_SRC" >&2
+    else
+      "$CLUSTER_SRC/down.sh" >&2 || true
+    fi
+  fi
+}
+trap on_exit EXIT
+
+# ---------------------------------------------------------------------------
+stage_begin preflight
+[[ $EUID == 0 ]] || die "up.sh must run as root (network namespaces, nft, kubelet)"
+need=()
+for pair in nft:nftables openssl:openssl jq:jq ip:iproute2 ss:iproute2 nsenter:util-linux \
+            unshare:util-linux setsid:util-linux flock:util-linux conntrack:conntrack \
+            curl:curl perl:perl-base base64:coreutils; do
+  command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
+done
+if [[ ${#need[@]} -gt 0 ]]; then
+  say "installing: ${need[*]}"
+  apt_log=$(mktemp)
+  { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"; } > "$apt_log" 2>&1 ||
+    { tail -n 20 "$apt_log" >&2; die "apt-get install ${need[*]} failed"; }
+  rm -f "$apt_log"
+fi
+[[ ${KVLOG_E2E_SKIP_BUILD:-0} == 1 ]] || command -v go >/dev/null || die "go is needed to build the binaries (see $BUILD_SH)"
+[[ -x $BUILD_SH && -f $VERSIONS_ENV ]] || die "no $BUILD_SH or $VERSIONS_ENV (set KVLOG_E2E_BUILD_HOME)"
+# shellcheck source=/dev/null
+. "$VERSIONS_ENV"
+# Leftovers of an earlier run (or a failed one): tear them down first.
+if [[ -d $D/pids || -e /run/netns/${NODES[0]} || -e /run/netns/${NODES[1]} ]] || ip link show "$BRIDGE" >/dev/null 2>&1; then
+  say "found state of an earlier run: running down.sh"
+  "$CLUSTER_SRC/down.sh" | sed 's/^/  down: /'
+fi
+for port in $ETCD_CLIENT_PORT $ETCD_PEER_PORT $APISERVER_PORT; do
+  if ss -Hltn "sport = :$port" | grep -q .; then
+    die "port $port is already in use on the host: $(ss -Hltnp "sport = :$port" | head -1)"
+  fi
+done
+if [[ -e $D ]]; then
+  [[ -f $D/.kvlog-e2e || -z "$(ls -A "$D")" ]] || die "$D exists and is not a kvlog-e2e state dir; refusing to wipe it"
+  rm -rf "$D"
+fi
+mkdir -p "$D" "$LOGS" "$PIDS" "$KCFG"
+touch "$D/.kvlog-e2e"
+stage_end
+
+# ---------------------------------------------------------------------------
+stage_begin build
+if [[ ${KVLOG_E2E_SKIP_BUILD:-0} != 1 ]]; then
+  "$BUILD_SH" 2>&1 | sed 's/^/  /'
+fi
+eval "$("$BUILD_SH" --print-env)"   # K8S_BIN, ETCD_BIN
+for b in kube-apiserver kube-scheduler kube-controller-manager kube-proxy kubelet fakecri kubectl; do
+  [[ -x $K8S_BIN/$b || ${KVLOG_E2E_SKIP_BUILD:-0} == 1 ]] || die "$K8S_BIN/$b missing after $BUILD_SH"
+done
+[[ -x $ETCD_BIN/etcd ]] || die "$ETCD_BIN/etcd missing after $BUILD_SH"
+echo "K8S_BIN=$K8S_BIN" > "$D/env"
+echo "ETCD_BIN=$ETCD_BIN" >> "$D/env"
+echo "K8S_VERSION=$K8S_VERSION" >> "$D/env"
+echo "ETCD_VERSION=$ETCD_VERSION" >> "$D/env"
+KUBECTL=$K8S_BIN/kubectl
+stage_end
+
+kc() { KUBECACHEDIR=$D/kube-cache "$KUBECTL" --kubeconfig "$D/admin.kubeconfig" "$@"; }
+# KVLOG_E2E_UNTIL=STAGE: stop after that stage and leave it running (for debugging).
+stage_done() {
+  stage_end
+  if [[ -n ${KVLOG_E2E_UNTIL:-} && ${KVLOG_E2E_UNTIL} == "$1" ]]; then
+    say "stopping after stage $1 (KVLOG_E2E_UNTIL); down.sh stops it"
+    trap - EXIT; exit 0
+  fi
+}
+
+# ---------------------------------------------------------------------------
+stage_begin certs
+make_pki
+APISERVER_LOCAL=https://127.0.0.1:$APISERVER_PORT
+APISERVER_NODES=https://$HOST_IP:$APISERVER_PORT
+write_kubeconfig "$D/admin.kubeconfig" "$APISERVER_LOCAL" kubernetes-admin --cert admin
+write_kubeconfig "$KCFG/kube-scheduler.kubeconfig" "$APISERVER_NODES" system:kube-scheduler --cert kube-scheduler
+write_kubeconfig "$KCFG/kube-controller-manager.kubeconfig" "$APISERVER_NODES" system:kube-controller-manager --cert kube-controller-manager
+write_kubeconfig "$KCFG/kube-proxy.kubeconfig" "$APISERVER_NODES" system:kube-proxy --cert kube-proxy
+for n in "${NODES[@]}"; do
+  write_kubeconfig "$KCFG/kubelet-$n.kubeconfig" "$APISERVER_NODES" "system:node:$n" --cert "kubelet-$n"
+done
+stage_done certs
+
+# ---------------------------------------------------------------------------
+stage_begin network
+# The kubelet rewrites a few kernel tunables (protectKernelDefaults: false); down.sh restores them.
+for s in "${KUBELET_SYSCTLS[@]}"; do echo "$s $(cat "/proc/sys/$s")"; done > "$D/sysctls.saved"
+ip link add "$BRIDGE" type bridge
+ip addr add "$HOST_IP/24" dev "$BRIDGE"
+ip link set "$BRIDGE" up
+for n in "${NODES[@]}"; do
+  ip netns add "$n"
+  ip link add "${NODE_VETH[$n]}" type veth peer name eth0 netns "$n"
+  ip link set "${NODE_VETH[$n]}" master "$BRIDGE" up
+  ip -n "$n" addr add "${NODE_IP[$n]}/24" dev eth0
+  ip -n "$n" link set lo up
+  ip -n "$n" link set eth0 up
+done
+# No default route in the nodes: they reach only the /24 (the host and each other).
+# Each kubelet runs in a private mount namespace where per-node dirs are bind-mounted
+# over the two host paths the kubelet hard-codes (/var/lib/kubelet/device-plugins for
+# the device-plugin socket and checkpoint, /var/log/containers for log symlinks), so
+# two kubelets do not share them and the host keeps nothing. The mount points must
+# exist; down.sh removes the ones created here (if empty).
+for m in "${KUBELET_PRIVATE_DIRS[@]}"; do
+  if [[ ! -d $m ]]; then mkdir -p "$m"; echo "$m" >> "$D/created-dirs"; fi
+done
+for n in "${NODES[@]}"; do
+  ip -n "$n" -br link show eth0 | grep -qw UP || die "eth0 in $n is not up: $(ip -n "$n" -br link show eth0)"
+done
+stage_done network
+
+# ---------------------------------------------------------------------------
+stage_begin etcd
+launch etcd -- "$ETCD_BIN/etcd" --name kvlog --data-dir "$D/etcd" \
+  --listen-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" \
+  --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+  --initial-cluster "kvlog=http://127.0.0.1:$ETCD_PEER_PORT" --initial-cluster-state new \
+  --unsafe-no-fsync --snapshot-count 10000
+wait_for etcd 30 "etcd /health" curl -fsS "http://127.0.0.1:$ETCD_CLIENT_PORT/health"
+stage_done etcd
+
+# ---------------------------------------------------------------------------
+stage_begin kube-apiserver
+launch kube-apiserver -- "$K8S_BIN/kube-apiserver" \
+  --advertise-address="$HOST_IP" --bind-address=0.0.0.0 --secure-port="$APISERVER_PORT" \
+  --etcd-servers="http://127.0.0.1:$ETCD_CLIENT_PORT" \
+  --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction --allow-privileged=true \
+  --client-ca-file="$PKI/ca.crt" \
+  --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+  --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
+  --kubelet-certificate-authority="$PKI/ca.crt" \
+  --kubelet-preferred-address-types=InternalIP \
+  --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+  --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+  --service-cluster-ip-range="$SERVICE_CIDR" \
+  --proxy-client-cert-file="$PKI/front-proxy-client.crt" --proxy-client-key-file="$PKI/front-proxy-client.key" \
+  --requestheader-client-ca-file="$PKI/front-proxy-ca.crt" --requestheader-allowed-names=front-proxy-client \
+  --requestheader-extra-headers-prefix=X-Remote-Extra- --requestheader-group-headers=X-Remote-Group \
+  --requestheader-username-headers=X-Remote-User \
+  --cert-dir="$D/apiserver-certs" \
+  --v="$LOG_V"
+apiserver_ready() {
+  curl -fsS --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "$APISERVER_LOCAL/readyz"
+}
+wait_for kube-apiserver 90 "kube-apiserver /readyz" apiserver_ready
+stage_done kube-apiserver
+
+# ---------------------------------------------------------------------------
+stage_begin identities
+kc apply -f "$CLUSTER_SRC/manifests/bootstrap.yaml" >/dev/null
+# kvlog's RBAC exactly as README.md tells users to grant it; every binding in it
+# gets the ServiceAccount kvlog-e2e/kvlog as its only subject.
+rbac=$D/kvlog-rbac.yaml
+grep -q '<!-- rbac:begin -->' "$REPO_ROOT/README.md" || die "README.md has no <!-- rbac:begin --> block"
+sed -n '/<!-- rbac:begin -->/,/<!-- rbac:end -->/p' "$REPO_ROOT/README.md" | grep -v -e '<!-- rbac:' -e '^\s*```' > "$rbac"
+rbac_json=$(kc create --dry-run=client -o json -f "$rbac") || die "cannot parse the kvlog RBAC in $rbac"
+sa_subject='[{"kind":"ServiceAccount","name":"kvlog","namespace":"kvlog-e2e"}]'
+rbac_json=$(jq --argjson s "$sa_subject" '
+  (if .kind == "List" then .items else [.] end) as $items
+  | ($items | map(select(.kind == "ClusterRole")) | first | .metadata.name) as $role
+  | $items
+  | map(if .kind == "ClusterRoleBinding" or .kind == "RoleBinding" then .subjects = $s else . end)
+  | if any(.[]; .kind == "ClusterRoleBinding") then . else
+      . + [{apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding",
+            metadata: {name: $role}, roleRef: {apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: $role},
+            subjects: $s}] end
+  | {apiVersion: "v1", kind: "List", items: .}' <<<"$rbac_json")
+printf '%s\n' "$rbac_json" > "$D/kvlog-rbac.applied.json"
+kc apply -f "$D/kvlog-rbac.applied.json" >/dev/null
+mkdir -p "$D/tokens"
+for sa in kvlog nobody admin; do
+  kc create token "$sa" -n kvlog-e2e --duration="$TOKEN_TTL" > "$D/tokens/$sa.token"
+done
+write_kubeconfig "$D/kvlog.kubeconfig" "$APISERVER_LOCAL" kvlog --token "$(cat "$D/tokens/kvlog.token")"
+write_kubeconfig "$D/nobody.kubeconfig" "$APISERVER_LOCAL" nobody --token "$(cat "$D/tokens/nobody.token")"
+write_kubeconfig "$D/admin-token.kubeconfig" "$APISERVER_LOCAL" admin-token --token "$(cat "$D/tokens/admin.token")"
+# kube-proxy: kubeadm's ConfigMap + DaemonSet (the real processes are started below).
+NODE=$CONTROL_PLANE_NODE PROFILING=true KCFG=/var/lib/kube-proxy render "$CLUSTER_SRC/manifests/kube-proxy-config.yaml" |
+  sed 's#kubeconfig: /var/lib/kube-proxy/kube-proxy.kubeconfig#kubeconfig: /var/lib/kube-proxy/kubeconfig.conf#; /^hostnameOverride:/d' > "$D/kube-proxy-configmap.conf"
+kc create configmap kube-proxy -n kube-system --from-file=config.conf="$D/kube-proxy-configmap.conf" \
+  --dry-run=client -o yaml | kc apply -f - >/dev/null
+K8S_VERSION=$K8S_VERSION render "$CLUSTER_SRC/manifests/kube-proxy-daemonset.yaml" | kc apply -f - >/dev/null
+stage_done identities
+
+# ---------------------------------------------------------------------------
+# Static pod manifests, kubeadm style: the command is the real process's command line.
+# static_pod NAME PORT LIVENESS_PATH READINESS_PATH|- KUBECONFIG ARGS...
+static_pod() {
+  local name=$1 port=$2 live=$3 ready=$4 kcfg=$5; shift 5
+  local a
+  cat <<EOF
+apiVersion: v1
+kind: Pod
+metadata:
+  labels:
+    component: $name
+    tier: control-plane
+  name: $name
+  namespace: kube-system
+spec:
+  containers:
+  - command:
+    - $name
+$(for a in "$@"; do printf '    - %s\n' "$a"; done)
+    image: registry.k8s.io/$name:$K8S_VERSION
+    imagePullPolicy: IfNotPresent
+    livenessProbe:
+      failureThreshold: 8
+      httpGet:
+        host: 127.0.0.1
+        path: $live
+        port: probe-port
+        scheme: HTTPS
+      periodSeconds: 10
+      timeoutSeconds: 15
+    name: $name
+    ports:
+    - containerPort: $port
+      name: probe-port
+      protocol: TCP
+$(if [[ $ready != - ]]; then cat <<EOR
+    readinessProbe:
+      failureThreshold: 3
+      httpGet:
+        host: 127.0.0.1
+        path: $ready
+        port: probe-port
+        scheme: HTTPS
+      periodSeconds: 1
+      timeoutSeconds: 15
+EOR
+fi)
+    resources:
+      requests:
+        cpu: 100m
+    startupProbe:
+      failureThreshold: 24
+      httpGet:
+        host: 127.0.0.1
+        path: $live
+        port: probe-port
+        scheme: HTTPS
+      periodSeconds: 1
+      timeoutSeconds: 15
+    volumeMounts:
+    - mountPath: $kcfg
+      name: kubeconfig
+      readOnly: true
+    - mountPath: $PKI
+      name: k8s-certs
+      readOnly: true
+  hostNetwork: true
+  priority: 2000001000
+  priorityClassName: system-node-critical
+  securityContext:
+    seccompProfile:
+      type: RuntimeDefault
+  volumes:
+  - hostPath:
+      path: $kcfg
+      type: File
+    name: kubeconfig
+  - hostPath:
+      path: $PKI
+      type: DirectoryOrCreate
+    name: k8s-certs
+EOF
+}
+
+SCHED_ARGS=(
+  --authentication-kubeconfig="$KCFG/kube-scheduler.kubeconfig"
+  --authorization-kubeconfig="$KCFG/kube-scheduler.kubeconfig"
+  --bind-address=127.0.0.1
+  --kubeconfig="$KCFG/kube-scheduler.kubeconfig"
+  --leader-elect=true
+  --v="$LOG_V"
+)
+KCM_ARGS=(
+  --allocate-node-cidrs=false
+  --authentication-kubeconfig="$KCFG/kube-controller-manager.kubeconfig"
+  --authorization-kubeconfig="$KCFG/kube-controller-manager.kubeconfig"
+  --bind-address=127.0.0.1
+  --client-ca-file="$PKI/ca.crt"
+  --cluster-name=kvlog-e2e
+  --cluster-signing-cert-file="$PKI/ca.crt"
+  --cluster-signing-key-file="$PKI/ca.key"
+  --controllers=*,bootstrapsigner,tokencleaner
+  --kubeconfig="$KCFG/kube-controller-manager.kubeconfig"
+  --leader-elect=true
+  --requestheader-client-ca-file="$PKI/front-proxy-ca.crt"
+  --root-ca-file="$PKI/ca.crt"
+  --service-account-private-key-file="$PKI/sa.key"
+  --service-cluster-ip-range="$SERVICE_CIDR"
+  --use-service-account-credentials=true
+  --v="$LOG_V"
+)
+
+# ---------------------------------------------------------------------------
+stage_begin nodes
+for n in "${NODES[@]}"; do
+  nd=$D/nodes/$n
+  mkdir -p "$nd/manifests" "$nd/kubelet" "$nd/var-lib-kubelet" "$nd/var-log-containers" "$nd/pod-logs" "$nd/volume-plugins"
+  taints='[]'
+  if [[ $n == "$CONTROL_PLANE_NODE" ]]; then
+    taints='[{key: node-role.kubernetes.io/control-plane, effect: NoSchedule}]'
+    static_pod kube-scheduler 10259 /livez /readyz "$KCFG/kube-scheduler.kubeconfig" "${SCHED_ARGS[@]}" > "$nd/manifests/kube-scheduler.yaml"
+    static_pod kube-controller-manager 10257 /healthz - "$KCFG/kube-controller-manager.kubeconfig" "${KCM_ARGS[@]}" > "$nd/manifests/kube-controller-manager.yaml"
+  fi
+  NODE=$n NODE_DIR=$nd PKI=$PKI CLUSTER_DNS=$CLUSTER_DNS TAINTS=$taints render "$CLUSTER_SRC/manifests/kubelet-config.yaml" > "$nd/kubelet-config.yaml"
+  launch "fakecri-$n" --netns "$n" -- "$K8S_BIN/fakecri" --listen "$nd/fakecri.sock" --v="$LOG_V"
+done
+for n in "${NODES[@]}"; do
+  wait_for "fakecri-$n" 20 "fakecri socket on $n" test -S "$D/nodes/$n/fakecri.sock"
+done
+for n in "${NODES[@]}"; do
+  nd=$D/nodes/$n
+  launch "kubelet-$n" --netns "$n" --private-mount "$nd/var-lib-kubelet:/var/lib/kubelet" \
+    --private-mount "$nd/var-log-containers:/var/log/containers" -- \
+    "$K8S_BIN/kubelet" --config="$nd/kubelet-config.yaml" --kubeconfig="$KCFG/kubelet-$n.kubeconfig" \
+    --root-dir="$nd/kubelet" --cert-dir="$nd/kubelet/pki" --node-ip="${NODE_IP[$n]}" --hostname-override="$n" \
+    --v="$LOG_V"
+done
+node_ready() {
+  [[ "$(kc get node "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" == True ]]
+}
+for n in "${NODES[@]}"; do
+  wait_for "kubelet-$n" 90 "node $n Ready" node_ready "$n"
+done
+# kubeadm labels the control-plane node after it registers (NodeRestriction forbids the kubelet to).
+kc label node "$CONTROL_PLANE_NODE" node-role.kubernetes.io/control-plane= \
+  node.kubernetes.io/exclude-from-external-load-balancers= --overwrite >/dev/null
+stage_done nodes
+
+# ---------------------------------------------------------------------------
+stage_begin control-plane
+launch kube-scheduler --netns "$CONTROL_PLANE_NODE" -- "$K8S_BIN/kube-scheduler" "${SCHED_ARGS[@]}"
+launch kube-controller-manager --netns "$CONTROL_PLANE_NODE" -- "$K8S_BIN/kube-controller-manager" "${KCM_ARGS[@]}"
+secure_healthz() { in_node "$CONTROL_PLANE_NODE" curl -fsSk "https://127.0.0.1:$1/healthz"; }
+wait_for kube-scheduler 60 "kube-scheduler https://127.0.0.1:10259/healthz in $CONTROL_PLANE_NODE" secure_healthz 10259
+wait_for kube-controller-manager 60 "kube-controller-manager https://127.0.0.1:10257/healthz in $CONTROL_PLANE_NODE" secure_healthz 10257
+stage_done control-plane
+
+# ---------------------------------------------------------------------------
+stage_begin kube-proxy
+for n in "${NODES[@]}"; do
+  profiling=false; [[ $n == "$CONTROL_PLANE_NODE" ]] && profiling=true
+  NODE=$n PROFILING=$profiling KCFG=$KCFG render "$CLUSTER_SRC/manifests/kube-proxy-config.yaml" > "$D/nodes/$n/kube-proxy.yaml"
+  launch "kube-proxy-$n" --netns "$n" -- "$K8S_BIN/kube-proxy" --config="$D/nodes/$n/kube-proxy.yaml" --v="$LOG_V"
+done
+proxy_healthz() { in_node "$1" curl -fsS "http://127.0.0.1:10256/healthz"; }
+for n in "${NODES[@]}"; do
+  wait_for "kube-proxy-$n" 60 "kube-proxy healthz on $n" proxy_healthz "$n"
+done
+stage_done kube-proxy
+
+# ---------------------------------------------------------------------------
+stage_begin pods
+pod_running_ready() { # NAMESPACE SELECTOR NODE
+  kc get pods -n "$1" -l "$2" --field-selector "spec.nodeName=$3" -o json |
+    jq -e '.items | length == 1 and (.[0].status.phase == "Running")
+           and any(.[0].status.conditions[]?; .type == "Ready" and .status == "True")' >/dev/null
+}
+wait_for kubelet-$CONTROL_PLANE_NODE 90 "mirror pod kube-scheduler-$CONTROL_PLANE_NODE Running and Ready" \
+  pod_running_ready kube-system component=kube-scheduler,tier=control-plane "$CONTROL_PLANE_NODE"
+wait_for kubelet-$CONTROL_PLANE_NODE 90 "mirror pod kube-controller-manager-$CONTROL_PLANE_NODE Running and Ready" \
+  pod_running_ready kube-system component=kube-controller-manager,tier=control-plane "$CONTROL_PLANE_NODE"
+for n in "${NODES[@]}"; do
+  wait_for kube-controller-manager 90 "kube-proxy DaemonSet pod on $n Running and Ready" \
+    pod_running_ready kube-system k8s-app=kube-proxy "$n"
+done
+stage_done pods
+
+# ---------------------------------------------------------------------------
+# A machine-readable description for the e2e suite.
+kp_pods=$(kc get pods -n kube-system -l k8s-app=kube-proxy -o json |
+  jq -c '[.items[] | {(.spec.nodeName): .metadata.name}] | add')
+jq -n --arg d "$D" --arg kv "$K8S_VERSION" --arg ev "$ETCD_VERSION" --arg kubectl "$KUBECTL" \
+  --arg local "$APISERVER_LOCAL" --arg nodesurl "$APISERVER_NODES" --arg host "$HOST_IP" \
+  --arg cp "$CONTROL_PLANE_NODE" --arg rbacsrc "README.md" \
+  --argjson kp "$kp_pods" \
+  --argjson nodes "$(for n in "${NODES[@]}"; do jq -n --arg n "$n" --arg ip "${NODE_IP[$n]}" \
+      --argjson prof "$([[ $n == "$CONTROL_PLANE_NODE" ]] && echo true || echo false)" \
+      '{name: $n, ip: $ip, netns: $n, kubeletPort: 10250, kubeProxyProfiling: $prof}'; done | jq -s .)" '
+{
+  stateDir: $d, k8sVersion: $kv, etcdVersion: $ev, kubectl: $kubectl,
+  kubeconfigs: {admin: "\($d)/admin.kubeconfig", kvlog: "\($d)/kvlog.kubeconfig",
+                nobody: "\($d)/nobody.kubeconfig", adminToken: "\($d)/admin-token.kubeconfig"},
+  tokens: {kvlog: "\($d)/tokens/kvlog.token", nobody: "\($d)/tokens/nobody.token", admin: "\($d)/tokens/admin.token"},
+  kvlogRbacSource: $rbacsrc,
+  apiserver: {url: $local, nodeSideUrl: $nodesurl, hostIP: $host},
+  nodes: $nodes,
+  components: ({
+    "kube-apiserver": {log: "\($d)/logs/kube-apiserver.log", via: "apiserver"},
+    "kube-scheduler": {log: "\($d)/logs/kube-scheduler.log", namespace: "kube-system",
+                       pod: "kube-scheduler-\($cp)", selector: "component=kube-scheduler,tier=control-plane",
+                       node: $cp, port: 10259, scheme: "https"},
+    "kube-controller-manager": {log: "\($d)/logs/kube-controller-manager.log", namespace: "kube-system",
+                       pod: "kube-controller-manager-\($cp)", selector: "component=kube-controller-manager,tier=control-plane",
+                       node: $cp, port: 10257, scheme: "https"},
+    "etcd": {log: "\($d)/logs/etcd.log"}
+  } + ([$nodes[] | {("kubelet-\(.name)"): {log: "\($d)/logs/kubelet-\(.name).log", node: .name, port: 10250, scheme: "https"}}] | add)
+    + ([$nodes[] | {("kube-proxy-\(.name)"): {log: "\($d)/logs/kube-proxy-\(.name).log", node: .name,
+          namespace: "kube-system", selector: "k8s-app=kube-proxy", pod: $kp[.name], port: 10249, scheme: "http",
+          profiling: .kubeProxyProfiling}}] | add))
+}' > "$D/cluster.json"
+
+total=$(elapsed "$T_ALL")
+echo "total $total" >> "$D/stages.txt"
+say "stage: total ${total}s"
+say "cluster up: Kubernetes $K8S_VERSION, etcd $ETCD_VERSION"
+say "  admin:     KUBECONFIG=$D/admin.kubeconfig      (client cert, system:masters)"
+say "  kvlog:     KUBECONFIG=$D/kvlog.kubeconfig      (SA kvlog-e2e/kvlog, RBAC from README.md)"
+say "  nobody:    KUBECONFIG=$D/nobody.kubeconfig     (SA kvlog-e2e/nobody, no grants)"
+say "  token admin: KUBECONFIG=$D/admin-token.kubeconfig (SA kvlog-e2e/admin, cluster-admin)"
+say "  kubectl:   $KUBECTL"
+say "  logs:      $LOGS/"
+say "  described: $D/cluster.json"
+say "  stop:      $CLUSTER_SRC/down.sh"
+trap - EXIT
