@@ -2,12 +2,10 @@
 // and classify each answer into an outcome with the next step in its message.
 
 import { COMPONENTS, tooOld, type Component, type ComponentName } from "./components.js";
-import { networkReason } from "./kube.js";
+import { errorCode, FLAGS_PATH, isTimeout, networkReason, statusMessage } from "./http.js";
 import type { Target } from "./plan.js";
-import { statusMessage, TunnelError, TunnelRefusedError } from "./portforward.js";
+import { TunnelError, TunnelRefusedError } from "./portforward.js";
 import { openChannel, type Access, type Channel, type HttpAnswer } from "./transport.js";
-
-export const FLAGS_PATH = "/debug/flags/v";
 
 export type Outcome =
   | "set"
@@ -228,20 +226,13 @@ export function classifyAnswer(target: Target, level: number, ans: HttpAnswer): 
 function forbidden(target: Target, text: string): Classified {
   const c = catalog(target.component);
   const where = describeWhere(target);
-  if (target.via === "node-proxy" || target.component === "kubelet") {
-    return {
-      outcome: "forbidden",
-      ok: false,
-      message: `${where}: forbidden (403): ${text}`,
-      hint: `grant apiGroups [""] resources ["nodes/proxy"] verbs ["update"] (nodes/proxy also reaches the kubelet's exec and run paths: grant it with care)`,
-    };
-  }
-  return {
-    outcome: "forbidden",
-    ok: false,
-    message: `${where}: forbidden (403): ${text}`,
-    hint: `grant nonResourceURLs ["/debug/flags/v"] verbs ["put"]${c.name === "kube-apiserver" ? "" : ` (${c.name} asks the apiserver with SubjectAccessReview)`}`,
-  };
+  const why =
+    c.name === "kubelet"
+      ? " (nodes/proxy also reaches the kubelet's exec and run paths: grant it with care)"
+      : c.name === "kube-apiserver"
+        ? ""
+        : ` (${c.name} asks the apiserver with SubjectAccessReview)`;
+  return { outcome: "forbidden", ok: false, message: `${where}: forbidden (403): ${text}`, hint: `grant ${c.rbac}${why}` };
 }
 
 /** Classifies a failure to get any answer (network, TLS, tunnel). Pure. */
@@ -274,8 +265,8 @@ export function classifyError(target: Target, e: unknown, timeoutMs: number): Cl
     };
   }
   const code = errorCode(e);
-  const err = e as { name?: string; message?: string };
-  if (err.name === "TimeoutError" || code === "ETIMEDOUT" || code === "UND_ERR_CONNECT_TIMEOUT" || code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT" || code === "UND_ERR_ABORTED") {
+  const err = e as { message?: string };
+  if (isTimeout(e)) {
     return { outcome: "timeout", ok: false, message: `${where} did not answer within ${timeoutMs} ms`, hint: "raise --request-timeout, or check the network path" };
   }
   if (code === "ECONNREFUSED") {
@@ -290,21 +281,17 @@ export function classifyError(target: Target, e: unknown, timeoutMs: number): Cl
       ok: false,
       message: `${where}: TLS verification failed (${code}: ${short(err.message ?? "")})`,
       hint:
-        target.component === "kubelet" && target.via === "direct"
-          ? "kubelet serving certificates are often self-signed: drop --direct to go through the apiserver, or pass --insecure-skip-tls-verify"
-          : "check the kubeconfig's certificate-authority, or pass --insecure-skip-tls-verify if you accept the risk",
+        target.via === "port-forward"
+          ? `the TLS handshake with ${target.component} inside the tunnel failed: check that port ${target.port} serves HTTPS`
+          : target.component === "kubelet" && target.via === "direct"
+            ? "kubelet serving certificates are often self-signed: drop --direct to go through the apiserver, or pass --insecure-skip-tls-verify"
+            : "check the kubeconfig's certificate-authority, or pass --insecure-skip-tls-verify if you accept the risk",
     };
   }
   if (code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EHOSTUNREACH" || code === "ENETUNREACH") {
     return { outcome: "unreachable", ok: false, message: `${where}: ${networkReason(e)}` };
   }
   return { outcome: "error", ok: false, message: `${where}: ${networkReason(e)}` };
-}
-
-export function errorCode(e: unknown): string | null {
-  const err = e as { code?: unknown; cause?: { code?: unknown } } | undefined;
-  const code = err?.code ?? err?.cause?.code;
-  return typeof code === "string" ? code : null;
 }
 
 function describeWhere(t: Target): string {

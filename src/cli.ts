@@ -139,7 +139,9 @@ Exit codes: 0 all targets set, 1 a target failed, 2 usage or configuration error
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), ...value.split(",").map((s) => s.trim()).filter(Boolean)];
+  const names = value.split(",").map((s) => s.trim());
+  if (names.some((n) => !n)) throw new UsageError(`--node "${value}" has an empty node name`);
+  return [...(previous ?? []), ...names];
 }
 
 /**
@@ -176,7 +178,6 @@ function commanderMessage(e: CommanderError, argv: string[]): string {
     msg = msg.replace(/^missing required argument '(\w+)'/, "missing $1");
     return `${msg}; usage: kvlog set <component> <level> (components: ${COMPONENTS.map((c) => c.name).join(", ")})`;
   }
-  if (e.code === "commander.help" || e.code === "commander.helpDisplayed") return msg;
   return `${msg.replace(/\n+/g, " ").trim().replace(/\.$/, "")}; run 'kvlog ${argv[0] === "set" ? "set " : ""}--help' for usage`;
 }
 
@@ -198,7 +199,9 @@ export function validate(componentArg: string, levelArg: string, o: RawSetOption
   if (o.namespace !== undefined && !podBased) throw new UsageError(`-n/--namespace does not apply to ${component.name}: it does not run as a pod kvlog looks up`);
   if (o.podSelector !== undefined && component.discovery !== "node-pod") throw new UsageError(`--pod-selector applies to kube-proxy only; for ${component.name} use -l`);
   if (o.direct && component.name !== "kubelet") throw new UsageError("--direct applies to kubelet only");
-  if (o.selector !== undefined && !o.selector.trim()) throw new UsageError("-l/--selector is empty");
+  for (const [flag, value] of [["-l/--selector", o.selector], ["--pod-selector", o.podSelector], ["-n/--namespace", o.namespace]] as const) {
+    if (value !== undefined && !value.trim()) throw new UsageError(`${flag} is empty; give a value or leave the flag out`);
+  }
 
   let endpoint: URL | undefined;
   if (o.endpoint !== undefined) {
@@ -208,6 +211,7 @@ export function validate(componentArg: string, levelArg: string, o: RawSetOption
       throw new UsageError(`--endpoint "${o.endpoint}" is not a URL; give one like https://10.0.0.5:10259`);
     }
     if (endpoint.protocol !== "https:" && endpoint.protocol !== "http:") throw new UsageError(`--endpoint must be an http:// or https:// URL, got ${endpoint.protocol}`);
+    if (endpoint.username || endpoint.password) throw new UsageError("--endpoint must not carry user:password; pass credentials with --token or --token-file");
     if (nodes.length > 0 || o.selector !== undefined || o.namespace !== undefined || o.direct || o.podSelector !== undefined) {
       throw new UsageError("--endpoint names the one target: drop --node, -l, -n, --pod-selector and --direct");
     }
@@ -350,7 +354,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     }
     const err = e as Error;
     io.stderr.write(`kvlog: unexpected error: ${redactText(err.message ?? String(e), access)}; please report it with the command you ran\n`);
-    if (io.env.KVLOG_DEBUG) io.stderr.write(`${err.stack ?? ""}\n`);
+    if (io.env.KVLOG_DEBUG) io.stderr.write(`${redactText(err.stack ?? "", access)}\n`);
     return 1;
   } finally {
     await access?.dispatcher.close().catch(() => {});
@@ -378,4 +382,7 @@ function redact(results: Result[], access: Access | undefined): Result[] {
 export async function main(): Promise<void> {
   const code = await run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env });
   process.exitCode = code;
+  // Normally the process ends here by itself. If something still holds the event loop (an exec
+  // credential plugin that never answered), exit anyway once the output has had time to drain.
+  setTimeout(() => process.exit(code), 2000).unref();
 }

@@ -34,14 +34,14 @@ export interface Component {
   since: [major: number, minor: number];
   /** What turns the endpoint on when it answers 404. */
   gate: string;
-  /** The RBAC rule the caller needs at the component (printed on 403). */
+  /** The RBAC rule the caller needs for the PUT, as printed in a 403 hint ("" when the endpoint has no auth). */
   rbac: string;
   /** Where the component's own name appears in a pod's container image (for the version). */
   image?: string;
 }
 
-const NON_RESOURCE_RULE = `- nonResourceURLs: ["/debug/flags/v"]\n  verbs: ["put"]`;
-const NODES_PROXY_RULE = `- apiGroups: [""]\n  resources: ["nodes/proxy"]\n  verbs: ["update"]`;
+const NON_RESOURCE_RULE = `nonResourceURLs ["/debug/flags/v"] verbs ["put"]`;
+const NODES_PROXY_RULE = `apiGroups [""] resources ["nodes/proxy"] verbs ["update"]`;
 
 export const COMPONENTS: readonly Component[] = [
   {
@@ -123,10 +123,6 @@ export const COMPONENTS: readonly Component[] = [
     image: "kube-proxy",
   },
 ];
-
-export function componentNames(): string[] {
-  return COMPONENTS.map((c) => c.name);
-}
 
 /** Finds a component by canonical name or alias (case-insensitive). */
 export function findComponent(input: string): Component | undefined {

@@ -3,10 +3,12 @@
 // @kubernetes/client-node is used only to load kubeconfigs and run their auth
 // (client certificates, tokens, exec plugins, auth providers); requests go through undici.
 
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { delimiter, join } from "node:path";
 import { ConfigError, RunError } from "./errors.js";
-import { statusMessage } from "./portforward.js";
-import { newApiDispatcher, request, joinUrl, type Access, type ApiTls, type Credentials, type HttpAnswer } from "./transport.js";
+import { displayUrl, networkReason, statusMessage } from "./http.js";
+import { newDispatcher, request, joinUrl, type Access, type ApiTls, type Credentials, type HttpAnswer } from "./transport.js";
 
 export interface ObjectMeta {
   name: string;
@@ -58,28 +60,51 @@ export class ApiError extends Error {
   }
 }
 
-const FALLBACK_SERVER = "http://localhost:8080";
+const IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
-/** Loads the kubeconfig like kubectl does; undefined only when `optional` and none exists. */
+/**
+ * Loads the kubeconfig like kubectl does: --kubeconfig, else the files in KUBECONFIG (the first
+ * that sets current-context wins), else ~/.kube/config, else the in-cluster ServiceAccount.
+ * Returns undefined only when `optional` (--endpoint) and there is none.
+ */
 export async function loadAccess(opts: AccessOptions): Promise<Access | undefined> {
-  const { KubeConfig } = await import("@kubernetes/client-node");
+  const env = opts.env;
+  const files = opts.kubeconfig
+    ? [opts.kubeconfig]
+    : env.KUBECONFIG
+      ? env.KUBECONFIG.split(delimiter).filter(Boolean)
+      : env.HOME && existsSync(join(env.HOME, ".kube", "config"))
+        ? [join(env.HOME, ".kube", "config")]
+        : [];
+  const inCluster = files.length === 0 && existsSync(IN_CLUSTER_TOKEN) && env.KUBERNETES_SERVICE_HOST !== undefined;
+  if (files.length === 0 && !inCluster) {
+    if (opts.optional) return undefined;
+    throw new ConfigError("no kubeconfig found: set KUBECONFIG, pass --kubeconfig, or create ~/.kube/config (kubectl config view should show a cluster)");
+  }
+
+  const { KubeConfig, bufferFromFileOrString } = await import("@kubernetes/client-node");
   const kc = new KubeConfig();
-  let source: string;
-  const path = opts.kubeconfig;
+  let source = inCluster ? "in-cluster ServiceAccount" : `kubeconfig ${files.join(delimiter)}`;
+  let current = "";
   try {
-    if (path) {
-      kc.loadFromFile(path);
-      source = `kubeconfig ${path}`;
+    if (inCluster) {
+      kc.loadFromCluster();
     } else {
-      // Like kubectl: the first file in KUBECONFIG that sets current-context wins.
-      kc.loadFromDefault(undefined, true);
-      source = opts.env.KUBECONFIG ? `kubeconfig ${opts.env.KUBECONFIG}` : "kubeconfig ~/.kube/config";
+      for (const f of files) {
+        current = f;
+        if (f === files[0]) {
+          kc.loadFromFile(f);
+        } else {
+          const more = new KubeConfig();
+          more.loadFromFile(f);
+          kc.mergeConfig(more, true);
+        }
+      }
     }
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const where = path ?? opts.env.KUBECONFIG ?? "~/.kube/config";
+    const where = current || source;
     if (err.code === "ENOENT") {
-      if (opts.optional && !path) return undefined;
       throw new ConfigError(`cannot read kubeconfig ${where}: file not found; check the path, or pass --kubeconfig`, { cause: e });
     }
     if (err.code === "EACCES" || err.code === "EISDIR") {
@@ -102,16 +127,13 @@ export async function loadAccess(opts: AccessOptions): Promise<Access | undefine
   }
 
   const cluster = kc.getCurrentCluster();
-  const inCluster = kc.getCurrentContext() === "inClusterContext";
-  if (inCluster) source = "in-cluster ServiceAccount";
-  if (!cluster || cluster.server === FALLBACK_SERVER) {
+  if (!cluster) {
     if (opts.optional) return undefined;
-    if (!kc.getCurrentContext() || cluster?.server === FALLBACK_SERVER) {
-      throw new ConfigError(
-        "no kubeconfig found: set KUBECONFIG, pass --kubeconfig, or create ~/.kube/config (kubectl config view should show a cluster)",
-      );
-    }
-    throw new ConfigError(`the current context in the ${source} names no cluster; pass --context or fix the kubeconfig`);
+    throw new ConfigError(
+      kc.getCurrentContext()
+        ? `the current context in the ${source} names no cluster; pass --context or fix the kubeconfig`
+        : `the ${source} has no current context; pass --context (known: ${kc.getContexts().map((c) => c.name).join(", ") || "none"})`,
+    );
   }
 
   let server: URL;
@@ -120,6 +142,7 @@ export async function loadAccess(opts: AccessOptions): Promise<Access | undefine
   } catch (e) {
     throw new ConfigError(`the cluster server "${cluster.server}" in the ${source} is not a URL`, { cause: e });
   }
+  if (server.username || server.password) server = new URL(displayUrl(server));
 
   // Let client-node run the user's auth: certificates, token, token file, exec plugin, auth provider.
   const httpsOpts: {
@@ -131,13 +154,25 @@ export async function loadAccess(opts: AccessOptions): Promise<Access | undefine
     headers?: Record<string, string>;
     auth?: string;
   } = {};
-  try {
-    await kc.applyToHTTPSOptions(httpsOpts as never);
-  } catch (e) {
-    throw new ConfigError(
-      `the credentials of the ${source} could not be loaded: ${firstLine((e as Error).message)}; check the user entry (exec plugin, token file, certificate paths)`,
-      { cause: e },
-    );
+  const override = await tokenOverride(opts);
+  if (override) {
+    // The token flags replace the identity: no exec plugin runs, only the cluster's TLS is used.
+    try {
+      httpsOpts.ca = bufferFromFileOrString(cluster.caFile, cluster.caData) ?? undefined;
+    } catch (e) {
+      throw new ConfigError(`cannot read the certificate-authority of the ${source}: ${firstLine((e as Error).message)}`, { cause: e });
+    }
+    if (cluster.skipTLSVerify) httpsOpts.rejectUnauthorized = false;
+    if (cluster.tlsServerName) httpsOpts.servername = cluster.tlsServerName;
+  } else {
+    try {
+      await withTimeout(kc.applyToHTTPSOptions(httpsOpts as never), opts.timeoutMs, `the credentials of the ${source} (exec plugin or auth provider)`);
+    } catch (e) {
+      throw new ConfigError(
+        `the credentials of the ${source} could not be loaded: ${credentialFailure(e)}; check the user entry (exec plugin, token file, certificate paths)`,
+        { cause: e },
+      );
+    }
   }
 
   const tlsConf: ApiTls = {
@@ -151,22 +186,36 @@ export async function loadAccess(opts: AccessOptions): Promise<Access | undefine
   for (const [k, v] of Object.entries(httpsOpts.headers ?? {})) headers[k] = String(v).trim();
   if (httpsOpts.auth) headers.Authorization = `Basic ${Buffer.from(httpsOpts.auth).toString("base64")}`;
 
-  let credentials: Credentials = {
+  const credentials: Credentials = override ?? {
     kind: describeCredentials(headers, httpsOpts.cert !== undefined),
     headers,
     cert: httpsOpts.cert,
     key: httpsOpts.key,
   };
-  const override = await tokenOverride(opts);
-  if (override) credentials = override;
 
   return {
     server,
     tls: tlsConf,
     credentials,
-    dispatcher: newApiDispatcher(tlsConf, credentials, opts.timeoutMs),
+    dispatcher: newDispatcher(tlsConf, credentials, opts.timeoutMs),
     source,
   };
+}
+
+/** Rejects after `ms` (an exec plugin that waits for input must not hang kvlog). */
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Why credentials failed, without echoing what a plugin printed (it may hold a token). */
+function credentialFailure(e: unknown): string {
+  const msg = firstLine((e as Error).message ?? String(e));
+  if (e instanceof SyntaxError || /JSON/.test(msg)) return "the exec plugin's output is not valid JSON";
+  return msg;
 }
 
 /** --token / --token-file replace the kubeconfig's identity entirely (its client certificate too). */
@@ -194,7 +243,7 @@ export async function bareAccess(opts: AccessOptions, endpoint: URL): Promise<Ac
     server: endpoint,
     tls: tlsConf,
     credentials,
-    dispatcher: newApiDispatcher(tlsConf, credentials, opts.timeoutMs),
+    dispatcher: newDispatcher(tlsConf, credentials, opts.timeoutMs),
     source: "no kubeconfig",
   };
 }
@@ -216,7 +265,7 @@ export async function withServiceAccount(access: Access, api: KubeApi, namespace
   const token = await api.createToken(namespace, name, 600);
   const credentials: Credentials = { kind: `ServiceAccount ${namespace}/${name} token (TokenRequest, 10 min)`, headers: { Authorization: `Bearer ${token}` } };
   await access.dispatcher.close();
-  return { ...access, credentials, dispatcher: newApiDispatcher(access.tls, credentials, timeoutMs) };
+  return { ...access, credentials, dispatcher: newDispatcher(access.tls, credentials, timeoutMs) };
 }
 
 export function kubeApi(access: Access, timeoutMs: number): KubeApi {
@@ -296,15 +345,4 @@ export function kubeApi(access: Access, timeoutMs: number): KubeApi {
       return token;
     },
   };
-}
-
-/** A short reason for a network failure: the OS / TLS / undici code and message. */
-export function networkReason(e: unknown): string {
-  const err = e as { code?: string; message?: string; cause?: { code?: string; message?: string }; name?: string };
-  const code = err.code ?? err.cause?.code;
-  if (err.name === "TimeoutError" || code === "UND_ERR_CONNECT_TIMEOUT" || code === "UND_ERR_HEADERS_TIMEOUT" || code === "ETIMEDOUT") {
-    return "timed out (raise --request-timeout if the network is slow)";
-  }
-  const msg = err.cause?.message ?? err.message ?? String(e);
-  return code && !msg.includes(code) ? `${code} ${msg}` : msg;
 }

@@ -140,13 +140,14 @@ export function endpointTarget(c: Component, url: URL): Target {
   // A bare origin means the standard path; the sender appends /debug/flags/v to this base.
   u.pathname = u.pathname.replace(/\/debug\/flags\/v\/?$/, "").replace(/\/+$/, "");
   u.search = "";
+  const port = Number(u.port) || (u.protocol === "http:" ? 80 : 443);
   return {
-    id: `${c.name}/${u.host}`,
+    id: `${c.name}/${u.hostname}:${port}`,
     component: c.name,
     via: "direct",
     authenticates: c.authenticates,
     scheme: u.protocol === "http:" ? "http" : "https",
-    port: Number(u.port) || (u.protocol === "http:" ? 80 : 443),
+    port,
     url: u.href,
   };
 }

@@ -11,6 +11,7 @@
 
 import { Duplex } from "node:stream";
 import WebSocket from "ws";
+import { readLimited, statusMessage } from "./http.js";
 import type { ApiTls, Credentials } from "./transport.js";
 
 export const PORT_FORWARD_PROTOCOL = "v4.channel.k8s.io";
@@ -81,17 +82,10 @@ export function openTunnel(opts: TunnelOptions): Promise<Duplex> {
     }, opts.timeoutMs);
 
     ws.on("unexpected-response", (_req, res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on("data", (c: Buffer) => {
-        if (size < 64 * 1024) chunks.push(c);
-        size += c.length;
-      });
-      res.on("end", () => {
-        const body = Buffer.concat(chunks).toString("utf8");
-        fail(new TunnelRefusedError(statusMessage(body) ?? `HTTP ${res.statusCode}`, res.statusCode ?? 0));
-      });
-      res.on("error", (e) => fail(e));
+      readLimited(res).then(
+        (body) => fail(new TunnelRefusedError(statusMessage(body) ?? `HTTP ${res.statusCode}`, res.statusCode ?? 0)),
+        (e: Error) => fail(e),
+      );
     });
     ws.on("error", (e) => fail(e));
     ws.on("open", () => {
@@ -126,7 +120,8 @@ function tunnelStream(ws: WebSocket): Duplex {
       cb();
     },
     destroy(err, cb) {
-      if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close();
+      // The HTTP exchange is over (or failed): no need to wait for the peer's close frame.
+      ws.terminate();
       cb(err);
     },
   });
@@ -154,16 +149,4 @@ function tunnelStream(ws: WebSocket): Duplex {
   });
   ws.on("error", (e) => stream.destroy(e));
   return stream;
-}
-
-/** The message of a Kubernetes Status body, if the text is one. */
-export function statusMessage(body: string): string | undefined {
-  try {
-    const s = JSON.parse(body) as { kind?: string; message?: string };
-    if (s && s.kind === "Status" && typeof s.message === "string") return s.message;
-  } catch {
-    // not JSON
-  }
-  const t = body.trim();
-  return t ? t.slice(0, 500) : undefined;
 }

@@ -6,7 +6,8 @@
 
 import tls from "node:tls";
 import { Agent, Client, type Dispatcher } from "undici";
-import { openTunnel } from "./portforward.js";
+import { displayUrl, FLAGS_PATH, readLimited } from "./http.js";
+import { openTunnel, portForwardUrl } from "./portforward.js";
 import type { Target } from "./plan.js";
 
 export interface ApiTls {
@@ -46,7 +47,7 @@ export interface SendOptions {
   timeoutMs: number;
 }
 
-/** One opened way to a target. `describe` is what `--dry-run` and the table show. */
+/** One opened way to a target. `url` is what `--dry-run`, the table and the JSON show. */
 export interface Channel {
   url: string;
   send(opts: SendOptions): Promise<HttpAnswer>;
@@ -56,21 +57,19 @@ export interface Channel {
 export type Via = Target["via"];
 export type Way = (target: Target, access: Access | undefined, timeoutMs: number) => Channel;
 
-const MAX_BODY = 64 * 1024;
-
-export function newApiDispatcher(tlsConf: ApiTls, credentials: Credentials, timeoutMs: number): Dispatcher {
+/** An undici Agent with kvlog's TLS settings; client certificate only when credentials are given. */
+export function newDispatcher(tlsConf: ApiTls, credentials: Credentials | undefined, timeoutMs: number): Dispatcher {
   return new Agent({
     connect: {
       ca: tlsConf.ca,
       rejectUnauthorized: tlsConf.rejectUnauthorized,
       servername: tlsConf.servername,
-      cert: credentials.cert,
-      key: credentials.key,
+      cert: credentials?.cert,
+      key: credentials?.key,
       timeout: timeoutMs,
     },
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
-    connections: 32,
   });
 }
 
@@ -95,18 +94,12 @@ export async function request(
     bodyTimeout: opts.timeoutMs,
     signal: AbortSignal.timeout(opts.timeoutMs),
   });
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res.body) {
-    const b = chunk as Buffer;
-    if (size < MAX_BODY) chunks.push(b.subarray(0, MAX_BODY - size));
-    size += b.length;
-  }
+  const body = await readLimited(res.body);
   const ct = res.headers["content-type"];
   return {
     status: res.statusCode,
     contentType: Array.isArray(ct) ? (ct[0] ?? "") : (ct ?? ""),
-    body: Buffer.concat(chunks).toString("utf8"),
+    body,
   };
 }
 
@@ -120,30 +113,18 @@ export function joinUrl(base: URL, path: string): URL {
 }
 
 /** Credentials go only to endpoints that authenticate, and never over plain HTTP. */
-function headersFor(target: Target, access: Access | undefined, scheme: string): Record<string, string> {
-  if (!access || !target.authenticates || scheme !== "https") return {};
-  return access.credentials.headers;
+function sendsCredentials(target: Target, access: Access | undefined, https: boolean): access is Access {
+  return access !== undefined && target.authenticates && https;
 }
 
 const direct: Way = (target, access, timeoutMs) => {
-  const url = new URL(target.url!);
-  const isApiserver = access !== undefined && url.origin === access.server.origin;
-  const https = url.protocol === "https:";
-  const sendCreds = access !== undefined && target.authenticates && https;
-  const dispatcher = isApiserver
-    ? access.dispatcher
-    : new Agent({
-        connect: {
-          ca: access?.tls.ca,
-          rejectUnauthorized: access?.tls.rejectUnauthorized ?? true,
-          cert: sendCreds ? access.credentials.cert : undefined,
-          key: sendCreds ? access.credentials.key : undefined,
-          timeout: timeoutMs,
-        },
-      });
+  const base = new URL(target.url!);
+  const isApiserver = access !== undefined && base.origin === access.server.origin;
+  const creds = sendsCredentials(target, access, base.protocol === "https:") ? access!.credentials : undefined;
+  const dispatcher = isApiserver ? access.dispatcher : newDispatcher(access?.tls ?? { rejectUnauthorized: true }, creds, timeoutMs);
   return {
-    url: url.href,
-    send: (opts) => request(dispatcher, joinUrl(url, opts.path), headersFor(target, access, url.protocol.slice(0, -1)), opts),
+    url: displayUrl(joinUrl(base, FLAGS_PATH)),
+    send: (opts) => request(dispatcher, joinUrl(base, opts.path), creds?.headers ?? {}, opts),
     close: async () => {
       if (!isApiserver) await dispatcher.destroy();
     },
@@ -154,7 +135,7 @@ const nodeProxy: Way = (target, access) => {
   if (!access) throw new Error("the node proxy needs an apiserver");
   const base = joinUrl(access.server, `/api/v1/nodes/${encodeURIComponent(target.node!)}/proxy`);
   return {
-    url: joinUrl(base, "/debug/flags/v").href,
+    url: displayUrl(joinUrl(base, FLAGS_PATH)),
     send: (opts) => request(access.dispatcher, joinUrl(base, opts.path), access.credentials.headers, opts),
     close: async () => {},
   };
@@ -163,13 +144,20 @@ const nodeProxy: Way = (target, access) => {
 const portForward: Way = (target, access, timeoutMs) => {
   if (!access) throw new Error("port-forward needs an apiserver");
   const https = target.scheme === "https";
-  const sendCreds = target.authenticates && https;
+  const creds = sendsCredentials(target, access, https) ? access.credentials : undefined;
   const origin = `${target.scheme}://localhost:${target.port}`;
   const client = new Client(origin, {
     pipelining: 0,
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
     connect: (_options, callback) => {
+      let settled = false;
+      const settle = (err: Error | null, socket: unknown): void => {
+        if (settled) return;
+        settled = true;
+        if (err) callback(err, null);
+        else callback(null, socket as never);
+      };
       openTunnel({
         server: access.server,
         tls: access.tls,
@@ -181,37 +169,46 @@ const portForward: Way = (target, access, timeoutMs) => {
       }).then(
         (stream) => {
           if (!https) {
-            callback(null, stream as never);
+            settle(null, stream);
             return;
           }
-          // The component's serving certificate is self-signed (kubernetes-facts.md), so it is
-          // not verified; the tunnel itself is authenticated and verified by the apiserver's TLS.
-          const socket = tls.connect({
-            socket: stream,
-            rejectUnauthorized: false,
-            servername: "localhost",
-            cert: sendCreds ? access.credentials.cert : undefined,
-            key: sendCreds ? access.credentials.key : undefined,
-            ALPNProtocols: ["http/1.1"],
-          });
-          const timer = setTimeout(() => socket.destroy(Object.assign(new Error("TLS handshake inside the port-forward timed out"), { code: "ETIMEDOUT" })), timeoutMs);
-          socket.once("secureConnect", () => {
-            clearTimeout(timer);
-            callback(null, socket as never);
-          });
-          socket.once("error", (err) => {
-            clearTimeout(timer);
-            callback(err, null);
-          });
+          try {
+            // The component's serving certificate is self-signed (kubernetes-facts.md), so it is
+            // not verified; the tunnel itself is authenticated and verified by the apiserver's TLS.
+            const socket = tls.connect({
+              socket: stream,
+              rejectUnauthorized: false,
+              servername: "localhost",
+              cert: creds?.cert,
+              key: creds?.key,
+              ALPNProtocols: ["http/1.1"],
+            });
+            const timer = setTimeout(
+              () => socket.destroy(Object.assign(new Error("TLS handshake inside the port-forward timed out"), { code: "ETIMEDOUT" })),
+              timeoutMs,
+            );
+            socket.once("secureConnect", () => {
+              clearTimeout(timer);
+              settle(null, socket);
+            });
+            socket.once("error", (err) => {
+              clearTimeout(timer);
+              settle(err, null);
+            });
+          } catch (err) {
+            stream.destroy();
+            settle(err as Error, null);
+          }
         },
-        (err: Error) => callback(err, null),
+        (err: Error) => settle(err, null),
       );
     },
   });
-  const headers = sendCreds ? access.credentials.headers : {};
+  const tunnel = portForwardUrl(access.server, target.namespace!, target.pod!, target.port);
+  tunnel.protocol = access.server.protocol;
   return {
-    url: `${joinUrl(access.server, `/api/v1/namespaces/${target.namespace}/pods/${target.pod}/portforward?ports=${target.port}`).href} -> ${origin}/debug/flags/v`,
-    send: (opts) => request(client, new URL(opts.path, origin), headers, opts),
+    url: `${displayUrl(tunnel)} -> ${origin}${FLAGS_PATH}`,
+    send: (opts) => request(client, new URL(opts.path, origin), creds?.headers ?? {}, opts),
     close: async () => {
       await client.destroy();
     },

@@ -229,6 +229,8 @@ afterAll(async () => {
   // Leave every component at the base level.
   if (kvlogKubeconfig) {
     for (const c of ["apiserver", "scheduler", "kcm", "kubelet"]) await run(["set", c, String(BASE_LEVEL)]).catch(() => {});
+    const { on } = nodesWithProxy();
+    if (on) await run(["set", "kube-proxy", String(BASE_LEVEL), "--node", on]).catch(() => {});
   }
 });
 

@@ -39,6 +39,9 @@ describe("every component, every path", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^TARGET\s+NODE\s+VIA\s+RESULT\s+MESSAGE\n/);
     expect(r.stdout).toMatch(/kube-apiserver\/127\.0\.0\.1:\d+\s+-\s+direct\s+set\s+level set to 3/);
+    const dry = await run(["set", "apiserver", "3", "--dry-run", "-o", "json"]);
+    expect(dry.json().results[0].endpoint).toBe(`${fake.url}/debug/flags/v`);
+    expect(dry.json().results[0].request.url).toBe(`${fake.url}/debug/flags/v`);
     expect(r.stderr).toMatch(/kube-apiserver: 1 of 1 target\(s\) set to level 3/);
     expect(fake.level("kube-apiserver")).toBe(3);
     expect(puts("kube-apiserver").at(-1)).toMatchObject({ body: "3", authorization: "cert" });
@@ -85,6 +88,7 @@ describe("every component, every path", () => {
     const insecure = await run(["set", "kubelet", "6", "--direct", "--node", "cp-1", "--insecure-skip-tls-verify", "-o", "json"]);
     expect(insecure.code).toBe(0);
     expect(insecure.json().results[0]).toMatchObject({ via: "direct", outcome: "set" });
+    expect(insecure.json().results[0].endpoint).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/debug\/flags\/v$/);
     expect(puts("kubelet/cp-1").at(-1)).toMatchObject({ via: "direct", body: "6" });
   });
 

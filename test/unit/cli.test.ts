@@ -104,6 +104,12 @@ describe("parseArgs", () => {
     [["set", "kubelet", "1", "--concurrency", "0"], /--concurrency must be/],
     [["set", "kubelet", "1", "-o", "yaml"], /Allowed choices are table, json/],
     [["set", "kubelet", "1", "--request-timeout", "forever"], /--request-timeout must be a duration/],
+    [["set", "kubelet", "1", "--node", ""], /--node "" has an empty node name/],
+    [["set", "kubelet", "1", "--node", "a,,b"], /empty node name/],
+    [["set", "proxy", "1", "--pod-selector", " "], /--pod-selector is empty/],
+    [["set", "scheduler", "1", "-n", ""], /-n\/--namespace is empty/],
+    [["set", "kubelet", "1", "-l", ""], /-l\/--selector is empty/],
+    [["set", "scheduler", "1", "--endpoint", "https://u:p@10.0.0.5:10259"], /must not carry user:password/],
   ])("%j is a usage error", (argv, msg) => {
     expect(() => parse(...argv)).toThrow(msg);
     try {
@@ -138,16 +144,8 @@ describe("run: usage and configuration errors", () => {
   });
 
   it("no kubeconfig anywhere is a configuration error", async () => {
-    const o = io({ HOME: "/nonexistent-home-for-kvlog", KUBECONFIG: "" });
-    const saved = { HOME: process.env.HOME, KUBECONFIG: process.env.KUBECONFIG };
-    process.env.HOME = "/nonexistent-home-for-kvlog"; // client-node reads the real env
-    delete process.env.KUBECONFIG;
-    try {
-      expect(await run(["set", "kubelet", "3"], o)).toBe(2);
-    } finally {
-      process.env.HOME = saved.HOME;
-      if (saved.KUBECONFIG !== undefined) process.env.KUBECONFIG = saved.KUBECONFIG;
-    }
+    const o = io({ HOME: "/nonexistent-home-for-kvlog" });
+    expect(await run(["set", "kubelet", "3"], o)).toBe(2);
     expect(o.err).toMatch(/^kvlog: no kubeconfig found/);
   });
 

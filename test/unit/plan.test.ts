@@ -108,7 +108,9 @@ describe("target selection (pure)", () => {
       via: "direct",
       url: "https://10.0.0.5:10259/",
     });
-    expect(endpointTarget(comp("apiserver"), new URL("https://rancher.example/k8s/clusters/c-1")).url).toBe("https://rancher.example/k8s/clusters/c-1");
+    const rancher = endpointTarget(comp("apiserver"), new URL("https://rancher.example/k8s/clusters/c-1"));
+    expect(rancher.url).toBe("https://rancher.example/k8s/clusters/c-1");
+    expect(rancher.id).toBe("kube-apiserver/rancher.example:443");
   });
 });
 
