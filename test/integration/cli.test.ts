@@ -1,4 +1,5 @@
 // The real CLI against the in-process simulated cluster: every reach path, every outcome class.
+import { writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeCluster, type FakeCluster } from "../fake/cluster.ts";
 import { kvlog, type CliRun } from "./run.ts";
@@ -19,6 +20,24 @@ async function run(args: string[], user = "admin", env: Record<string, string> =
   }
   expect(r.stdout + r.stderr).not.toMatch(/PRIVATE KEY|    at .*\(.*:\d+:\d+\)/); // no keys, no stack traces
   return r;
+}
+
+/** A kubeconfig for the fake cluster whose user runs an exec credential plugin. */
+function execKubeconfig(command: string, name: string, args: string[] = []): string {
+  const path = `${fake.dir}/${name}.kubeconfig`;
+  const ca = Buffer.from(fake.caPem).toString("base64");
+  writeFileSync(
+    path,
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: "fake", cluster: { server: fake.url, "certificate-authority-data": ca } }],
+      users: [{ name, user: { exec: { apiVersion: "client.authentication.k8s.io/v1", command, args, interactiveMode: "Never" } } }],
+      contexts: [{ name, context: { cluster: "fake", user: name } }],
+      "current-context": name,
+    }),
+  );
+  return path;
 }
 
 const puts = (target: string) => fake.requests.filter((q) => q.target === target && q.method === "PUT" && q.path === "/debug/flags/v");
@@ -151,6 +170,27 @@ describe("identities", () => {
     expect(r.json().results[0].request.auth).toMatch(/ServiceAccount kvlog-e2e\/kvlog/);
     expect(fake.requests.some((q) => q.method === "POST" && q.path === "/api/v1/namespaces/kvlog-e2e/serviceaccounts/kvlog/token")).toBe(true);
     expect(puts("kube-apiserver").at(-1)).toMatchObject({ user: "system:serviceaccount:kvlog-e2e:kvlog", body: "9" });
+  });
+
+  it("a kubeconfig exec plugin provides the token (as EKS/GKE/AKS/OIDC plugins do)", async () => {
+    const { writeFileSync, chmodSync } = await import("node:fs");
+    const plugin = `${fake.dir}/exec-plugin.sh`;
+    const cred = JSON.stringify({ apiVersion: "client.authentication.k8s.io/v1", kind: "ExecCredential", status: { token: fake.tokenFor("kvlog") } });
+    writeFileSync(plugin, `#!/bin/sh\nprintf '%s' '${cred}'\n`);
+    chmodSync(plugin, 0o755);
+    const r = await kvlog(["set", "scheduler", "2", "-o", "json"], { KUBECONFIG: execKubeconfig(plugin, "exec-ok") });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().results[0].request.auth).toBe("bearer token (kubeconfig)");
+    expect(puts(SCHED).at(-1)).toMatchObject({ authorization: "bearer", user: "kvlog" });
+    expect(r.stdout + r.stderr).not.toContain(fake.tokenFor("kvlog"));
+  });
+
+  it("an exec plugin that never answers is bounded by --request-timeout", async () => {
+    const started = Date.now();
+    const r = await kvlog(["set", "apiserver", "2", "--request-timeout", "1s"], { KUBECONFIG: execKubeconfig("/bin/sleep", "exec-hang", ["600"]) });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^kvlog: the credentials of the kubeconfig .* could not be loaded: .*did not answer within 1000 ms/);
+    expect(Date.now() - started).toBeLessThan(15_000);
   });
 
   it("--token-file reads and trims the token", async () => {
