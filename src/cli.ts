@@ -4,7 +4,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { applyAll, type Result } from "./apply.js";
 import { COMPONENTS, findComponent, suggestComponent, type Component } from "./components.js";
-import { isKvlogError, UsageError } from "./errors.js";
+import { ConfigError, isKvlogError, UsageError } from "./errors.js";
 import { bareAccess, kubeApi, loadAccess, withServiceAccount } from "./kube.js";
 import { planTargets } from "./plan.js";
 import { buildReport, renderJson, renderSummary, renderTable } from "./report.js";
@@ -294,8 +294,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
   try {
     const req = parseArgs(argv, io);
     if (!req) return 0;
-    const colorOut = req.color && (io.env.FORCE_COLOR ? io.env.FORCE_COLOR !== "0" : io.stdout.isTTY === true);
-    const colorErr = req.color && (io.env.FORCE_COLOR ? io.env.FORCE_COLOR !== "0" : io.stderr.isTTY === true);
+    const colorOn = (stream: { isTTY?: boolean }): boolean =>
+      req.color && (io.env.FORCE_COLOR ? io.env.FORCE_COLOR !== "0" : stream.isTTY === true);
     if (req.level > NOISY_LEVEL) {
       io.stderr.write(`warning: level ${req.level} is above ${NOISY_LEVEL}: components then log request and response bodies, which can flood disks and expose data\n`);
     }
@@ -310,7 +310,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
       optional: req.endpoint !== undefined,
       env: io.env,
     };
-    access = (await loadAccess(accessOpts)) ?? (req.endpoint ? await bareAccess(accessOpts, req.endpoint) : undefined);
+    access = await loadAccess(accessOpts);
+    if (!access && req.serviceAccount) {
+      throw new ConfigError("--service-account mints its token through the apiserver, which needs a kubeconfig; pass --kubeconfig or use --token");
+    }
+    access ??= req.endpoint ? await bareAccess(accessOpts, req.endpoint) : undefined;
     if (req.serviceAccount && access && !req.dryRun) {
       access = await withServiceAccount(access, kubeApi(access, req.timeoutMs), req.serviceAccount.namespace, req.serviceAccount.name, req.timeoutMs);
     }
@@ -344,8 +348,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
     if (progress) io.stderr.write("\r\x1b[2K");
 
     const report = buildReport(req.component.name, req.level, req.dryRun, redact(results, access));
-    io.stdout.write(req.output === "json" ? renderJson(report) : renderTable(report, colorOut));
-    io.stderr.write(renderSummary(report, colorErr));
+    io.stdout.write(req.output === "json" ? renderJson(report) : renderTable(report, colorOn(io.stdout)));
+    io.stderr.write(renderSummary(report, colorOn(io.stderr)));
     return report.summary.failed === 0 ? 0 : 1;
   } catch (e) {
     if (isKvlogError(e)) {

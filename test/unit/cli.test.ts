@@ -149,6 +149,12 @@ describe("run: usage and configuration errors", () => {
     expect(o.err).toMatch(/^kvlog: no kubeconfig found/);
   });
 
+  it("--service-account without a kubeconfig cannot mint a token", async () => {
+    const o = io({ HOME: "/nonexistent-home-for-kvlog" });
+    expect(await run(["set", "scheduler", "3", "--endpoint", "https://127.0.0.1:1", "--service-account", "a/b"], o)).toBe(2);
+    expect(o.err).toMatch(/^kvlog: --service-account mints its token through the apiserver, which needs a kubeconfig/);
+  });
+
   it("warns on stderr above level 10", async () => {
     const o = io();
     await run(["set", "kubelet", "11", "--kubeconfig", "/does/not/exist"], o);
