@@ -4,7 +4,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { applyAll, type Result } from "./apply.js";
 import { COMPONENTS, findComponent, suggestComponent, type Component } from "./components.js";
-import { ConfigError, isKvlogError, UsageError } from "./errors.js";
+import { ConfigError, KvlogError, UsageError } from "./errors.js";
 import { bareAccess, kubeApi, loadAccess, withServiceAccount } from "./kube.js";
 import { planTargets } from "./plan.js";
 import { buildReport, renderJson, renderSummary, renderTable } from "./report.js";
@@ -352,7 +352,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     io.stderr.write(renderSummary(report, colorOn(io.stderr)));
     return report.summary.failed === 0 ? 0 : 1;
   } catch (e) {
-    if (isKvlogError(e)) {
+    if (e instanceof KvlogError) {
       io.stderr.write(`kvlog: ${redactText(e.message, access)}\n`);
       return e.exitCode;
     }
