@@ -1341,13 +1341,15 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
           if (port === 6443 && pods.some((p) => p.target === t && p.spec.nodeName === pod.spec.nodeName)) return t.port;
           continue;
         }
-        if (t.node === pod.spec.nodeName && t.hostPort === port) return t.port;
+        // mode "refuse": nothing listens. Not dialled: the closed port number could by then belong
+        // to another listener on this machine, and the test would hang instead of being refused.
+        if (t.node === pod.spec.nodeName && t.hostPort === port) return t.behaviour.mode === "refuse" ? undefined : t.port;
       }
       return undefined;
     }
     const own = pod.spec.ports?.[port];
     if (own !== undefined) return own;
-    if (pod.target && pod.target.hostPort === port) return pod.target.port;
+    if (pod.target && pod.target.hostPort === port) return pod.target.behaviour.mode === "refuse" ? undefined : pod.target.port;
     return undefined;
   }
 
@@ -1522,6 +1524,11 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     headers["x-forwarded-uri"] = new URL(req.url ?? "/", "https://apiserver").pathname;
     headers["x-forwarded-proto"] = "https";
     headers["content-length"] = String(body.length);
+    if (kubelet?.behaviour.mode === "refuse") {
+      // Not dialled: the closed port number could by then belong to another listener here.
+      sendStatus(res, status(503, "ServiceUnavailable", `error trying to reach service: dial tcp 127.0.0.1:${port}: connect: connection refused`));
+      return;
+    }
     const up = https.request({
       host: "127.0.0.1",
       port,
