@@ -24,6 +24,7 @@ export type Outcome =
   | "unreachable"
   | "pod-not-running"
   | "missing"
+  | "interrupted"
   | "error";
 
 /** One result per target: the view model that both the table and the JSON render. */
@@ -57,6 +58,8 @@ export interface ApplyOptions {
   now?: () => number;
   /** The way to open a channel (tests may pass another). */
   open?: (target: Target, access: Access | undefined, timeoutMs: number) => Channel;
+  /** Once aborted (Ctrl-C), no new target is started; the ones in flight finish. */
+  signal?: AbortSignal;
 }
 
 export interface Classified {
@@ -73,7 +76,7 @@ export async function applyAll(targets: Target[], opts: ApplyOptions): Promise<R
   let next = 0;
   let done = 0;
   const worker = async (): Promise<void> => {
-    while (next < targets.length) {
+    while (next < targets.length && !opts.signal?.aborted) {
       const i = next++;
       const r = await applyOne(targets[i]!, opts);
       results[i] = r;
@@ -83,6 +86,11 @@ export async function applyAll(targets: Target[], opts: ApplyOptions): Promise<R
   };
   const n = Math.max(1, Math.min(opts.concurrency, targets.length));
   await Promise.all(Array.from({ length: n }, worker));
+  // Targets never started are reported too: the user must know which ones were not changed.
+  for (let i = next; i < targets.length; i++) {
+    const message = "not attempted: interrupted before kvlog reached it (its level is unchanged)";
+    results[i] = await applyOne({ ...targets[i]!, unavailable: { outcome: "interrupted", message } }, opts);
+  }
   return results;
 }
 

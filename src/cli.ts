@@ -60,7 +60,12 @@ export interface Io {
   stdout: { write(s: string): unknown; isTTY?: boolean };
   stderr: { write(s: string): unknown; isTTY?: boolean };
   env: NodeJS.ProcessEnv;
+  /** Aborted on the first Ctrl-C: no new target is started, the report is still printed. */
+  signal?: AbortSignal;
 }
+
+/** The exit code after an interrupt, as shells report SIGINT. */
+export const EXIT_INTERRUPTED = 130;
 
 const componentList = COMPONENTS.map((c) => (c.aliases.length ? `${c.name} (${c.aliases.join(", ")})` : c.name)).join(", ");
 
@@ -343,6 +348,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       timeoutMs: req.timeoutMs,
       concurrency: req.concurrency,
       dryRun: req.dryRun,
+      signal: io.signal,
       onResult: progress ? (_r, done, total) => void io.stderr.write(`\r\x1b[2K${req.dryRun ? "resolving" : "setting"} ${done}/${total}…`) : undefined,
     });
     if (progress) io.stderr.write("\r\x1b[2K");
@@ -350,6 +356,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     const report = buildReport(req.component.name, req.level, req.dryRun, redact(results, access));
     io.stdout.write(req.output === "json" ? renderJson(report) : renderTable(report, colorOn(io.stdout)));
     io.stderr.write(renderSummary(report, colorOn(io.stderr)));
+    if (io.signal?.aborted) return EXIT_INTERRUPTED;
     return report.summary.failed === 0 ? 0 : 1;
   } catch (e) {
     if (e instanceof KvlogError) {
@@ -384,7 +391,15 @@ function redact(results: Result[], access: Access | undefined): Result[] {
 }
 
 export async function main(): Promise<void> {
-  const code = await run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env });
+  // First Ctrl-C: start no new target, let the ones in flight finish (each is bounded by
+  // --request-timeout) and print what happened to every target. Second Ctrl-C: quit now.
+  const interrupt = new AbortController();
+  process.on("SIGINT", () => {
+    if (interrupt.signal.aborted) process.exit(EXIT_INTERRUPTED);
+    interrupt.abort();
+    process.stderr.write("\ninterrupted: finishing the targets in flight, starting no more (Ctrl-C again to quit now)\n");
+  });
+  const code = await run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: interrupt.signal });
   process.exitCode = code;
   // Normally the process ends here by itself. If something still holds the event loop (an exec
   // credential plugin that never answered), exit anyway once the output has had time to drain.

@@ -21,8 +21,8 @@ export interface Target {
   url?: string | undefined;
   /** The component's version when known (pod image tag, node info), to explain a 404. */
   version?: string | undefined;
-  /** Set when the target was found but cannot be reached (pod not running, named node missing). */
-  unavailable?: { outcome: "missing" | "pod-not-running"; message: string } | undefined;
+  /** Set when the target is not to be contacted (pod not running, named node missing, run interrupted). */
+  unavailable?: { outcome: "missing" | "pod-not-running" | "interrupted"; message: string } | undefined;
   /** The level the target had before kvlog changed it, when known (for a later revert). */
   previousLevel?: number | undefined;
 }

@@ -70,6 +70,8 @@ export function renderSummary(report: Report, color: boolean): string {
   } else {
     lines.push(chalk.red(`${report.component}: ${failed} of ${total} target(s) failed, ${succeeded} set to level ${report.level}`));
   }
+  const notAttempted = report.results.filter((r) => r.outcome === "interrupted").length;
+  if (notAttempted > 0) lines.push(`interrupted: ${notAttempted} target(s) not attempted, their level is unchanged`);
   const hints = [...new Set(report.results.filter((r) => !r.ok && r.hint).map((r) => r.hint!))];
   for (const h of hints) lines.push(`hint: ${h}`);
   return `${lines.join("\n")}\n`;

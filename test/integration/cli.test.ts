@@ -303,6 +303,41 @@ describe("every failure is classified, and never hides the others", () => {
     }
   });
 
+  it("Ctrl-C: the target in flight finishes, the others are reported as not attempted, exit 130", async () => {
+    const f = await startFakeCluster({
+      nodes: [{ name: "n-1" }, { name: "n-2" }, { name: "n-3" }],
+      behaviour: { "kubelet/n-1": { mode: "hang" } },
+    });
+    try {
+      const r = await kvlog(
+        ["set", "kubelet", "4", "--concurrency", "1", "--request-timeout", "3s", "-o", "json"],
+        { KUBECONFIG: f.kubeconfig("admin") },
+        30_000,
+        (child) => {
+          // Interrupt once the first (hanging) kubelet is being changed.
+          const poll = setInterval(() => {
+            if (f.requests.some((q) => q.target === "kubelet/n-1" && q.method === "PUT")) {
+              clearInterval(poll);
+              child.kill("SIGINT");
+            }
+          }, 50);
+          child.on("close", () => clearInterval(poll));
+        },
+      );
+      expect(r.code).toBe(130);
+      expect(r.json().results.map((x: any) => [x.id, x.outcome])).toEqual([
+        ["kubelet/n-1", "timeout"],
+        ["kubelet/n-2", "interrupted"],
+        ["kubelet/n-3", "interrupted"],
+      ]);
+      expect(r.stderr).toMatch(/interrupted: finishing the targets in flight/);
+      expect(r.stderr).toMatch(/interrupted: 2 target\(s\) not attempted/);
+      expect(f.level("kubelet/n-2")).toBeUndefined();
+    } finally {
+      await f.close();
+    }
+  });
+
   it("a direct endpoint that refuses, and a cluster that is unreachable", async () => {
     const r = await kvlog(["set", "scheduler", "3", "--endpoint", "https://127.0.0.1:1", "-o", "json"], {});
     expect(r.code).toBe(1);

@@ -11,7 +11,13 @@ export interface CliRun {
   json(): any;
 }
 
-export function kvlog(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 30_000): Promise<CliRun> {
+export function kvlog(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  timeoutMs = 30_000,
+  /** Called with the child once started (e.g. to send it a signal). */
+  started?: (child: import("node:child_process").ChildProcess) => void,
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
@@ -25,6 +31,7 @@ export function kvlog(args: string[], env: Record<string, string | undefined> = 
       child.kill("SIGKILL");
       reject(new Error(`kvlog ${args.join(" ")} did not finish in ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
     }, timeoutMs);
+    started?.(child);
     child.on("error", reject);
     child.on("close", (code) => {
       clearTimeout(timer);

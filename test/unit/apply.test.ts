@@ -157,6 +157,23 @@ describe("applyAll", () => {
     expect(log.filter((l) => l.startsWith("close"))).toHaveLength(7);
   });
 
+  it("once interrupted, starts no new target and reports the rest as interrupted", async () => {
+    const stop = new AbortController();
+    const log: string[] = [];
+    const results = await applyAll(targets, {
+      level: 3, access: undefined, timeoutMs: 1000, concurrency: 2, dryRun: false, signal: stop.signal,
+      onResult: (_r, done) => { if (done === 2) stop.abort(); },
+      open: (t) => channel(async () => { await new Promise((r) => setTimeout(r, 5)); return plain(200, "successfully set klog.logging.verbosity to 3\n"); }, log, t.id),
+    });
+    const outcomes = results.map((r) => r.outcome);
+    // Two finished, at most one more was already in flight when the second finished; none started after.
+    expect(outcomes.filter((o) => o === "set").length).toBeGreaterThanOrEqual(2);
+    expect(outcomes.filter((o) => o === "set").length).toBeLessThanOrEqual(3);
+    expect(outcomes.slice(3)).toEqual(Array(4).fill("interrupted"));
+    expect(results[6]).toMatchObject({ ok: false, httpStatus: null, message: expect.stringMatching(/not attempted/) });
+    expect(log.filter((l) => l.startsWith("PUT")).length).toBe(outcomes.filter((o) => o === "set").length);
+  });
+
   it("dry-run sends nothing and says what it would send", async () => {
     const log: string[] = [];
     const results = await applyAll(targets.slice(0, 1), {
