@@ -132,7 +132,8 @@ Examples:
   # see what would be sent
   kvlog set apiserver 3 --dry-run
 
-Exit codes: 0 all targets set, 1 a target failed, 2 usage or configuration error, 3 nothing matched.`,
+Exit codes: 0 all targets set, 1 a target failed, 2 usage or configuration error, 3 nothing matched,
+130 interrupted (Ctrl-C: targets in flight finish, the rest are reported as not attempted).`,
     )
     .action((component: string, level: string, opts: RawSetOptions) => onSet(component, level, opts));
   set.exitOverride().configureOutput({
