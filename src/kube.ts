@@ -48,6 +48,8 @@ export interface AccessOptions {
   /** With --endpoint a kubeconfig is optional. */
   optional: boolean;
   env: NodeJS.ProcessEnv;
+  /** Where a pod's ServiceAccount token and CA are mounted (tests point it elsewhere). */
+  serviceAccountDir?: string | undefined;
 }
 
 /** An apiserver answer that was not 2xx, with its Status message. */
@@ -60,7 +62,7 @@ export class ApiError extends Error {
   }
 }
 
-const IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 /**
  * Loads the kubeconfig like kubectl does: --kubeconfig, else the files in KUBECONFIG (the first
@@ -76,7 +78,8 @@ export async function loadAccess(opts: AccessOptions): Promise<Access | undefine
       : env.HOME && existsSync(join(env.HOME, ".kube", "config"))
         ? [join(env.HOME, ".kube", "config")]
         : [];
-  const inCluster = files.length === 0 && existsSync(IN_CLUSTER_TOKEN) && env.KUBERNETES_SERVICE_HOST !== undefined;
+  const saDir = opts.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
+  const inCluster = files.length === 0 && existsSync(join(saDir, "token")) && !!env.KUBERNETES_SERVICE_HOST && !!env.KUBERNETES_SERVICE_PORT;
   if (files.length === 0 && !inCluster) {
     if (opts.optional) return undefined;
     throw new ConfigError("no kubeconfig found: set KUBECONFIG, pass --kubeconfig, or create ~/.kube/config (kubectl config view should show a cluster)");
@@ -88,7 +91,12 @@ export async function loadAccess(opts: AccessOptions): Promise<Access | undefine
   let current = "";
   try {
     if (inCluster) {
-      kc.loadFromCluster();
+      // What client-node's loadFromCluster does, but from the env kvlog was given.
+      const host = env.KUBERNETES_SERVICE_HOST!.includes(":") ? `[${env.KUBERNETES_SERVICE_HOST}]` : env.KUBERNETES_SERVICE_HOST;
+      kc.loadFromClusterAndUser(
+        { name: "in-cluster", server: `https://${host}:${env.KUBERNETES_SERVICE_PORT}`, caFile: join(saDir, "ca.crt"), skipTLSVerify: false },
+        { name: "in-cluster", authProvider: { name: "tokenFile", config: { tokenFile: join(saDir, "token") } } },
+      );
     } else {
       for (const f of files) {
         current = f;
@@ -122,7 +130,7 @@ export async function loadAccess(opts: AccessOptions): Promise<Access | undefine
     }
     kc.setCurrentContext(opts.context);
     source += `, context ${opts.context}`;
-  } else if (kc.getCurrentContext()) {
+  } else if (kc.getCurrentContext() && !inCluster) {
     source += `, context ${kc.getCurrentContext()}`;
   }
 
