@@ -2,7 +2,7 @@
 // and classify each answer into an outcome with the next step in its message.
 
 import { COMPONENTS, tooOld, type Component, type ComponentName } from "./components.js";
-import { errorCode, FLAGS_PATH, isTimeout, networkReason, statusMessage } from "./http.js";
+import { errorCode, FLAGS_PATH, isTimeout, networkReason, statusMessage, withDeadline } from "./http.js";
 import type { Target } from "./plan.js";
 import { TunnelError, TunnelRefusedError } from "./portforward.js";
 import { openChannel, type Access, type Channel, type HttpAnswer } from "./transport.js";
@@ -130,7 +130,7 @@ export async function applyOne(target: Target, opts: ApplyOptions): Promise<Resu
       return finish({ outcome: "dry-run", ok: true, message: `would PUT "${body}" to ${url}` }, null, null);
     }
     const ch = channel;
-    const answer = await withDeadline(ch.send({ method: "PUT", path: FLAGS_PATH, body, timeoutMs: opts.timeoutMs }), opts.timeoutMs + 1000);
+    const answer = await withDeadline(ch.send({ method: "PUT", path: FLAGS_PATH, body, timeoutMs: opts.timeoutMs }), opts.timeoutMs + 1000, `no answer within ${opts.timeoutMs + 1000} ms`);
     return finish(classifyAnswer(target, opts.level, answer), answer.status, null);
   } catch (e) {
     const c = classifyError(target, e, opts.timeoutMs);
@@ -138,15 +138,6 @@ export async function applyOne(target: Target, opts: ApplyOptions): Promise<Resu
   } finally {
     await channel?.close().catch(() => {});
   }
-}
-
-/** A guard above undici's own timeouts: a custom connector is not covered by them. */
-function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error(`no answer within ${ms} ms`), { name: "TimeoutError" })), ms);
-  });
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
 
 const SUCCESS = /^successfully set klog\.logging\.verbosity to (\S+)/;

@@ -55,6 +55,18 @@ export function networkReason(e: unknown): string {
   return code && !msg.includes(code) ? `${code} ${msg}` : msg;
 }
 
+/**
+ * Rejects with a TimeoutError after `ms`. A guard above undici's own timeouts, which do not
+ * cover a custom connector or a credential plugin.
+ */
+export function withDeadline<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(message), { name: "TimeoutError" })), ms);
+  });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+}
+
 /** A URL as it may be shown: never with user:password in it. */
 export function displayUrl(u: URL): string {
   if (!u.username && !u.password) return u.href;

@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import { ConfigError, RunError } from "./errors.js";
-import { displayUrl, networkReason, statusMessage } from "./http.js";
+import { displayUrl, networkReason, statusMessage, withDeadline } from "./http.js";
 import { newDispatcher, request, joinUrl, type Access, type ApiTls, type Credentials, type HttpAnswer } from "./transport.js";
 
 export interface ObjectMeta {
@@ -50,16 +50,6 @@ export interface AccessOptions {
   env: NodeJS.ProcessEnv;
   /** Where a pod's ServiceAccount token and CA are mounted (tests point it elsewhere). */
   serviceAccountDir?: string | undefined;
-}
-
-/** An apiserver answer that was not 2xx, with its Status message. */
-export class ApiError extends Error {
-  override name = "ApiError";
-  readonly status: number;
-  constructor(message: string, status: number) {
-    super(message);
-    this.status = status;
-  }
 }
 
 const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -174,7 +164,11 @@ export async function loadAccess(opts: AccessOptions): Promise<Access | undefine
     if (cluster.tlsServerName) httpsOpts.servername = cluster.tlsServerName;
   } else {
     try {
-      await withTimeout(kc.applyToHTTPSOptions(httpsOpts as never), opts.timeoutMs, `the credentials of the ${source} (exec plugin or auth provider)`);
+      await withDeadline(
+        kc.applyToHTTPSOptions(httpsOpts as never),
+        opts.timeoutMs,
+        `the credentials of the ${source} (exec plugin or auth provider) did not answer within ${opts.timeoutMs} ms`,
+      );
     } catch (e) {
       throw new ConfigError(
         `the credentials of the ${source} could not be loaded: ${credentialFailure(e)}; check the user entry (exec plugin, token file, certificate paths)`,
@@ -208,15 +202,6 @@ export async function loadAccess(opts: AccessOptions): Promise<Access | undefine
     dispatcher: newDispatcher(tlsConf, credentials, opts.timeoutMs),
     source,
   };
-}
-
-/** Rejects after `ms` (an exec plugin that waits for input must not hang kvlog). */
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** Why credentials failed, without echoing what a plugin printed (it may hold a token). */
@@ -303,7 +288,8 @@ export function kubeApi(access: Access, timeoutMs: number): KubeApi {
       if (ans.status === 403) {
         throw new RunError(`forbidden to ${what}: ${msg}. Grant: ${rule} (see the README's RBAC section)`);
       }
-      throw new ApiError(`cannot ${what}: HTTP ${ans.status} ${msg}`, ans.status);
+      if (ans.status === 400) throw new ConfigError(`cannot ${what}: HTTP 400 ${msg}; check the -l/--selector syntax`);
+      throw new RunError(`cannot ${what}: HTTP ${ans.status} ${msg}`);
     }
     try {
       return JSON.parse(ans.body) as T;
@@ -312,40 +298,28 @@ export function kubeApi(access: Access, timeoutMs: number): KubeApi {
     }
   };
   const q = (selector?: string) => (selector ? `?labelSelector=${encodeURIComponent(selector)}` : "");
-  const wrapBadRequest = async <T>(p: Promise<T>): Promise<T> => {
-    try {
-      return await p;
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 400) throw new ConfigError(`${e.message}; check the -l/--selector syntax`);
-      if (e instanceof ApiError) throw new RunError(e.message, { cause: e });
-      throw e;
-    }
-  };
   return {
     async listPods(namespace, labelSelector) {
       const what = `list pods in namespace ${namespace}`;
-      const list = await wrapBadRequest(
-        json<{ items: Pod[] }>("GET", `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods${q(labelSelector)}`, what, `apiGroups [""] resources ["pods"] verbs ["list"] in namespace ${namespace}`),
-      );
+      const rule = `apiGroups [""] resources ["pods"] verbs ["list"] in namespace ${namespace}`;
+      const list = await json<{ items: Pod[] }>("GET", `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods${q(labelSelector)}`, what, rule);
       return list?.items ?? [];
     },
     async listNodes(labelSelector) {
-      const list = await wrapBadRequest(json<{ items: Node[] }>("GET", `/api/v1/nodes${q(labelSelector)}`, "list nodes", `apiGroups [""] resources ["nodes"] verbs ["list"]`));
+      const list = await json<{ items: Node[] }>("GET", `/api/v1/nodes${q(labelSelector)}`, "list nodes", `apiGroups [""] resources ["nodes"] verbs ["list"]`);
       return list?.items ?? [];
     },
     async getNode(name) {
-      return wrapBadRequest(json<Node>("GET", `/api/v1/nodes/${encodeURIComponent(name)}`, `get node ${name}`, `apiGroups [""] resources ["nodes"] verbs ["get"]`));
+      return json<Node>("GET", `/api/v1/nodes/${encodeURIComponent(name)}`, `get node ${name}`, `apiGroups [""] resources ["nodes"] verbs ["get"]`);
     },
     async createToken(namespace, name, expirationSeconds) {
       const what = `create a token for ServiceAccount ${namespace}/${name}`;
-      const res = await wrapBadRequest(
-        json<{ status?: { token?: string } }>(
-          "POST",
-          `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(name)}/token`,
-          what,
-          `apiGroups [""] resources ["serviceaccounts/token"] verbs ["create"] in namespace ${namespace}`,
-          { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds } },
-        ),
+      const res = await json<{ status?: { token?: string } }>(
+        "POST",
+        `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(name)}/token`,
+        what,
+        `apiGroups [""] resources ["serviceaccounts/token"] verbs ["create"] in namespace ${namespace}`,
+        { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds } },
       );
       if (!res) throw new ConfigError(`ServiceAccount ${namespace}/${name} not found; check --service-account NAMESPACE/NAME`);
       const token = res.status?.token;
