@@ -5,7 +5,8 @@ import { COMPONENTS, tooOld, type Component, type ComponentName } from "./compon
 import { errorCode, FLAGS_PATH, isTimeout, networkReason, statusMessage, withDeadline } from "./http.js";
 import type { Target } from "./plan.js";
 import { TunnelError, TunnelRefusedError } from "./portforward.js";
-import { openChannel, type Access, type Channel, type HttpAnswer } from "./transport.js";
+import type { Access, HttpAnswer } from "./http.js";
+import { openChannel, type Channel } from "./transport.js";
 
 export type Outcome =
   | "set"
@@ -23,6 +24,7 @@ export type Outcome =
   | "tls-error"
   | "unreachable"
   | "pod-not-running"
+  | "node-not-ready"
   | "missing"
   | "interrupted"
   | "error";
@@ -38,8 +40,12 @@ export interface Result {
   endpoint: string;
   level: number;
   ok: boolean;
+  /** Left out on purpose (a node whose kubelet is down): not counted as a failure. */
+  skipped: boolean;
   outcome: Outcome;
   httpStatus: number | null;
+  /** HTTP attempts made: more than 1 after a 429 (Retry-After) or a credential renewal; 0 when nothing was sent. */
+  attempts: number;
   message: string;
   hint: string | null;
   durationMs: number;
@@ -101,7 +107,7 @@ export async function applyOne(target: Target, opts: ApplyOptions): Promise<Resu
   const open = opts.open ?? openChannel;
   let channel: Channel | undefined;
   let url = "";
-  const finish = (c: Classified, httpStatus: number | null, errorCode: string | null): Result => ({
+  const finish = (c: Classified, httpStatus: number | null, errorCode: string | null, attempts = 0, skipped = false): Result => ({
     id: target.id,
     component: target.component,
     node: target.node ?? null,
@@ -111,8 +117,10 @@ export async function applyOne(target: Target, opts: ApplyOptions): Promise<Resu
     endpoint: url,
     level: opts.level,
     ok: c.ok,
+    skipped,
     outcome: c.outcome,
     httpStatus,
+    attempts,
     message: c.message,
     hint: c.hint ?? null,
     durationMs: Math.max(0, Math.round(now() - started)),
@@ -121,7 +129,8 @@ export async function applyOne(target: Target, opts: ApplyOptions): Promise<Resu
   });
 
   if (target.unavailable) {
-    return finish({ outcome: target.unavailable.outcome, ok: false, message: target.unavailable.message }, null, null);
+    const u = target.unavailable;
+    return finish({ outcome: u.outcome, ok: false, message: u.message }, null, null, 0, u.skipped === true);
   }
   try {
     channel = open(target, opts.access, opts.timeoutMs);
@@ -131,10 +140,10 @@ export async function applyOne(target: Target, opts: ApplyOptions): Promise<Resu
     }
     const ch = channel;
     const answer = await withDeadline(ch.send({ method: "PUT", path: FLAGS_PATH, body, timeoutMs: opts.timeoutMs }), opts.timeoutMs + 1000, `no answer within ${opts.timeoutMs + 1000} ms`);
-    return finish(classifyAnswer(target, opts.level, answer), answer.status, null);
+    return finish(classifyAnswer(target, opts.level, answer), answer.status, null, answer.attempts ?? 1);
   } catch (e) {
     const c = classifyError(target, e, opts.timeoutMs);
-    return finish(c, e instanceof TunnelRefusedError ? e.status : null, errorCode(e));
+    return finish(c, e instanceof TunnelRefusedError ? e.status : null, errorCode(e), 1);
   } finally {
     await channel?.close().catch(() => {});
   }

@@ -7,12 +7,19 @@ import { COMPONENTS, findComponent, suggestComponent, type Component } from "./c
 import { ConfigError, KvlogError, UsageError } from "./errors.js";
 import { bareAccess, kubeApi, loadAccess, withServiceAccount } from "./kube.js";
 import { planTargets } from "./plan.js";
-import { buildReport, renderJson, renderSummary, renderTable } from "./report.js";
-import type { Access } from "./transport.js";
+import type { Access } from "./http.js";
+import { buildReport, exitCode, renderJson, renderSummary, renderTable } from "./report.js";
 
 export const VERSION = "0.1.0";
 export const MAX_LEVEL = 2147483647;
 const NOISY_LEVEL = 10;
+/**
+ * Targets changed at once. Each change is one short request that the apiserver proxies (node
+ * proxy, port-forward), so it holds one of the apiserver's request seats while it runs. 32 keeps
+ * a 5,000-node fleet near the network limit while taking well under the seats an apiserver's
+ * default priority levels give one user (README "Fleets"); raise it for faster fleets.
+ */
+export const DEFAULT_CONCURRENCY = 32;
 
 export interface SetRequest {
   component: Component;
@@ -33,6 +40,8 @@ export interface SetRequest {
   insecureSkipTlsVerify: boolean;
   dryRun: boolean;
   concurrency: number;
+  chunkSize: number;
+  includeNotReady: boolean;
   color: boolean;
 }
 
@@ -53,6 +62,8 @@ interface RawSetOptions {
   insecureSkipTlsVerify?: boolean;
   dryRun?: boolean;
   concurrency: string;
+  chunkSize: string;
+  includeNotReady?: boolean;
   color: boolean;
 }
 
@@ -114,7 +125,9 @@ Run 'kvlog set --help' for every flag.`,
     .option("--request-timeout <duration>", "how long each network step may take (e.g. 10s, 1m)", "30s")
     .option("--insecure-skip-tls-verify", "do not verify server certificates (the apiserver's, and direct endpoints')")
     .option("--dry-run", "resolve the targets and print exactly what would be sent; send nothing")
-    .option("--concurrency <n>", "how many targets to change at once", "10")
+    .option("--concurrency <n>", "how many targets to change at once", String(DEFAULT_CONCURRENCY))
+    .option("--chunk-size <n>", "list nodes and pods this many at a time, as kubectl does (0: all in one answer)", "500")
+    .option("--include-not-ready", "also try nodes whose kubelet stopped reporting (Ready Unknown or never reported); by default they are skipped without waiting on them")
     .option("--no-color", "no colour in the output (also: NO_COLOR=1)")
     .addHelpText(
       "after",
@@ -237,6 +250,11 @@ export function validate(componentArg: string, levelArg: string, o: RawSetOption
   if (!/^\d+$/.test(o.concurrency) || concurrency < 1 || concurrency > 1000) {
     throw new UsageError(`--concurrency must be a whole number from 1 to 1000, got "${o.concurrency}"`);
   }
+  const chunkSize = Number(o.chunkSize);
+  if (!/^\d+$/.test(o.chunkSize) || chunkSize > 100_000) {
+    throw new UsageError(`--chunk-size must be a whole number from 0 to 100000, got "${o.chunkSize}"`);
+  }
+  if (o.includeNotReady && !nodeScoped) throw new UsageError(`--include-not-ready applies to kubelet and kube-proxy, not ${component.name}`);
 
   return {
     component,
@@ -257,6 +275,8 @@ export function validate(componentArg: string, levelArg: string, o: RawSetOption
     insecureSkipTlsVerify: o.insecureSkipTlsVerify === true,
     dryRun: o.dryRun === true,
     concurrency,
+    chunkSize,
+    includeNotReady: o.includeNotReady === true,
     color: o.color !== false && !env.NO_COLOR,
   };
 }
@@ -297,6 +317,8 @@ export function parseDuration(s: string): number {
 /** One whole `kvlog ...` invocation; returns the exit code. */
 export async function run(argv: string[], io: Io): Promise<number> {
   let access: Access | undefined;
+  /** Every identity used in the run (the user's, and a ServiceAccount's): closed and masked at the end. */
+  const used: Access[] = [];
   try {
     const req = parseArgs(argv, io);
     if (!req) return 0;
@@ -317,12 +339,16 @@ export async function run(argv: string[], io: Io): Promise<number> {
       env: io.env,
     };
     access = await loadAccess(accessOpts);
+    if (access) used.push(access);
     if (!access && req.serviceAccount) {
       throw new ConfigError("--service-account mints its token through the apiserver, which needs a kubeconfig; pass --kubeconfig or use --token");
     }
-    access ??= req.endpoint ? await bareAccess(accessOpts, req.endpoint) : undefined;
+    if (!access && req.endpoint) used.push((access = await bareAccess(accessOpts, req.endpoint)));
+    const apiOpts = { timeoutMs: req.timeoutMs, chunkSize: req.chunkSize };
     if (req.serviceAccount && access && !req.dryRun) {
-      access = await withServiceAccount(access, kubeApi(access, req.timeoutMs), req.serviceAccount.namespace, req.serviceAccount.name, req.timeoutMs);
+      // The user's own identity stays open: it mints the token again before it expires.
+      access = await withServiceAccount(access, kubeApi(access, apiOpts), req.serviceAccount.namespace, req.serviceAccount.name, req.timeoutMs);
+      used.push(access);
     }
 
     const targets = await planTargets(
@@ -334,8 +360,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
         namespace: req.namespace,
         endpoint: req.endpoint,
         direct: req.direct,
+        includeNotReady: req.includeNotReady,
       },
-      access && !req.endpoint ? kubeApi(access, req.timeoutMs) : undefined,
+      access && !req.endpoint ? kubeApi(access, apiOpts) : undefined,
       access?.server,
     );
     if (req.serviceAccount && req.dryRun && access) {
@@ -354,41 +381,41 @@ export async function run(argv: string[], io: Io): Promise<number> {
     });
     if (progress) io.stderr.write("\r\x1b[2K");
 
-    const report = buildReport(req.component.name, req.level, req.dryRun, redact(results, access));
+    const report = buildReport(req.component.name, req.level, req.dryRun, redact(results, used));
     io.stdout.write(req.output === "json" ? renderJson(report) : renderTable(report, colorOn(io.stdout)));
     io.stderr.write(renderSummary(report, colorOn(io.stderr)));
     if (io.signal?.aborted) return EXIT_INTERRUPTED;
-    return report.summary.failed === 0 ? 0 : 1;
+    return exitCode(report);
   } catch (e) {
     if (e instanceof KvlogError) {
-      io.stderr.write(`kvlog: ${redactText(e.message, access)}\n`);
+      io.stderr.write(`kvlog: ${redactText(e.message, used)}\n`);
       return e.exitCode;
     }
     const err = e as Error;
-    io.stderr.write(`kvlog: unexpected error: ${redactText(err.message ?? String(e), access)}; please report it with the command you ran\n`);
-    if (io.env.KVLOG_DEBUG) io.stderr.write(`${redactText(err.stack ?? "", access)}\n`);
+    io.stderr.write(`kvlog: unexpected error: ${redactText(err.message ?? String(e), used)}; please report it with the command you ran\n`);
+    if (io.env.KVLOG_DEBUG) io.stderr.write(`${redactText(err.stack ?? "", used)}\n`);
     return 1;
   } finally {
-    await access?.dispatcher.close().catch(() => {});
+    for (const a of used) await a.dispatcher.close().catch(() => {});
   }
 }
 
 /** Secrets never reach output: any credential value that shows up in a message is masked. */
-function secretsOf(access: Access | undefined): string[] {
-  if (!access) return [];
-  return Object.values(access.credentials.headers)
+function secretsOf(used: Access[]): string[] {
+  return used
+    .flatMap((a) => Object.values(a.credentials.headers))
     .map((v) => v.replace(/^(Bearer|Basic)\s+/i, ""))
     .filter((v) => v.length >= 8);
 }
 
-function redactText(s: string, access: Access | undefined): string {
+function redactText(s: string, used: Access[]): string {
   let out = s;
-  for (const secret of secretsOf(access)) out = out.split(secret).join("<redacted>");
+  for (const secret of secretsOf(used)) out = out.split(secret).join("<redacted>");
   return out;
 }
 
-function redact(results: Result[], access: Access | undefined): Result[] {
-  return results.map((r) => ({ ...r, message: redactText(r.message, access), hint: r.hint === null ? null : redactText(r.hint, access) }));
+function redact(results: Result[], used: Access[]): Result[] {
+  return results.map((r) => ({ ...r, message: redactText(r.message, used), hint: r.hint === null ? null : redactText(r.hint, used) }));
 }
 
 export async function main(): Promise<void> {

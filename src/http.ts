@@ -1,19 +1,144 @@
-// Small helpers shared by every layer that reads answers or network errors:
-// the Kubernetes Status message, a bounded body reader, and one place that
-// decides what counts as a timeout and how a network failure is described.
+// The bottom layer: what every other module uses to talk HTTP. Types for the
+// apiserver's access (URL, TLS, credentials), one request with a bounded read,
+// URL joining, and one place that decides what counts as a timeout and how a
+// network failure is described. Imports nothing of kvlog's own.
+
+import { Agent, type Dispatcher } from "undici";
 
 /** The path every component serves. */
 export const FLAGS_PATH = "/debug/flags/v";
 
-/** Answers are small; read at most this much of any body. */
-export const MAX_BODY = 64 * 1024;
+/** A component's answer (or an error body) is one line: read at most this much of it. */
+export const MAX_ANSWER = 64 * 1024;
 
-export async function readLimited(body: AsyncIterable<unknown>): Promise<string> {
+/**
+ * One page of an API list is read whole (a page of 500 real nodes is 5–10 MB), up to this
+ * size. Lists are paged (plan.ts asks for --chunk-size items a page), so this bounds memory.
+ */
+export const MAX_LIST_PAGE = 100 * 1024 * 1024;
+
+export interface ApiTls {
+  ca?: Buffer | undefined;
+  rejectUnauthorized: boolean;
+  servername?: string | undefined;
+}
+
+/** How kvlog authenticates. Never printed: only `kind` is shown to users. */
+export interface Credentials {
+  kind: string;
+  headers: Record<string, string>;
+  cert?: Buffer | undefined;
+  key?: Buffer | undefined;
+}
+
+/** Everything needed to talk to the apiserver: its URL, TLS, credentials and a pooled dispatcher. */
+export interface Access {
+  server: URL;
+  tls: ApiTls;
+  /** The credentials in force; replaced (with the dispatcher when a client certificate changes) by `renew`. */
+  credentials: Credentials;
+  dispatcher: Dispatcher;
+  /** Where the settings came from, for messages: `kubeconfig ~/.kube/config, context kind-kind`. */
+  source: string;
+  /**
+   * For credentials that expire (exec plugins, auth providers, token files, minted
+   * ServiceAccount tokens): gets them again. Resolves true when they changed.
+   */
+  renew?: (() => Promise<boolean>) | undefined;
+  /** When `renew` is next due (ms since the epoch), like client-go's credential refresh. */
+  renewAt?: number | undefined;
+}
+
+export interface HttpAnswer {
+  status: number;
+  contentType: string;
+  body: string;
+  /** Seconds from a Retry-After header (API Priority and Fairness sends it with 429). */
+  retryAfter?: number | undefined;
+  /** How many HTTP attempts it took (more than 1 after a 429 or a credential refresh). */
+  attempts?: number | undefined;
+}
+
+export interface SendOptions {
+  method: string;
+  path: string;
+  body?: string;
+  timeoutMs: number;
+  /** Read at most this much of the body (default MAX_ANSWER, then the rest is dropped). */
+  maxBytes?: number;
+  /** With maxBytes: fail with BodyTooLargeError instead of truncating (an API list must be whole). */
+  whole?: boolean;
+}
+
+/** An answer larger than the caller can use whole. */
+export class BodyTooLargeError extends Error {
+  override name = "BodyTooLargeError";
+}
+
+/** An undici Agent with kvlog's TLS settings; client certificate only when credentials are given. */
+export function newDispatcher(tlsConf: ApiTls, credentials: Credentials | undefined, timeoutMs: number): Dispatcher {
+  return new Agent({
+    connect: {
+      ca: tlsConf.ca,
+      rejectUnauthorized: tlsConf.rejectUnauthorized,
+      servername: tlsConf.servername,
+      cert: credentials?.cert,
+      key: credentials?.key,
+      timeout: timeoutMs,
+    },
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  });
+}
+
+/** Sends one request through a dispatcher and reads its answer, bounded by `opts.maxBytes`. */
+export async function request(dispatcher: Dispatcher, url: URL, headers: Record<string, string>, opts: SendOptions): Promise<HttpAnswer> {
+  const res = await dispatcher.request({
+    origin: url.origin,
+    path: url.pathname + url.search,
+    method: opts.method as Dispatcher.HttpMethod,
+    headers: {
+      "user-agent": "kvlog",
+      ...(opts.body !== undefined ? { "content-type": "text/plain" } : {}),
+      ...headers,
+    },
+    body: opts.body,
+    headersTimeout: opts.timeoutMs,
+    bodyTimeout: opts.timeoutMs,
+    signal: AbortSignal.timeout(opts.timeoutMs),
+  });
+  const body = await readBody(res.body, opts.maxBytes ?? MAX_ANSWER, opts.whole === true);
+  return {
+    status: res.statusCode,
+    contentType: header(res.headers["content-type"]),
+    body,
+    retryAfter: retryAfterSeconds(header(res.headers["retry-after"])),
+  };
+}
+
+function header(v: string | string[] | undefined): string {
+  return Array.isArray(v) ? (v[0] ?? "") : (v ?? "");
+}
+
+/** Retry-After in seconds (the delta-seconds form the apiserver sends); undefined otherwise. */
+export function retryAfterSeconds(v: string): number | undefined {
+  return /^\s*\d+\s*$/.test(v) ? Number(v) : undefined;
+}
+
+/**
+ * Reads a body up to `max` bytes. Past that, the rest is drained and dropped, or, with `whole`,
+ * reading stops with BodyTooLargeError.
+ */
+export async function readBody(body: AsyncIterable<unknown>, max = MAX_ANSWER, whole = false): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
     const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
-    if (size < MAX_BODY) chunks.push(b.subarray(0, MAX_BODY - size));
+    if (whole && size + b.length > max) {
+      (body as { destroy?: () => void }).destroy?.();
+      throw new BodyTooLargeError(`the answer is larger than ${Math.round(max / 1024 / 1024)} MiB`);
+    }
+    if (size < max) chunks.push(b.subarray(0, max - size));
     size += b.length;
   }
   return Buffer.concat(chunks).toString("utf8");
@@ -21,14 +146,21 @@ export async function readLimited(body: AsyncIterable<unknown>): Promise<string>
 
 /** The message of a Kubernetes Status body, or the trimmed text; undefined when empty. */
 export function statusMessage(body: string): string | undefined {
-  try {
-    const s = JSON.parse(body) as { kind?: string; message?: string };
-    if (s && s.kind === "Status" && typeof s.message === "string") return s.message;
-  } catch {
-    // not JSON
-  }
+  const s = statusOf(body);
+  if (s && typeof s.message === "string") return s.message;
   const t = body.trim();
   return t ? t.slice(0, 500) : undefined;
+}
+
+/** A Kubernetes Status body, parsed; undefined when the body is not one. */
+export function statusOf(body: string): { message?: string; reason?: string; code?: number } | undefined {
+  if (!body.trimStart().startsWith("{")) return undefined;
+  try {
+    const s = JSON.parse(body) as { kind?: string; message?: string; reason?: string; code?: number };
+    return s && s.kind === "Status" ? s : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The OS / TLS / undici error code of an error or its cause. */
@@ -65,6 +197,29 @@ export function withDeadline<T>(p: Promise<T>, ms: number, message: string): Pro
     timer = setTimeout(() => reject(Object.assign(new Error(message), { name: "TimeoutError" })), ms);
   });
   return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Resolves after `ms` (or at once when the signal is aborted). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** Appends a path to a base URL, keeping any path prefix of the base (e.g. a Rancher proxy URL). */
+export function joinUrl(base: URL, path: string): URL {
+  const u = new URL(base.href);
+  const [p, q] = path.split("?", 2) as [string, string | undefined];
+  u.pathname = u.pathname.replace(/\/+$/, "") + p;
+  u.search = q ? `?${q}` : "";
+  return u;
 }
 
 /** A URL as it may be shown: never with user:password in it. */

@@ -1,5 +1,7 @@
 // Cluster access: read the kubeconfig (or the in-cluster ServiceAccount) into an
-// Access (URL, TLS, credentials), and a narrow KubeApi for discovery.
+// Access (URL, TLS, credentials that renew themselves), one way to call the
+// apiserver (apiRequest: fresh credentials, 429 Retry-After), and a narrow KubeApi
+// for discovery that pages through lists and keeps only the fields kvlog uses.
 // @kubernetes/client-node is used only to load kubeconfigs and run their auth
 // (client certificates, tokens, exec plugins, auth providers); requests go through undici.
 
@@ -7,32 +9,90 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import { ConfigError, RunError } from "./errors.js";
-import { displayUrl, networkReason, statusMessage, withDeadline } from "./http.js";
-import { newDispatcher, request, joinUrl, type Access, type ApiTls, type Credentials, type HttpAnswer } from "./transport.js";
+import {
+  BodyTooLargeError,
+  displayUrl,
+  joinUrl,
+  MAX_LIST_PAGE,
+  networkReason,
+  newDispatcher,
+  request,
+  sleep,
+  statusMessage,
+  statusOf,
+  withDeadline,
+  type Access,
+  type ApiTls,
+  type Credentials,
+  type HttpAnswer,
+  type SendOptions,
+} from "./http.js";
 
+// Discovery keeps these few fields of each listed object, and drops the rest of the page
+// before the next one is read: a real node is 10–20 KB of JSON, of which kvlog needs ~200 bytes.
 export interface ObjectMeta {
   name: string;
-  namespace?: string;
-  labels?: Record<string, string>;
-  deletionTimestamp?: string;
+  namespace?: string | undefined;
+  labels?: Record<string, string> | undefined;
+  deletionTimestamp?: string | undefined;
 }
 export interface Pod {
   metadata: ObjectMeta;
-  spec?: { nodeName?: string; containers?: { name?: string; image?: string }[] };
-  status?: { phase?: string };
+  spec?: { nodeName?: string | undefined; containers?: { name?: string | undefined; image?: string | undefined }[] | undefined } | undefined;
+  status?: { phase?: string | undefined } | undefined;
+}
+export interface NodeCondition {
+  type: string;
+  status: string;
+  reason?: string | undefined;
+  message?: string | undefined;
 }
 export interface Node {
   metadata: ObjectMeta;
-  status?: {
-    addresses?: { type: string; address: string }[];
-    daemonEndpoints?: { kubeletEndpoint?: { Port?: number } };
-    nodeInfo?: { kubeletVersion?: string; kubeProxyVersion?: string };
+  status?:
+    | {
+        addresses?: { type: string; address: string }[] | undefined;
+        daemonEndpoints?: { kubeletEndpoint?: { Port?: number | undefined } | undefined } | undefined;
+        nodeInfo?: { kubeletVersion?: string | undefined } | undefined;
+        /** Only the Ready condition is kept. */
+        conditions?: NodeCondition[] | undefined;
+      }
+    | undefined;
+}
+
+/** The few fields of a listed Pod that kvlog uses. */
+export function reducePod(p: Pod): Pod {
+  const m = p.metadata ?? { name: "" };
+  return {
+    metadata: { name: m.name, namespace: m.namespace, deletionTimestamp: m.deletionTimestamp },
+    spec: { nodeName: p.spec?.nodeName, containers: (p.spec?.containers ?? []).map((c) => ({ name: c.name, image: c.image })) },
+    status: { phase: p.status?.phase },
   };
+}
+
+/** The few fields of a listed Node that kvlog uses. */
+export function reduceNode(n: Node): Node {
+  const s = n.status;
+  const ready = s?.conditions?.find((c) => c.type === "Ready");
+  return {
+    metadata: { name: n.metadata?.name ?? "" },
+    status: {
+      addresses: s?.addresses?.map((a) => ({ type: a.type, address: a.address })),
+      daemonEndpoints: { kubeletEndpoint: { Port: s?.daemonEndpoints?.kubeletEndpoint?.Port } },
+      nodeInfo: { kubeletVersion: s?.nodeInfo?.kubeletVersion },
+      conditions: ready ? [{ type: "Ready", status: ready.status, reason: ready.reason, message: ready.message }] : [],
+    },
+  };
+}
+
+export interface ListOptions {
+  labelSelector?: string | undefined;
+  fieldSelector?: string | undefined;
 }
 
 /** What discovery needs from the apiserver, and nothing more (tests pass a fake). */
 export interface KubeApi {
-  listPods(namespace: string, labelSelector: string): Promise<Pod[]>;
+  listPods(namespace: string, opts: ListOptions): Promise<Pod[]>;
   listNodes(labelSelector?: string): Promise<Node[]>;
   getNode(name: string): Promise<Node | undefined>;
   createToken(namespace: string, name: string, expirationSeconds: number): Promise<string>;
@@ -53,6 +113,12 @@ export interface AccessOptions {
 }
 
 const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/**
+ * Credentials that can expire are fetched again at least this often, as client-go re-reads
+ * token files every minute; exec plugins answer from their cache until the token's own expiry.
+ */
+export const RENEW_EVERY_MS = 60_000;
 
 /**
  * Loads the kubeconfig like kubectl does: --kubeconfig, else the files in KUBECONFIG (the first
@@ -114,9 +180,7 @@ export async function loadAccess(opts: AccessOptions): Promise<Access | undefine
   if (opts.context) {
     if (!kc.getContextObject(opts.context)) {
       const names = kc.getContexts().map((c) => c.name);
-      throw new ConfigError(
-        `context "${opts.context}" is not in the ${source}; known contexts: ${names.join(", ") || "none"}`,
-      );
+      throw new ConfigError(`context "${opts.context}" is not in the ${source}; known contexts: ${names.join(", ") || "none"}`);
     }
     kc.setCurrentContext(opts.context);
     source += `, context ${opts.context}`;
@@ -142,8 +206,7 @@ export async function loadAccess(opts: AccessOptions): Promise<Access | undefine
   }
   if (server.username || server.password) server = new URL(displayUrl(server));
 
-  // Let client-node run the user's auth: certificates, token, token file, exec plugin, auth provider.
-  const httpsOpts: {
+  interface HttpsOptions {
     ca?: Buffer;
     cert?: Buffer;
     key?: Buffer;
@@ -151,7 +214,30 @@ export async function loadAccess(opts: AccessOptions): Promise<Access | undefine
     servername?: string;
     headers?: Record<string, string>;
     auth?: string;
-  } = {};
+  }
+  // Let client-node run the user's auth: certificates, token, token file, exec plugin, auth provider.
+  const userAuth = async (): Promise<{ httpsOpts: HttpsOptions; credentials: Credentials }> => {
+    const httpsOpts: HttpsOptions = {};
+    try {
+      await withDeadline(
+        kc.applyToHTTPSOptions(httpsOpts as never),
+        opts.timeoutMs,
+        `the credentials of the ${source} (exec plugin or auth provider) did not answer within ${opts.timeoutMs} ms`,
+      );
+    } catch (e) {
+      throw new ConfigError(`the credentials of the ${source} could not be loaded: ${credentialFailure(e)}; check the user entry (exec plugin, token file, certificate paths)`, {
+        cause: e,
+      });
+    }
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(httpsOpts.headers ?? {})) headers[k] = String(v).trim();
+    if (httpsOpts.auth) headers.Authorization = `Basic ${Buffer.from(httpsOpts.auth).toString("base64")}`;
+    return { httpsOpts, credentials: { kind: describeCredentials(headers, httpsOpts.cert !== undefined), headers, cert: httpsOpts.cert, key: httpsOpts.key } };
+  };
+
+  let httpsOpts: HttpsOptions = {};
+  let credentials: Credentials;
+  let renewCredentials: (() => Promise<Credentials>) | undefined;
   const override = await tokenOverride(opts);
   if (override) {
     // The token flags replace the identity: no exec plugin runs, only the cluster's TLS is used.
@@ -162,19 +248,15 @@ export async function loadAccess(opts: AccessOptions): Promise<Access | undefine
     }
     if (cluster.skipTLSVerify) httpsOpts.rejectUnauthorized = false;
     if (cluster.tlsServerName) httpsOpts.servername = cluster.tlsServerName;
+    credentials = override.credentials;
+    renewCredentials = override.renew;
   } else {
-    try {
-      await withDeadline(
-        kc.applyToHTTPSOptions(httpsOpts as never),
-        opts.timeoutMs,
-        `the credentials of the ${source} (exec plugin or auth provider) did not answer within ${opts.timeoutMs} ms`,
-      );
-    } catch (e) {
-      throw new ConfigError(
-        `the credentials of the ${source} could not be loaded: ${credentialFailure(e)}; check the user entry (exec plugin, token file, certificate paths)`,
-        { cause: e },
-      );
-    }
+    const first = await userAuth();
+    httpsOpts = first.httpsOpts;
+    credentials = first.credentials;
+    const user = kc.getCurrentUser();
+    // Exec plugins (EKS tokens live ~15 min), auth providers and the in-cluster token file expire.
+    if (user?.exec || user?.authProvider) renewCredentials = async () => (await userAuth()).credentials;
   }
 
   const tlsConf: ApiTls = {
@@ -184,24 +266,50 @@ export async function loadAccess(opts: AccessOptions): Promise<Access | undefine
   };
   if (opts.insecureSkipTlsVerify && tlsConf.ca) tlsConf.ca = undefined;
 
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(httpsOpts.headers ?? {})) headers[k] = String(v).trim();
-  if (httpsOpts.auth) headers.Authorization = `Basic ${Buffer.from(httpsOpts.auth).toString("base64")}`;
+  const access: Access = { server, tls: tlsConf, credentials, dispatcher: newDispatcher(tlsConf, credentials, opts.timeoutMs), source };
+  if (renewCredentials) setRenewal(access, renewCredentials, RENEW_EVERY_MS, opts.timeoutMs);
+  return access;
+}
 
-  const credentials: Credentials = override ?? {
-    kind: describeCredentials(headers, httpsOpts.cert !== undefined),
-    headers,
-    cert: httpsOpts.cert,
-    key: httpsOpts.key,
+/**
+ * Makes `access` renew its credentials with `load` every `everyMs` and when the apiserver
+ * refuses them (apiRequest). A new client certificate gets a new dispatcher; the old one is
+ * closed once its requests in flight are done.
+ */
+function setRenewal(access: Access, load: () => Promise<Credentials>, everyMs: number, timeoutMs: number): void {
+  let inFlight: Promise<boolean> | undefined;
+  access.renewAt = Date.now() + everyMs;
+  access.renew = () => {
+    inFlight ??= (async () => {
+      try {
+        const next = await load();
+        access.renewAt = Date.now() + everyMs;
+        const prev = access.credentials;
+        const same = JSON.stringify(next.headers) === JSON.stringify(prev.headers) && sameBuffer(next.cert, prev.cert) && sameBuffer(next.key, prev.key);
+        if (same) return false;
+        if (!sameBuffer(next.cert, prev.cert) || !sameBuffer(next.key, prev.key)) {
+          const old = access.dispatcher;
+          access.dispatcher = newDispatcher(access.tls, next, timeoutMs);
+          void old.close().catch(() => {});
+        }
+        access.credentials = { ...next, kind: prev.kind };
+        return true;
+      } finally {
+        inFlight = undefined;
+      }
+    })();
+    return inFlight;
   };
+}
 
-  return {
-    server,
-    tls: tlsConf,
-    credentials,
-    dispatcher: newDispatcher(tlsConf, credentials, opts.timeoutMs),
-    source,
-  };
+function sameBuffer(a: Buffer | undefined, b: Buffer | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.equals(b));
+}
+
+/** Renews the credentials when they are due. */
+export async function freshCredentials(access: Access): Promise<Credentials> {
+  if (access.renew && access.renewAt !== undefined && Date.now() >= access.renewAt) await access.renew();
+  return access.credentials;
 }
 
 /** Why credentials failed, without echoing what a plugin printed (it may hold a token). */
@@ -212,25 +320,29 @@ function credentialFailure(e: unknown): string {
 }
 
 /** --token / --token-file replace the kubeconfig's identity entirely (its client certificate too). */
-async function tokenOverride(opts: AccessOptions): Promise<Credentials | undefined> {
-  let token = opts.token;
-  let kind = "bearer token (--token)";
+async function tokenOverride(opts: AccessOptions): Promise<{ credentials: Credentials; renew?: () => Promise<Credentials> } | undefined> {
   if (opts.tokenFile) {
-    try {
-      token = (await readFile(opts.tokenFile, "utf8")).trim();
-    } catch (e) {
-      throw new ConfigError(`cannot read --token-file ${opts.tokenFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
-    }
-    if (!token) throw new ConfigError(`--token-file ${opts.tokenFile} is empty`);
-    kind = "bearer token (--token-file)";
+    const file = opts.tokenFile;
+    const read = async (): Promise<Credentials> => {
+      let token: string;
+      try {
+        token = (await readFile(file, "utf8")).trim();
+      } catch (e) {
+        throw new ConfigError(`cannot read --token-file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+      }
+      if (!token) throw new ConfigError(`--token-file ${file} is empty`);
+      return { kind: "bearer token (--token-file)", headers: { Authorization: `Bearer ${token}` } };
+    };
+    // Re-read like client-go does: projected tokens in the file are rotated underneath.
+    return { credentials: await read(), renew: read };
   }
-  if (token === undefined) return undefined;
-  return { kind, headers: { Authorization: `Bearer ${token}` } };
+  if (opts.token === undefined) return undefined;
+  return { credentials: { kind: "bearer token (--token)", headers: { Authorization: `Bearer ${opts.token}` } } };
 }
 
 /** Access for --endpoint without any kubeconfig: only token flags, system CAs. */
 export async function bareAccess(opts: AccessOptions, endpoint: URL): Promise<Access> {
-  const credentials = (await tokenOverride(opts)) ?? { kind: "none", headers: {} };
+  const credentials = (await tokenOverride(opts))?.credentials ?? { kind: "none", headers: {} };
   const tlsConf: ApiTls = { rejectUnauthorized: !opts.insecureSkipTlsVerify };
   return {
     server: endpoint,
@@ -253,64 +365,158 @@ function firstLine(s: string): string {
   return s.split("\n")[0]!.slice(0, 300);
 }
 
-/** Replaces the credentials with a short-lived ServiceAccount token minted through the TokenRequest API. */
+/** Lifetime of a minted ServiceAccount token; it is minted again after SA_TOKEN_RENEW_MS. */
+export const SA_TOKEN_SECONDS = 600;
+const SA_TOKEN_RENEW_MS = 480_000;
+
+/**
+ * Acts as a ServiceAccount: a short-lived token minted through the TokenRequest API with the
+ * user's own credentials (`api`), minted again before it expires and when it is refused.
+ */
 export async function withServiceAccount(access: Access, api: KubeApi, namespace: string, name: string, timeoutMs: number): Promise<Access> {
-  const token = await api.createToken(namespace, name, 600);
-  const credentials: Credentials = { kind: `ServiceAccount ${namespace}/${name} token (TokenRequest, 10 min)`, headers: { Authorization: `Bearer ${token}` } };
-  await access.dispatcher.close();
-  return { ...access, credentials, dispatcher: newDispatcher(access.tls, credentials, timeoutMs) };
+  const mint = async (): Promise<Credentials> => ({
+    kind: `ServiceAccount ${namespace}/${name} token (TokenRequest, 10 min, renewed)`,
+    headers: { Authorization: `Bearer ${await api.createToken(namespace, name, SA_TOKEN_SECONDS)}` },
+  });
+  const credentials = await mint();
+  const acting: Access = { ...access, credentials, dispatcher: newDispatcher(access.tls, credentials, timeoutMs), renew: undefined, renewAt: undefined };
+  setRenewal(acting, mint, SA_TOKEN_RENEW_MS, timeoutMs);
+  return acting;
 }
 
-export function kubeApi(access: Access, timeoutMs: number): KubeApi {
-  const call = async (method: string, path: string, what: string, body?: unknown): Promise<HttpAnswer> => {
-    const url = joinUrl(access.server, path);
-    let ans: HttpAnswer;
+/** How often a request that the apiserver throttles (429) is tried again, and the longest wait. */
+export const MAX_THROTTLE_RETRIES = 5;
+const MAX_RETRY_AFTER_S = 10;
+
+/**
+ * One request to the apiserver, the way client-go makes it: credentials renewed when due and
+ * once when refused (401), and a 429 from API Priority and Fairness waited out (Retry-After,
+ * at most MAX_THROTTLE_RETRIES times) instead of failing. The whole call, retries included,
+ * stays within `opts.timeoutMs`.
+ */
+export async function apiRequest(access: Access, path: string, opts: SendOptions, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<HttpAnswer> {
+  const url = joinUrl(access.server, path);
+  const deadline = Date.now() + opts.timeoutMs;
+  let attempts = 0;
+  let renewed = false;
+  let throttled = 0;
+  for (;;) {
+    const creds = await freshCredentials(access);
+    attempts++;
+    const ans = await request(access.dispatcher, url, { ...creds.headers, ...headers }, { ...opts, timeoutMs: Math.max(1, deadline - Date.now()) });
+    if (ans.status === 401 && access.renew && !renewed) {
+      renewed = true;
+      if (await access.renew()) continue;
+    }
+    if (ans.status === 429 && throttled < MAX_THROTTLE_RETRIES && !signal?.aborted) {
+      // Spread the retries a little so a fleet's requests do not all come back at once.
+      const wait = Math.min(ans.retryAfter ?? 1, MAX_RETRY_AFTER_S) * 1000 + Math.floor(Math.random() * 250);
+      if (Date.now() + wait < deadline) {
+        throttled++;
+        await sleep(wait, signal);
+        continue;
+      }
+    }
+    return { ...ans, attempts };
+  }
+}
+
+/** The list's continue token expired (410): the list must start again. */
+class ExpiredListError extends Error {}
+
+export interface KubeApiOptions {
+  timeoutMs: number;
+  /** Items a list page asks for (kubectl's --chunk-size, default 500); 0 lists in one answer. */
+  chunkSize: number;
+}
+
+/** How often a paged list starts again after its continue token expired (410 Gone). */
+const MAX_LIST_RESTARTS = 3;
+
+export function kubeApi(access: Access, o: KubeApiOptions): KubeApi {
+  const call = async (method: string, path: string, what: string, body: unknown, list: boolean): Promise<HttpAnswer> => {
     try {
-      ans = await request(
-        access.dispatcher,
-        url,
-        { ...access.credentials.headers, accept: "application/json", ...(body ? { "content-type": "application/json" } : {}) },
-        { method, path: url.pathname + url.search, body: body ? JSON.stringify(body) : undefined, timeoutMs },
+      return await apiRequest(
+        access,
+        path,
+        { method, path, body: body ? JSON.stringify(body) : undefined, timeoutMs: o.timeoutMs, ...(list ? { maxBytes: MAX_LIST_PAGE, whole: true } : {}) },
+        { accept: "application/json", ...(body ? { "content-type": "application/json" } : {}) },
       );
     } catch (e) {
+      if (e instanceof BodyTooLargeError) {
+        throw new RunError(`cannot ${what}: one page of the answer is larger than ${MAX_LIST_PAGE / 1024 / 1024} MiB; pass a smaller --chunk-size`, { cause: e });
+      }
       throw new RunError(`cannot reach the apiserver at ${access.server.origin} to ${what}: ${networkReason(e)} (${access.source})`, { cause: e });
     }
-    return ans;
   };
-  const json = async <T>(method: string, path: string, what: string, rule: string, body?: unknown): Promise<T | undefined> => {
-    const ans = await call(method, path, what, body);
+  const json = async <T>(method: string, path: string, what: string, rule: string, body?: unknown, list = false): Promise<T | undefined> => {
+    const ans = await call(method, path, what, body, list);
     if (ans.status === 404) return undefined;
     if (ans.status < 200 || ans.status > 299) {
       const msg = statusMessage(ans.body) ?? `HTTP ${ans.status}`;
+      if (ans.status === 410 && list && statusOf(ans.body)?.reason === "Expired") throw new ExpiredListError(msg);
       if (ans.status === 401) {
         throw new RunError(`the apiserver did not accept the credentials (401 ${msg}) to ${what}; check the ${access.source} or the token flags`);
       }
       if (ans.status === 403) {
         throw new RunError(`forbidden to ${what}: ${msg}. Grant: ${rule} (see the README's RBAC section)`);
       }
+      if (ans.status === 429) throw new RunError(`cannot ${what}: the apiserver is overloaded (429 ${msg}) and still was after ${MAX_THROTTLE_RETRIES} retries; try again later`);
       if (ans.status === 400) throw new ConfigError(`cannot ${what}: HTTP 400 ${msg}; check the -l/--selector syntax`);
       throw new RunError(`cannot ${what}: HTTP ${ans.status} ${msg}`);
     }
     try {
       return JSON.parse(ans.body) as T;
     } catch (e) {
-      throw new RunError(`cannot ${what}: the apiserver answered ${ans.status} with something that is not JSON (${ans.contentType || "no content type"}); is ${access.server.origin} an apiserver?`, { cause: e });
+      throw new RunError(
+        `cannot ${what}: the apiserver answered ${ans.status} with something that is not JSON (${ans.contentType || "no content type"}); is ${access.server.origin} an apiserver?`,
+        { cause: e },
+      );
     }
   };
-  const q = (selector?: string) => (selector ? `?labelSelector=${encodeURIComponent(selector)}` : "");
+
+  /**
+   * Reads a whole list page by page (limit/continue, as kubectl does) and keeps only what
+   * `reduce` returns of each item, so memory holds one page at a time. A continue token that
+   * expired (410, after an etcd compaction) starts the list again.
+   */
+  const listAll = async <T, R>(path: string, params: Record<string, string | undefined>, what: string, rule: string, reduce: (item: T) => R): Promise<R[]> => {
+    for (let restart = 0; ; restart++) {
+      const out: R[] = [];
+      let cont: string | undefined;
+      try {
+        do {
+          const q = new URLSearchParams();
+          for (const [k, v] of Object.entries(params)) if (v) q.set(k, v);
+          if (o.chunkSize > 0) q.set("limit", String(o.chunkSize));
+          if (cont) q.set("continue", cont);
+          const qs = q.toString();
+          const page = await json<{ items?: T[] | null; metadata?: { continue?: string } }>("GET", qs ? `${path}?${qs}` : path, what, rule, undefined, true);
+          for (const item of page?.items ?? []) out.push(reduce(item));
+          cont = page?.metadata?.continue || undefined;
+        } while (cont);
+        return out;
+      } catch (e) {
+        if (!(e instanceof ExpiredListError)) throw e;
+        if (restart + 1 >= MAX_LIST_RESTARTS) {
+          throw new RunError(`cannot ${what}: the list kept changing faster than kvlog could page through it (410 ${e.message}); try again, or pass a larger --chunk-size`);
+        }
+      }
+    }
+  };
+
   return {
-    async listPods(namespace, labelSelector) {
+    async listPods(namespace, sel) {
       const what = `list pods in namespace ${namespace}`;
       const rule = `apiGroups [""] resources ["pods"] verbs ["list"] in namespace ${namespace}`;
-      const list = await json<{ items: Pod[] }>("GET", `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods${q(labelSelector)}`, what, rule);
-      return list?.items ?? [];
+      return listAll(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, { labelSelector: sel.labelSelector, fieldSelector: sel.fieldSelector }, what, rule, reducePod);
     },
     async listNodes(labelSelector) {
-      const list = await json<{ items: Node[] }>("GET", `/api/v1/nodes${q(labelSelector)}`, "list nodes", `apiGroups [""] resources ["nodes"] verbs ["list"]`);
-      return list?.items ?? [];
+      return listAll("/api/v1/nodes", { labelSelector }, "list nodes", `apiGroups [""] resources ["nodes"] verbs ["list"]`, reduceNode);
     },
     async getNode(name) {
-      return json<Node>("GET", `/api/v1/nodes/${encodeURIComponent(name)}`, `get node ${name}`, `apiGroups [""] resources ["nodes"] verbs ["get"]`);
+      const n = await json<Node>("GET", `/api/v1/nodes/${encodeURIComponent(name)}`, `get node ${name}`, `apiGroups [""] resources ["nodes"] verbs ["get"]`);
+      return n ? reduceNode(n) : undefined;
     },
     async createToken(namespace, name, expirationSeconds) {
       const what = `create a token for ServiceAccount ${namespace}/${name}`;

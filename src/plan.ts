@@ -21,8 +21,8 @@ export interface Target {
   url?: string | undefined;
   /** The component's version when known (pod image tag, node info), to explain a 404. */
   version?: string | undefined;
-  /** Set when the target is not to be contacted (pod not running, named node missing, run interrupted). */
-  unavailable?: { outcome: "missing" | "pod-not-running" | "interrupted"; message: string } | undefined;
+  /** Set when the target is not to be contacted. `skipped`: left out on purpose, not a failure of the run. */
+  unavailable?: { outcome: "missing" | "pod-not-running" | "node-not-ready" | "interrupted"; message: string; skipped?: boolean } | undefined;
   /** The level the target had before kvlog changed it, when known (for a later revert). */
   previousLevel?: number | undefined;
 }
@@ -41,7 +41,14 @@ export interface Selection {
   endpoint?: URL | undefined;
   /** --direct: kubelet at its node address instead of the node proxy. */
   direct: boolean;
+  /** --include-not-ready: also try nodes whose kubelet stopped reporting (they are skipped by default). */
+  includeNotReady?: boolean | undefined;
 }
+
+/** How many single GETs (named nodes, one node's pods) discovery sends at once. */
+const LOOKUP_CONCURRENCY = 16;
+/** Past this many named nodes, kube-proxy's pods are listed once rather than node by node. */
+const PER_NODE_POD_QUERIES = 20;
 
 export async function planTargets(sel: Selection, api: KubeApi | undefined, server: URL | undefined): Promise<Target[]> {
   const c = sel.component;
@@ -53,7 +60,7 @@ export async function planTargets(sel: Selection, api: KubeApi | undefined, serv
     case "pod": {
       const ns = sel.namespace ?? c.namespace!;
       const selector = sel.selector ?? c.podSelector!;
-      const pods = await api.listPods(ns, selector);
+      const pods = await api.listPods(ns, { labelSelector: selector });
       const targets = selectPodTargets(c, pods, undefined);
       if (targets.length === 0) {
         throw new NothingMatchedError(
@@ -64,26 +71,39 @@ export async function planTargets(sel: Selection, api: KubeApi | undefined, serv
     }
     case "node": {
       const { nodes, missing } = await findNodes(sel, api);
-      const targets = [...nodeTargets(c, nodes, sel.direct), ...missing];
       if (nodes.length === 0 && missing.length === 0) throw new NothingMatchedError(noNodesMessage(sel));
-      return targets;
+      return [...skipNotReady(nodeTargets(c, nodes, sel.direct), nodes, sel), ...missing];
     }
     case "node-pod": {
       const ns = sel.namespace ?? c.namespace!;
       const podSelector = sel.podSelector ?? c.podSelector!;
       const filtering = sel.nodes.length > 0 || sel.selector !== undefined;
-      const [pods, found] = await Promise.all([
-        api.listPods(ns, podSelector),
-        filtering ? findNodes(sel, api) : Promise.resolve(undefined),
-      ]);
-      const nodeNames = found ? new Set(found.nodes.map((n) => n.metadata.name)) : undefined;
-      const targets = selectPodTargets(c, pods, nodeNames);
+      // Nodes are listed for the selection and for their readiness (not needed with --include-not-ready alone).
+      const noNodes = Promise.resolve({ nodes: [] as Node[], missing: [] as Target[] });
+      const fewNamed = sel.selector === undefined && sel.nodes.length > 0 && sel.nodes.length <= PER_NODE_POD_QUERIES;
+      let found: { nodes: Node[]; missing: Target[] };
+      let pods: Pod[];
+      if (fewNamed) {
+        // A few named nodes: ask for each node's pod (field selector) rather than every pod of the cluster.
+        found = await findNodes(sel, api);
+        const perNode = await mapLimit(found.nodes, LOOKUP_CONCURRENCY, (n) =>
+          api.listPods(ns, { labelSelector: podSelector, fieldSelector: `spec.nodeName=${n.metadata.name}` }),
+        );
+        pods = perNode.flat();
+      } else {
+        [found, pods] = await Promise.all([
+          filtering || !sel.includeNotReady ? findNodes(sel, api) : noNodes,
+          api.listPods(ns, { labelSelector: podSelector }),
+        ]);
+      }
+      const nodeNames = new Set(found.nodes.map((n) => n.metadata.name));
+      const targets = selectPodTargets(c, pods, filtering ? nodeNames : undefined);
       // A node named with --node that has no pod of this component is reported, not hidden.
       const withPod = new Set(targets.map((t) => t.node));
       const missing = [
-        ...(found?.missing ?? []),
+        ...found.missing,
         ...sel.nodes
-          .filter((n) => nodeNames?.has(n) && !withPod.has(n))
+          .filter((n) => nodeNames.has(n) && !withPod.has(n))
           .map((n) => missingTarget(c, n, `no ${c.name} pod (namespace ${ns}, labels ${podSelector}) on node ${n}`)),
       ];
       if (targets.length === 0 && missing.length === 0) {
@@ -93,7 +113,7 @@ export async function planTargets(sel: Selection, api: KubeApi | undefined, serv
             : `no ${c.name} pods in namespace ${ns} with labels ${podSelector}; if kube-proxy runs under other labels pass --pod-selector (GKE uses component=kube-proxy), and if the cluster runs without kube-proxy (e.g. Cilium kube-proxy replacement) there is nothing to change`,
         );
       }
-      return [...targets, ...missing];
+      return [...skipNotReady(targets, found.nodes, sel), ...missing];
     }
   }
 }
@@ -102,10 +122,58 @@ function noNodesMessage(sel: Selection): string {
   return sel.selector ? `no nodes match the selector ${sel.selector}` : "the cluster has no nodes";
 }
 
-/** The nodes to act on: named ones (each fetched), or all/selected ones (one list). */
+/**
+ * Whether a node's kubelet is answering, from its Ready condition. Unknown (the node lifecycle
+ * controller's verdict after the kubelet stopped posting status) or no condition at all (registered,
+ * never reported) means nobody answers: a request to it waits for the full timeout. Ready=False
+ * means the kubelet is up and reporting a problem, often the very node being debugged: it is tried.
+ */
+export function kubeletDown(n: Node): string | undefined {
+  const ready = n.status?.conditions?.find((c) => c.type === "Ready");
+  if (!ready) return "node has no Ready condition: its kubelet never reported";
+  if (ready.status !== "Unknown") return undefined;
+  const why = [ready.reason, ready.message].filter(Boolean).join(": ");
+  return `node is not Ready (Ready=Unknown${why ? `, ${why}` : ""})`;
+}
+
+/**
+ * Targets on nodes whose kubelet is down become `node-not-ready` without any request, so a
+ * fleet run never waits on them; nodes named with --node, and --include-not-ready, are tried.
+ */
+export function skipNotReady(targets: Target[], nodes: Node[], sel: Selection): Target[] {
+  if (sel.includeNotReady) return targets;
+  const named = new Set(sel.nodes);
+  const down = new Map<string, string>();
+  for (const n of nodes) {
+    const why = named.has(n.metadata.name) ? undefined : kubeletDown(n);
+    if (why) down.set(n.metadata.name, why);
+  }
+  return targets.map((t) => {
+    const why = t.node && !t.unavailable ? down.get(t.node) : undefined;
+    if (!why) return t;
+    const message = `${why}; skipped without waiting on it (name it with --node, or pass --include-not-ready, to try it)`;
+    return { ...t, unavailable: { outcome: "node-not-ready" as const, message, skipped: true } };
+  });
+}
+
+/** Runs `fn` over `items`, at most `limit` at once, keeping the order. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** The nodes to act on: named ones (each fetched, a few at a time), or all/selected ones (one paged list). */
 async function findNodes(sel: Selection, api: KubeApi): Promise<{ nodes: Node[]; missing: Target[] }> {
   if (sel.nodes.length > 0 && sel.selector === undefined) {
-    const got = await Promise.all(sel.nodes.map(async (name) => ({ name, node: await api.getNode(name) })));
+    const got = await mapLimit(sel.nodes, LOOKUP_CONCURRENCY, async (name) => ({ name, node: await api.getNode(name) }));
     return {
       nodes: got.flatMap((g) => (g.node ? [g.node] : [])),
       missing: got.filter((g) => !g.node).map((g) => missingTarget(sel.component, g.name, `node "${g.name}" not found`)),

@@ -11,8 +11,7 @@
 
 import { Duplex } from "node:stream";
 import WebSocket from "ws";
-import { readLimited, statusMessage } from "./http.js";
-import type { ApiTls, Credentials } from "./transport.js";
+import { readBody, retryAfterSeconds, statusMessage, type ApiTls, type Credentials } from "./http.js";
 
 export const PORT_FORWARD_PROTOCOL = "v4.channel.k8s.io";
 
@@ -20,9 +19,12 @@ export const PORT_FORWARD_PROTOCOL = "v4.channel.k8s.io";
 export class TunnelRefusedError extends Error {
   override name = "TunnelRefusedError";
   readonly status: number;
-  constructor(message: string, status: number) {
+  /** Seconds from the answer's Retry-After header (429 from API Priority and Fairness). */
+  readonly retryAfter: number | undefined;
+  constructor(message: string, status: number, retryAfter?: number) {
     super(message);
     this.status = status;
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -82,8 +84,9 @@ export function openTunnel(opts: TunnelOptions): Promise<Duplex> {
     }, opts.timeoutMs);
 
     ws.on("unexpected-response", (_req, res) => {
-      readLimited(res).then(
-        (body) => fail(new TunnelRefusedError(statusMessage(body) ?? `HTTP ${res.statusCode}`, res.statusCode ?? 0)),
+      const retryAfter = retryAfterSeconds(String(res.headers["retry-after"] ?? ""));
+      readBody(res).then(
+        (body) => fail(new TunnelRefusedError(statusMessage(body) ?? `HTTP ${res.statusCode}`, res.statusCode ?? 0, retryAfter)),
         (e: Error) => fail(e),
       );
     });

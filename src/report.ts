@@ -12,19 +12,25 @@ export interface Report {
   component: string;
   level: number;
   dryRun: boolean;
-  summary: { total: number; succeeded: number; failed: number };
+  summary: { total: number; succeeded: number; failed: number; skipped: number };
   results: Result[];
+}
+
+/** The exit code of a finished run: 0 when every target that was tried is set (and at least one was). */
+export function exitCode(report: Report): number {
+  return report.summary.failed === 0 && (report.summary.succeeded > 0 || report.summary.total === 0) ? 0 : 1;
 }
 
 export function buildReport(component: string, level: number, dryRun: boolean, results: Result[]): Report {
   const succeeded = results.filter((r) => r.ok).length;
+  const skipped = results.filter((r) => r.skipped).length;
   return {
     apiVersion: JSON_API_VERSION,
     kind: "SetResult",
     component,
     level,
     dryRun,
-    summary: { total: results.length, succeeded, failed: results.length - succeeded },
+    summary: { total: results.length, succeeded, failed: results.length - succeeded - skipped, skipped },
     results,
   };
 }
@@ -61,18 +67,21 @@ export function renderTable(report: Report, color: boolean): string {
 /** The closing lines for stderr: a one-line summary, then each distinct hint once. */
 export function renderSummary(report: Report, color: boolean): string {
   const chalk = new Chalk({ level: color ? 1 : 0 });
-  const { total, succeeded, failed } = report.summary;
+  const { total, succeeded, failed, skipped } = report.summary;
   const lines: string[] = [];
+  const skips = skipped > 0 ? `; ${skipped} skipped, their node is not ready (--include-not-ready tries them)` : "";
   if (report.dryRun) {
-    lines.push(`dry run: ${succeeded} of ${total} target(s) would be set to level ${report.level}; nothing was sent`);
+    lines.push(`dry run: ${succeeded} of ${total} target(s) would be set to level ${report.level}${skips}; nothing was sent`);
+  } else if (failed === 0 && succeeded > 0) {
+    lines.push(chalk.green(`${report.component}: ${succeeded} of ${total} target(s) set to level ${report.level}`) + skips);
   } else if (failed === 0) {
-    lines.push(chalk.green(`${report.component}: ${succeeded} of ${total} target(s) set to level ${report.level}`));
+    lines.push(chalk.red(`${report.component}: no target set to level ${report.level}`) + skips);
   } else {
-    lines.push(chalk.red(`${report.component}: ${failed} of ${total} target(s) failed, ${succeeded} set to level ${report.level}`));
+    lines.push(chalk.red(`${report.component}: ${failed} of ${total} target(s) failed, ${succeeded} set to level ${report.level}`) + skips);
   }
   const notAttempted = report.results.filter((r) => r.outcome === "interrupted").length;
   if (notAttempted > 0) lines.push(`interrupted: ${notAttempted} target(s) not attempted, their level is unchanged`);
-  const hints = [...new Set(report.results.filter((r) => !r.ok && r.hint).map((r) => r.hint!))];
+  const hints = [...new Set(report.results.filter((r) => !r.ok && !r.skipped && r.hint).map((r) => r.hint!))];
   for (const h of hints) lines.push(`hint: ${h}`);
   return `${lines.join("\n")}\n`;
 }

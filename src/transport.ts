@@ -5,47 +5,11 @@
 // Every way can send any method, so `get`-style probes fit the same code.
 
 import tls from "node:tls";
-import { Agent, Client, type Dispatcher } from "undici";
-import { displayUrl, FLAGS_PATH, readLimited } from "./http.js";
-import { openTunnel, portForwardUrl } from "./portforward.js";
+import { Client } from "undici";
+import { displayUrl, FLAGS_PATH, joinUrl, newDispatcher, request, sleep, type Access, type HttpAnswer, type SendOptions } from "./http.js";
+import { apiRequest, freshCredentials, MAX_THROTTLE_RETRIES } from "./kube.js";
+import { openTunnel, portForwardUrl, TunnelRefusedError } from "./portforward.js";
 import type { Target } from "./plan.js";
-
-export interface ApiTls {
-  ca?: Buffer | undefined;
-  rejectUnauthorized: boolean;
-  servername?: string | undefined;
-}
-
-/** How kvlog authenticates. Never printed: only `kind` is shown to users. */
-export interface Credentials {
-  kind: string;
-  headers: Record<string, string>;
-  cert?: Buffer | undefined;
-  key?: Buffer | undefined;
-}
-
-/** Everything needed to talk to the apiserver: its URL, TLS, credentials and a pooled dispatcher. */
-export interface Access {
-  server: URL;
-  tls: ApiTls;
-  credentials: Credentials;
-  dispatcher: Dispatcher;
-  /** Where the settings came from, for messages: `kubeconfig ~/.kube/config, context kind-kind`. */
-  source: string;
-}
-
-export interface HttpAnswer {
-  status: number;
-  contentType: string;
-  body: string;
-}
-
-export interface SendOptions {
-  method: string;
-  path: string;
-  body?: string;
-  timeoutMs: number;
-}
 
 /** One opened way to a target. `url` is what `--dry-run`, the table and the JSON show. */
 export interface Channel {
@@ -57,61 +21,6 @@ export interface Channel {
 export type Via = Target["via"];
 export type Way = (target: Target, access: Access | undefined, timeoutMs: number) => Channel;
 
-/** An undici Agent with kvlog's TLS settings; client certificate only when credentials are given. */
-export function newDispatcher(tlsConf: ApiTls, credentials: Credentials | undefined, timeoutMs: number): Dispatcher {
-  return new Agent({
-    connect: {
-      ca: tlsConf.ca,
-      rejectUnauthorized: tlsConf.rejectUnauthorized,
-      servername: tlsConf.servername,
-      cert: credentials?.cert,
-      key: credentials?.key,
-      timeout: timeoutMs,
-    },
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-  });
-}
-
-/** Sends one request through a dispatcher and reads at most 64 KiB of the answer. */
-export async function request(
-  dispatcher: Dispatcher,
-  url: URL,
-  headers: Record<string, string>,
-  opts: SendOptions,
-): Promise<HttpAnswer> {
-  const res = await dispatcher.request({
-    origin: url.origin,
-    path: url.pathname + url.search,
-    method: opts.method as Dispatcher.HttpMethod,
-    headers: {
-      "user-agent": "kvlog",
-      ...(opts.body !== undefined ? { "content-type": "text/plain" } : {}),
-      ...headers,
-    },
-    body: opts.body,
-    headersTimeout: opts.timeoutMs,
-    bodyTimeout: opts.timeoutMs,
-    signal: AbortSignal.timeout(opts.timeoutMs),
-  });
-  const body = await readLimited(res.body);
-  const ct = res.headers["content-type"];
-  return {
-    status: res.statusCode,
-    contentType: Array.isArray(ct) ? (ct[0] ?? "") : (ct ?? ""),
-    body,
-  };
-}
-
-/** Appends a path to a base URL, keeping any path prefix of the base (e.g. a Rancher proxy URL). */
-export function joinUrl(base: URL, path: string): URL {
-  const u = new URL(base.href);
-  const [p, q] = path.split("?", 2) as [string, string | undefined];
-  u.pathname = u.pathname.replace(/\/+$/, "") + p;
-  u.search = q ? `?${q}` : "";
-  return u;
-}
-
 /** Credentials go only to endpoints that authenticate, and never over plain HTTP. */
 function sendsCredentials(target: Target, access: Access | undefined, https: boolean): access is Access {
   return access !== undefined && target.authenticates && https;
@@ -119,24 +28,28 @@ function sendsCredentials(target: Target, access: Access | undefined, https: boo
 
 const direct: Way = (target, access, timeoutMs) => {
   const base = new URL(target.url!);
-  const isApiserver = access !== undefined && base.origin === access.server.origin;
+  const url = displayUrl(joinUrl(base, FLAGS_PATH));
+  if (access !== undefined && base.origin === access.server.origin) {
+    // The apiserver itself: its pooled connections, renewed credentials, 429s waited out.
+    return { url, send: (opts) => apiRequest(access, opts.path, opts), close: async () => {} };
+  }
   const creds = sendsCredentials(target, access, base.protocol === "https:") ? access!.credentials : undefined;
-  const dispatcher = isApiserver ? access.dispatcher : newDispatcher(access?.tls ?? { rejectUnauthorized: true }, creds, timeoutMs);
+  const dispatcher = newDispatcher(access?.tls ?? { rejectUnauthorized: true }, creds, timeoutMs);
   return {
-    url: displayUrl(joinUrl(base, FLAGS_PATH)),
+    url,
     send: (opts) => request(dispatcher, joinUrl(base, opts.path), creds?.headers ?? {}, opts),
     close: async () => {
-      if (!isApiserver) await dispatcher.destroy();
+      await dispatcher.destroy();
     },
   };
 };
 
 const nodeProxy: Way = (target, access) => {
   if (!access) throw new Error("the node proxy needs an apiserver");
-  const base = joinUrl(access.server, `/api/v1/nodes/${encodeURIComponent(target.node!)}/proxy`);
+  const base = `/api/v1/nodes/${encodeURIComponent(target.node!)}/proxy`;
   return {
-    url: displayUrl(joinUrl(base, FLAGS_PATH)),
-    send: (opts) => request(access.dispatcher, joinUrl(base, opts.path), access.credentials.headers, opts),
+    url: displayUrl(joinUrl(joinUrl(access.server, base), FLAGS_PATH)),
+    send: (opts) => apiRequest(access, base + opts.path, opts),
     close: async () => {},
   };
 };
@@ -144,7 +57,8 @@ const nodeProxy: Way = (target, access) => {
 const portForward: Way = (target, access, timeoutMs) => {
   if (!access) throw new Error("port-forward needs an apiserver");
   const https = target.scheme === "https";
-  const creds = sendsCredentials(target, access, https) ? access.credentials : undefined;
+  // Read at each use: the credentials may be renewed during a long run.
+  const creds = sendsCredentials(target, access, https);
   const origin = `${target.scheme}://localhost:${target.port}`;
   const client = new Client(origin, {
     pipelining: 0,
@@ -158,15 +72,7 @@ const portForward: Way = (target, access, timeoutMs) => {
         if (err) callback(err, null);
         else callback(null, socket as never);
       };
-      openTunnel({
-        server: access.server,
-        tls: access.tls,
-        credentials: access.credentials,
-        namespace: target.namespace!,
-        pod: target.pod!,
-        port: target.port,
-        timeoutMs,
-      }).then(
+      openTunnelRetrying(access, target, timeoutMs).then(
         (stream) => {
           if (!https) {
             settle(null, stream);
@@ -179,8 +85,8 @@ const portForward: Way = (target, access, timeoutMs) => {
               socket: stream,
               rejectUnauthorized: false,
               servername: "localhost",
-              cert: creds?.cert,
-              key: creds?.key,
+              cert: creds ? access.credentials.cert : undefined,
+              key: creds ? access.credentials.key : undefined,
               ALPNProtocols: ["http/1.1"],
             });
             const timer = setTimeout(
@@ -208,7 +114,7 @@ const portForward: Way = (target, access, timeoutMs) => {
   tunnel.protocol = access.server.protocol;
   return {
     url: `${displayUrl(tunnel)} -> ${origin}${FLAGS_PATH}`,
-    send: (opts) => request(client, new URL(opts.path, origin), creds?.headers ?? {}, opts),
+    send: (opts) => request(client, new URL(opts.path, origin), creds ? access.credentials.headers : {}, opts),
     close: async () => {
       await client.destroy();
     },
@@ -223,4 +129,32 @@ export const WAYS: Record<Via, Way> = {
 
 export function openChannel(target: Target, access: Access | undefined, timeoutMs: number): Channel {
   return WAYS[target.via](target, access, timeoutMs);
+}
+
+/**
+ * Opens the port-forward with fresh credentials; a 429 from API Priority and Fairness is waited
+ * out (Retry-After) like any other apiserver request, within the step's timeout.
+ */
+async function openTunnelRetrying(access: Access, target: Target, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    const credentials = await freshCredentials(access);
+    try {
+      return await openTunnel({
+        server: access.server,
+        tls: access.tls,
+        credentials,
+        namespace: target.namespace!,
+        pod: target.pod!,
+        port: target.port,
+        timeoutMs: Math.max(1, deadline - Date.now()),
+      });
+    } catch (e) {
+      if (!(e instanceof TunnelRefusedError) || attempt >= MAX_THROTTLE_RETRIES) throw e;
+      if (e.status === 401 && attempt === 0 && access.renew && (await access.renew())) continue;
+      const wait = e.status === 429 ? Math.min(e.retryAfter ?? 1, 10) * 1000 : -1;
+      if (wait < 0 || Date.now() + wait >= deadline) throw e;
+      await sleep(wait);
+    }
+  }
 }

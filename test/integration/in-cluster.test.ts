@@ -39,7 +39,7 @@ it("uses the in-cluster ServiceAccount when there is no kubeconfig", async () =>
     expect(access!.source).toBe("in-cluster ServiceAccount");
     expect(access!.credentials.kind).toBe("bearer token (kubeconfig)");
     const kubelet = findComponent("kubelet")!;
-    const targets = await planTargets({ component: kubelet, nodes: [], direct: false }, kubeApi(access!, 5000), access!.server);
+    const targets = await planTargets({ component: kubelet, nodes: [], direct: false }, kubeApi(access!, { timeoutMs: 5000, chunkSize: 500 }), access!.server);
     const results = await applyAll(targets, { level: 2, access, timeoutMs: 5000, concurrency: 2, dryRun: false });
     expect(results.map((r) => r.outcome)).toEqual(["set", "set"]);
     expect(fake.requests.find((q) => q.path === "/api/v1/nodes/cp-1/proxy/debug/flags/v")).toMatchObject({ user: "kvlog", authorization: "bearer" });

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { applyAll, classifyAnswer, classifyError, type Result } from "../../src/apply.js";
 import { TunnelError, TunnelRefusedError } from "../../src/portforward.js";
 import type { Target } from "../../src/plan.js";
-import type { Channel, HttpAnswer } from "../../src/transport.js";
+import type { HttpAnswer } from "../../src/http.js";
+import type { Channel } from "../../src/transport.js";
 
 const sched: Target = { id: "kube-scheduler/kube-system/s-1", component: "kube-scheduler", via: "port-forward", authenticates: true, scheme: "https", port: 10259, namespace: "kube-system", pod: "s-1", node: "cp-1" };
 const kubelet: Target = { id: "kubelet/n1", component: "kubelet", via: "node-proxy", authenticates: true, scheme: "https", port: 10250, node: "n1", version: "v1.34.0" };

@@ -43,7 +43,9 @@ describe("parseArgs", () => {
     expect(r.level).toBe(4);
     expect(r.output).toBe("table");
     expect(r.timeoutMs).toBe(30_000);
-    expect(r.concurrency).toBe(10);
+    expect(r.concurrency).toBe(32);
+    expect(r.chunkSize).toBe(500);
+    expect(r.includeNotReady).toBe(false);
     expect(r.nodes).toEqual([]);
     expect(r.dryRun).toBe(false);
     expect(r.color).toBe(true);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { findComponent, suggestComponent, tooOld, parseVersion } from "../../src/components.js";
 import { NothingMatchedError } from "../../src/errors.js";
-import type { KubeApi, Node, Pod } from "../../src/kube.js";
-import { endpointTarget, imageVersion, nodeAddress, nodeTargets, planTargets, selectPodTargets, type Selection } from "../../src/plan.js";
+import { reduceNode, reducePod, type KubeApi, type Node, type NodeCondition, type Pod } from "../../src/kube.js";
+import { endpointTarget, imageVersion, kubeletDown, nodeAddress, nodeTargets, planTargets, selectPodTargets, type Selection } from "../../src/plan.js";
 
 const comp = (n: string) => findComponent(n)!;
 
@@ -12,9 +12,11 @@ const pod = (name: string, node: string, extra: Partial<Pod> = {}, image = "regi
   status: { phase: "Running" },
   ...extra,
 });
-const node = (name: string, labels: Record<string, string> = {}, addresses = [{ type: "InternalIP", address: "10.0.0.1" }], port = 10250): Node => ({
+const READY: NodeCondition = { type: "Ready", status: "True", reason: "KubeletReady", message: "kubelet is posting ready status" };
+const UNKNOWN: NodeCondition = { type: "Ready", status: "Unknown", reason: "NodeStatusUnknown", message: "Kubelet stopped posting node status." };
+const node = (name: string, labels: Record<string, string> = {}, addresses = [{ type: "InternalIP", address: "10.0.0.1" }], port = 10250, conditions: NodeCondition[] = [READY]): Node => ({
   metadata: { name, labels },
-  status: { addresses, daemonEndpoints: { kubeletEndpoint: { Port: port } }, nodeInfo: { kubeletVersion: "v1.34.1" } },
+  status: { addresses, daemonEndpoints: { kubeletEndpoint: { Port: port } }, nodeInfo: { kubeletVersion: "v1.34.1" }, conditions },
 });
 
 function fakeApi(pods: Pod[], nodes: Node[]): KubeApi & { calls: string[] } {
@@ -23,9 +25,10 @@ function fakeApi(pods: Pod[], nodes: Node[]): KubeApi & { calls: string[] } {
     !sel || sel.split(",").every((kv) => { const [k, v] = kv.split("="); return labels?.[k!] === v; });
   return {
     calls,
-    async listPods(ns, sel) {
-      calls.push(`listPods ${ns} ${sel}`);
-      return pods.filter((p) => p.metadata.namespace === ns && matches(p.metadata.labels, sel));
+    async listPods(ns, { labelSelector, fieldSelector }) {
+      calls.push(`listPods ${ns} ${labelSelector}${fieldSelector ? ` ${fieldSelector}` : ""}`);
+      const onNode = fieldSelector?.replace(/^spec\.nodeName=/, "");
+      return pods.filter((p) => p.metadata.namespace === ns && matches(p.metadata.labels, labelSelector) && (!onNode || p.spec?.nodeName === onNode));
     },
     async listNodes(sel) {
       calls.push(`listNodes ${sel ?? ""}`);
@@ -179,5 +182,112 @@ describe("planTargets with a fake KubeApi", () => {
   it("--endpoint needs no apiserver", async () => {
     const t = await planTargets(sel("kubelet", { endpoint: new URL("https://10.1.2.3:10250") }), undefined, undefined);
     expect(t).toEqual([expect.objectContaining({ id: "kubelet/10.1.2.3:10250", via: "direct", url: "https://10.1.2.3:10250/" })]);
+  });
+
+  it("kube-proxy on a few named nodes: one field-selector query per node, not every pod of the cluster", async () => {
+    const api = fakeApi(pods, nodes);
+    const t = await planTargets(sel("proxy", { nodes: ["w-1"] }), api, server);
+    expect(t.map((x) => x.pod)).toEqual(["kube-proxy-b"]);
+    expect(api.calls).toEqual(["getNode w-1", "listPods kube-system k8s-app=kube-proxy spec.nodeName=w-1"]);
+  });
+
+  it("kube-proxy on many named nodes lists the pods once", async () => {
+    const many = Array.from({ length: 30 }, (_, i) => node(`n-${i}`));
+    const api = fakeApi(pods, [...nodes, ...many]);
+    await planTargets(sel("proxy", { nodes: ["w-1", ...many.map((n) => n.metadata.name)] }), api, server);
+    expect(api.calls.filter((c) => c.startsWith("listPods"))).toEqual(["listPods kube-system k8s-app=kube-proxy"]);
+    expect(api.calls.filter((c) => c.startsWith("getNode"))).toHaveLength(31);
+  });
+});
+
+describe("nodes that are down", () => {
+  const pods: Pod[] = [
+    { ...pod("kube-proxy-a", "up"), metadata: { name: "kube-proxy-a", namespace: "kube-system", labels: { "k8s-app": "kube-proxy" } } },
+    { ...pod("kube-proxy-b", "gone"), metadata: { name: "kube-proxy-b", namespace: "kube-system", labels: { "k8s-app": "kube-proxy" } } },
+    { ...pod("kube-proxy-c", "never"), metadata: { name: "kube-proxy-c", namespace: "kube-system", labels: { "k8s-app": "kube-proxy" } } },
+  ];
+  const addr = [{ type: "InternalIP", address: "10.0.0.9" }];
+  const nodes = [
+    node("up", {}, addr),
+    node("gone", {}, addr, 10250, [UNKNOWN]),
+    node("never", {}, addr, 10250, []),
+    node("notready", {}, addr, 10250, [{ type: "Ready", status: "False", reason: "KubeletNotReady", message: "container runtime network not ready" }]),
+  ];
+
+  it("Ready=Unknown and no Ready condition mean the kubelet is gone; Ready=False is a live kubelet", () => {
+    expect(kubeletDown(nodes[0]!)).toBeUndefined();
+    expect(kubeletDown(nodes[1]!)).toBe("node is not Ready (Ready=Unknown, NodeStatusUnknown: Kubelet stopped posting node status.)");
+    expect(kubeletDown(nodes[2]!)).toBe("node has no Ready condition: its kubelet never reported");
+    expect(kubeletDown(nodes[3]!)).toBeUndefined();
+  });
+
+  it("kubelet: nodes whose kubelet is gone are skipped (node-not-ready), the others tried", async () => {
+    const t = await planTargets(sel("kubelet"), fakeApi(pods, nodes), server);
+    expect(t.map((x) => [x.node, x.unavailable?.outcome ?? "try", x.unavailable?.skipped ?? false])).toEqual([
+      ["gone", "node-not-ready", true],
+      ["never", "node-not-ready", true],
+      ["notready", "try", false],
+      ["up", "try", false],
+    ]);
+    expect(t[0]!.unavailable!.message).toMatch(/skipped without waiting on it \(name it with --node, or pass --include-not-ready, to try it\)$/);
+  });
+
+  it("--include-not-ready and --node try them", async () => {
+    const all = await planTargets(sel("kubelet", { includeNotReady: true }), fakeApi(pods, nodes), server);
+    expect(all.every((x) => !x.unavailable)).toBe(true);
+    const named = await planTargets(sel("kubelet", { nodes: ["gone"] }), fakeApi(pods, nodes), server);
+    expect(named.map((x) => [x.id, x.unavailable])).toEqual([["kubelet/gone", undefined]]);
+  });
+
+  it("kube-proxy: pods on nodes whose kubelet is gone are skipped (the port-forward would wait on that kubelet)", async () => {
+    const t = await planTargets(sel("proxy"), fakeApi(pods, nodes), server);
+    expect(t.map((x) => [x.pod, x.unavailable?.outcome ?? "try"])).toEqual([
+      ["kube-proxy-a", "try"],
+      ["kube-proxy-b", "node-not-ready"],
+      ["kube-proxy-c", "node-not-ready"],
+    ]);
+    const api = fakeApi(pods, nodes);
+    const tried = await planTargets(sel("proxy", { includeNotReady: true }), api, server);
+    expect(tried.every((x) => !x.unavailable)).toBe(true);
+    expect(api.calls).toEqual(["listPods kube-system k8s-app=kube-proxy"]); // no node list needed
+  });
+});
+
+describe("what discovery keeps of a listed object", () => {
+  it("a node keeps its name, addresses, kubelet port and version, and only the Ready condition", () => {
+    const big = {
+      metadata: { name: "n", labels: { a: "b" }, annotations: { x: "y".repeat(5000) }, managedFields: [{}] },
+      spec: { podCIDR: "10.0.0.0/24" },
+      status: {
+        addresses: [{ type: "InternalIP", address: "10.0.0.1" }],
+        daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+        nodeInfo: { kubeletVersion: "v1.36.3", osImage: "Debian" },
+        conditions: [{ type: "MemoryPressure", status: "False" }, { ...READY, lastHeartbeatTime: "t" }],
+        images: Array.from({ length: 50 }, (_, i) => ({ names: [`img-${i}`], sizeBytes: i })),
+      },
+    } as unknown as Node;
+    const r = reduceNode(big);
+    expect(r).toEqual({
+      metadata: { name: "n" },
+      status: {
+        addresses: [{ type: "InternalIP", address: "10.0.0.1" }],
+        daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+        nodeInfo: { kubeletVersion: "v1.36.3" },
+        conditions: [READY],
+      },
+    });
+    expect(JSON.stringify(r).length).toBeLessThan(400); // of ~35 KB given
+  });
+  it("a pod keeps its name, namespace, node, phase, deletion and container images", () => {
+    const big = {
+      metadata: { name: "p", namespace: "kube-system", labels: { a: "b" }, managedFields: [{}] },
+      spec: { nodeName: "n", containers: [{ name: "c", image: "i:v1", command: ["x"], env: [] }], volumes: [{}] },
+      status: { phase: "Running", conditions: [{}], containerStatuses: [{}] },
+    } as unknown as Pod;
+    expect(reducePod(big)).toEqual({
+      metadata: { name: "p", namespace: "kube-system", deletionTimestamp: undefined },
+      spec: { nodeName: "n", containers: [{ name: "c", image: "i:v1" }] },
+      status: { phase: "Running" },
+    });
   });
 });

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import type { Result } from "../../src/apply.js";
-import { buildReport, renderJson, renderSummary, renderTable } from "../../src/report.js";
+import { buildReport, exitCode, renderJson, renderSummary, renderTable } from "../../src/report.js";
 
 const r = (id: string, ok: boolean, extra: Partial<Result> = {}): Result => ({
   id, component: "kubelet", node: id.split("/")[1]!, namespace: null, pod: null, via: "node-proxy",
-  endpoint: `https://127.0.0.1:6443/api/v1/nodes/${id.split("/")[1]}/proxy/debug/flags/v`, level: 4, ok,
+  endpoint: `https://127.0.0.1:6443/api/v1/nodes/${id.split("/")[1]}/proxy/debug/flags/v`, level: 4, ok, skipped: false, attempts: 1,
   outcome: ok ? "set" : "forbidden", httpStatus: ok ? 200 : 403, message: ok ? "level set to 4" : "forbidden (403)",
   hint: ok ? null : 'grant apiGroups [""] resources ["nodes/proxy"] verbs ["update"]', durationMs: 12, errorCode: null,
   request: { method: "PUT", url: "u", body: "4", auth: "client certificate (kubeconfig)" }, ...extra,
@@ -14,7 +14,7 @@ describe("report", () => {
   const report = buildReport("kubelet", 4, false, [r("kubelet/a", true), r("kubelet/b", false), r("kubelet/c", false)]);
 
   it("summarises", () => {
-    expect(report.summary).toEqual({ total: 3, succeeded: 1, failed: 2 });
+    expect(report.summary).toEqual({ total: 3, succeeded: 1, failed: 2, skipped: 0 });
   });
 
   it("JSON is one document with the documented top-level fields", () => {
@@ -22,7 +22,7 @@ describe("report", () => {
     expect(Object.keys(doc)).toEqual(["apiVersion", "kind", "component", "level", "dryRun", "summary", "results"]);
     expect(doc.apiVersion).toBe("kvlog.dev/v1");
     expect(Object.keys(doc.results[0]).sort()).toEqual(
-      ["component", "durationMs", "endpoint", "errorCode", "hint", "httpStatus", "id", "level", "message", "namespace", "node", "ok", "outcome", "pod", "request", "via"].sort(),
+      ["attempts", "component", "durationMs", "endpoint", "errorCode", "hint", "httpStatus", "id", "level", "message", "namespace", "node", "ok", "outcome", "pod", "request", "skipped", "via"].sort(),
     );
   });
 
@@ -49,5 +49,17 @@ describe("report", () => {
     const dry = buildReport("kubelet", 4, true, [r("kubelet/a", true, { outcome: "dry-run", httpStatus: null })]);
     expect(renderTable(dry, false)).toContain('PUT "4" u (auth: client certificate (kubeconfig))');
     expect(renderSummary(dry, false)).toMatch(/^dry run: 1 of 1 target\(s\) would be set to level 4; nothing was sent/);
+  });
+
+  it("skipped targets (kubelet down) are counted apart: not failures, but a run that set nothing is not a success", () => {
+    const down = r("kubelet/d", false, { outcome: "node-not-ready", skipped: true, httpStatus: null, attempts: 0, hint: null, message: "node is not Ready" });
+    const mixed = buildReport("kubelet", 4, false, [r("kubelet/a", true), down]);
+    expect(mixed.summary).toEqual({ total: 2, succeeded: 1, failed: 0, skipped: 1 });
+    expect(exitCode(mixed)).toBe(0);
+    expect(renderSummary(mixed, false)).toBe("kubelet: 1 of 2 target(s) set to level 4; 1 skipped, their node is not ready (--include-not-ready tries them)\n");
+    const none = buildReport("kubelet", 4, false, [down]);
+    expect(exitCode(none)).toBe(1);
+    expect(renderSummary(none, false)).toMatch(/^kubelet: no target set to level 4; 1 skipped/);
+    expect(exitCode(report)).toBe(1);
   });
 });
