@@ -185,6 +185,28 @@ describe("identities", () => {
     expect(r.stdout + r.stderr).not.toContain(fake.tokenFor("kvlog"));
   });
 
+  it("an exec plugin token that expired and is refused (401) is fetched again, and the run goes on", async () => {
+    const { writeFileSync, chmodSync, readFileSync } = await import("node:fs");
+    const plugin = `${fake.dir}/exec-expiring.sh`;
+    const calls = `${fake.dir}/exec-expiring.calls`;
+    writeFileSync(calls, "");
+    // First call: a token the apiserver no longer accepts, already past its expirationTimestamp
+    // (as an EKS token is after 15 minutes). Later calls: a valid token.
+    const cred = (token: string, exp: string) =>
+      JSON.stringify({ apiVersion: "client.authentication.k8s.io/v1", kind: "ExecCredential", status: { token, expirationTimestamp: exp } });
+    writeFileSync(
+      plugin,
+      `#!/bin/sh\necho x >> '${calls}'\nif [ "$(wc -l < '${calls}')" -le 1 ]; then printf '%s' '${cred("stale-token-0123456789", "2000-01-01T00:00:00Z")}'; ` +
+        `else printf '%s' '${cred(fake.tokenFor("kvlog"), "2999-01-01T00:00:00Z")}'; fi\n`,
+    );
+    chmodSync(plugin, 0o755);
+    const r = await kvlog(["set", "kubelet", "2", "-o", "json"], { KUBECONFIG: execKubeconfig(plugin, "exec-expiring") });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(calls, "utf8").trim().split("\n")).toHaveLength(2);
+    expect(r.json().summary).toMatchObject({ succeeded: 2, failed: 0 });
+    expect(r.stdout + r.stderr).not.toContain("stale-token-0123456789");
+  });
+
   it("an exec plugin that never answers is bounded by --request-timeout", async () => {
     const started = Date.now();
     const r = await kvlog(["set", "apiserver", "2", "--request-timeout", "1s"], { KUBECONFIG: execKubeconfig("/bin/sleep", "exec-hang", ["600"]) });

@@ -1,0 +1,134 @@
+// apiRequest and credential renewal against a small local HTTP server that answers
+// like the apiserver does for throttling (429 + Retry-After) and refused credentials (401).
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { newDispatcher, type Access } from "../../src/http.js";
+import { apiRequest, freshCredentials, withServiceAccount, type KubeApi } from "../../src/kube.js";
+
+const seen: { path: string; auth: string }[] = [];
+let throttleNext = 0;
+let retryAfter = "1";
+let server: http.Server;
+let base: URL;
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    seen.push({ path: req.url ?? "", auth: String(req.headers.authorization ?? "") });
+    if (throttleNext > 0) {
+      throttleNext--;
+      res.writeHead(429, { "Content-Type": "application/json", "Retry-After": retryAfter });
+      res.end(JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: "Too many requests, please try again later.", reason: "TooManyRequests", code: 429 }));
+      return;
+    }
+    if (req.headers.authorization !== "Bearer fresh-token-123") {
+      res.writeHead(401, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: "Unauthorized", reason: "Unauthorized", code: 401 }));
+      return;
+    }
+    res.writeHead(200, { "Content-Type": "text/plain" });
+    res.end("ok");
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  base = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+});
+afterAll(async () => {
+  await new Promise<void>((r) => server.close(() => r()));
+});
+
+function access(token: string, renewTo?: string): Access & { renewals: number } {
+  const a: Access & { renewals: number } = {
+    server: base,
+    tls: { rejectUnauthorized: true },
+    credentials: { kind: "bearer token (kubeconfig)", headers: { Authorization: `Bearer ${token}` } },
+    dispatcher: newDispatcher({ rejectUnauthorized: true }, undefined, 5000),
+    source: "test",
+    renewals: 0,
+  };
+  if (renewTo) {
+    a.renewAt = Date.now() + 60_000;
+    a.renew = async () => {
+      a.renewals++;
+      const changed = a.credentials.headers.Authorization !== `Bearer ${renewTo}`;
+      a.credentials = { ...a.credentials, headers: { Authorization: `Bearer ${renewTo}` } };
+      return changed;
+    };
+  }
+  return a;
+}
+
+describe("apiRequest", () => {
+  it("waits out a 429 for its Retry-After and tries again, counting the attempts", async () => {
+    const a = access("fresh-token-123");
+    throttleNext = 2;
+    retryAfter = "1";
+    const started = Date.now();
+    const ans = await apiRequest(a, "/api/v1/nodes/n1/proxy/debug/flags/v", { method: "PUT", path: "", body: "3", timeoutMs: 10_000 });
+    expect(ans).toMatchObject({ status: 200, attempts: 3 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+    await a.dispatcher.close();
+  });
+
+  it("never waits past its timeout: the 429 is returned when Retry-After does not fit", async () => {
+    const a = access("fresh-token-123");
+    throttleNext = 1;
+    retryAfter = "5";
+    const started = Date.now();
+    const ans = await apiRequest(a, "/x", { method: "GET", path: "", timeoutMs: 2000 });
+    expect(ans).toMatchObject({ status: 429, attempts: 1, retryAfter: 5 });
+    expect(Date.now() - started).toBeLessThan(1500);
+    throttleNext = 0;
+    await a.dispatcher.close();
+  });
+
+  it("renews refused credentials once (401) and retries with the new ones", async () => {
+    const a = access("expired-token-1", "fresh-token-123");
+    seen.length = 0;
+    const ans = await apiRequest(a, "/api/v1/nodes", { method: "GET", path: "", timeoutMs: 5000 });
+    expect(ans).toMatchObject({ status: 200, attempts: 2 });
+    expect(seen.map((s) => s.auth)).toEqual(["Bearer expired-token-1", "Bearer fresh-token-123"]);
+    expect(a.renewals).toBe(1);
+    await a.dispatcher.close();
+  });
+
+  it("a 401 that renewal does not change is returned, not retried in a loop", async () => {
+    const a = access("wrong-token-1", "wrong-token-1");
+    const ans = await apiRequest(a, "/api/v1/nodes", { method: "GET", path: "", timeoutMs: 5000 });
+    expect(ans).toMatchObject({ status: 401, attempts: 1 });
+    expect(a.renewals).toBe(1);
+    await a.dispatcher.close();
+  });
+
+  it("renews credentials that are due before the request", async () => {
+    const a = access("old-token-12", "fresh-token-123");
+    a.renewAt = Date.now() - 1;
+    seen.length = 0;
+    await apiRequest(a, "/y", { method: "GET", path: "", timeoutMs: 5000 });
+    expect(seen.map((s) => s.auth)).toEqual(["Bearer fresh-token-123"]);
+    await a.dispatcher.close();
+  });
+});
+
+describe("withServiceAccount", () => {
+  it("mints a token with the user's identity, and mints again when it is due", async () => {
+    const user = access("user-token-1");
+    let minted = 0;
+    const api = {
+      async createToken(ns: string, name: string, seconds: number) {
+        minted++;
+        expect([ns, name, seconds]).toEqual(["kvlog", "bot", 600]);
+        return `minted-token-${minted}`;
+      },
+    } as KubeApi;
+    const acting = await withServiceAccount(user, api, "kvlog", "bot", 5000);
+    expect(acting.credentials.headers.Authorization).toBe("Bearer minted-token-1");
+    expect(acting.renewAt! - Date.now()).toBeGreaterThan(7 * 60_000); // before the 10-minute token expires
+    expect(acting.renewAt! - Date.now()).toBeLessThan(10 * 60_000);
+    expect((await freshCredentials(acting)).headers.Authorization).toBe("Bearer minted-token-1");
+    acting.renewAt = Date.now() - 1;
+    expect((await freshCredentials(acting)).headers.Authorization).toBe("Bearer minted-token-2");
+    expect(user.credentials.headers.Authorization).toBe("Bearer user-token-1");
+    await acting.dispatcher.close();
+    await user.dispatcher.close();
+  });
+});
