@@ -176,7 +176,7 @@ async function proveChange(component: string, args: string[]): Promise<void> {
     const r = await run(["set", component, String(level), ...args, "-o", "json"]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const doc = r.json();
-    expect(doc.summary).toEqual({ total: 1, succeeded: 1, failed: 0 });
+    expect(doc.summary).toEqual({ total: 1, succeeded: 1, failed: 0, skipped: 0 });
     expect(doc.results[0]).toMatchObject({ ok: true, outcome: "set", httpStatus: 200, level });
     return doc.results[0];
   };
@@ -274,6 +274,12 @@ subjects: [{ kind: ServiceAccount, name: no-put, namespace: ${NS} }]
 `;
 }
 
+/** The nodes whose kubelet runs (the local cluster's two; elsewhere every Ready node). */
+function realNodes(): string[] {
+  if (LOCAL) return JSON.parse(readFileSync(`${STATE}/cluster.json`, "utf8")).nodes.map((n: { name: string }) => n.name).sort();
+  throw new Error("realNodes() is only known for the local cluster");
+}
+
 function nodesWithProxy(): { on: string | undefined; off: string | undefined } {
   // The local cluster: node-1's kube-proxy has profiling on, node-2's off.
   if (LOCAL) return { on: "kvlog-node-1", off: "kvlog-node-2" };
@@ -298,7 +304,7 @@ describe("kvlog changes the level of real components (proven by their logs)", ()
   });
 
   it("kubelet, through the apiserver's node proxy", async () => {
-    const nodes = (await run(["set", "kubelet", String(BASE_LEVEL), "-o", "json"])).json().results;
+    const nodes = (await run(["set", "kubelet", String(BASE_LEVEL), "-o", "json"])).json().results.filter((x: any) => x.outcome === "set");
     expect(nodes.length).toBeGreaterThan(0);
     await proveChange("kubelet", ["--node", nodes[0].node]);
   });
@@ -317,7 +323,9 @@ describe("other paths against real components", () => {
     // The local cluster's kubelet certificates are signed by the cluster CA (like serverTLSBootstrap).
     if (LOCAL) {
       expect(r.code, r.stdout).toBe(0);
-      expect(doc.results.every((x: any) => x.via === "direct" && x.outcome === "set")).toBe(true);
+      const live = doc.results.filter((x: any) => !x.skipped);
+      expect(live.map((x: any) => x.node).sort()).toEqual(realNodes());
+      expect(live.every((x: any) => x.via === "direct" && x.outcome === "set")).toBe(true);
     } else {
       expect(doc.results.every((x: any) => ["set", "tls-error"].includes(x.outcome))).toBe(true);
     }
@@ -328,8 +336,9 @@ describe("other paths against real components", () => {
     expect(r.code).toBe(0);
     const doc = r.json();
     expect(doc.dryRun).toBe(true);
-    expect(doc.results.length).toBeGreaterThan(0);
-    for (const x of doc.results) expect(x).toMatchObject({ outcome: "dry-run", ok: true, httpStatus: null, request: { method: "PUT", body: "4" } });
+    const live = doc.results.filter((x: any) => !x.skipped);
+    expect(live.length).toBeGreaterThan(0);
+    for (const x of live) expect(x).toMatchObject({ outcome: "dry-run", ok: true, httpStatus: null, request: { method: "PUT", body: "4" } });
   });
 
   it("--service-account mints a token with the real TokenRequest API", async () => {
@@ -384,12 +393,68 @@ describe("real failure answers", () => {
   });
 
   it("a node that does not exist is reported next to the real ones", async () => {
-    const real = (await run(["set", "kubelet", String(BASE_LEVEL), "--dry-run", "-o", "json"])).json().results[0].node;
+    const real = (await run(["set", "kubelet", String(BASE_LEVEL), "--dry-run", "-o", "json"])).json().results.find((x: any) => !x.skipped).node;
     const r = await run(["set", "kubelet", String(BASE_LEVEL), "-o", "json", "--node", real, "--node", "no-such-node"]);
     expect(r.code).toBe(1);
     expect(r.json().results.map((x: any) => [x.id, x.outcome])).toEqual([
       [`kubelet/${real}`, "set"],
       ["kubelet/no-such-node", "missing"],
     ]);
+  });
+});
+
+// The local cluster is production-sized: up.sh adds KVLOG_E2E_FLEET_NODES (default 1,200) real-size
+// Node objects through the API, registered without a kubelet (like nodes that are down), next to
+// the two real nodes whose kubelets publish ~50 images each. A node list is then several pages.
+describe.runIf(LOCAL)("a production-sized cluster: paged discovery, nodes that are down", () => {
+  const fleet = (): { count: number; label: string } => JSON.parse(readFileSync(`${STATE}/cluster.json`, "utf8")).fleet;
+
+  it("the test bed is real size: real nodes of 10 KB or more, over a thousand more without a kubelet", async () => {
+    for (const n of realNodes()) expect((await kubectl(["get", "node", n, "-o", "json"])).length).toBeGreaterThan(10_000);
+    expect(fleet().count).toBeGreaterThanOrEqual(1000);
+    const all = (await kubectl(["get", "nodes", "-o", "name", "--chunk-size=500"])).trim().split("\n");
+    expect(all.length).toBe(fleet().count + realNodes().length);
+  });
+
+  it("set kubelet reads every page of the node list (chunks of 500, of 100, and unpaged) and skips the nodes that are down without waiting", async () => {
+    const total = fleet().count + realNodes().length;
+    for (const chunk of ["500", "100", "0"]) {
+      const started = Date.now();
+      const r = await run(["set", "kubelet", String(BASE_LEVEL), "-o", "json", "--chunk-size", chunk]);
+      const took = Date.now() - started;
+      expect(r.code, r.stderr).toBe(0);
+      const doc = r.json();
+      expect(doc.summary).toEqual({ total, succeeded: realNodes().length, failed: 0, skipped: fleet().count });
+      expect(new Set(doc.results.map((x: any) => x.id)).size).toBe(total); // every page, no duplicates
+      expect(doc.results.filter((x: any) => x.outcome === "set").map((x: any) => x.node).sort()).toEqual(realNodes());
+      for (const x of doc.results.filter((x: any) => x.skipped)) {
+        expect(x).toMatchObject({ outcome: "node-not-ready", ok: false, httpStatus: null, attempts: 0, endpoint: "" });
+      }
+      // Waiting on one dead kubelet alone would take the dial timeout (30 s): the run took seconds.
+      expect(took, `set kubelet with ${fleet().count} nodes down took ${took} ms`).toBeLessThan(20_000);
+      expect(r.stderr).toContain(`${fleet().count} skipped, their node is not ready (--include-not-ready tries them)`);
+    }
+  });
+
+  it("set kube-proxy pages the node list too, and changes the real pods", async () => {
+    const { on, off } = nodesWithProxy();
+    const r = await run(["set", "kube-proxy", String(BASE_LEVEL), "-o", "json", "--chunk-size", "200"]);
+    const doc = r.json();
+    expect(doc.results.map((x: any) => [x.node, x.outcome]).sort()).toEqual([
+      [on, "set"],
+      [off, "not-installed"],
+    ]);
+    expect(r.code).toBe(1); // node-2's kube-proxy runs without profiling
+  });
+
+  it("a node that is down is still tried when named (and the run stays bounded by --request-timeout)", async () => {
+    const down = JSON.parse(await kubectl(["get", "nodes", "-l", fleet().label, "--chunk-size=10", "-o", "json"])).items[0].metadata.name;
+    const started = Date.now();
+    const r = await run(["set", "kubelet", "2", "--node", down, "--request-timeout", "5s", "-o", "json"]);
+    expect(r.code).toBe(1);
+    const x = r.json().results[0];
+    expect(x.skipped).toBe(false);
+    expect(["unreachable", "timeout", "error"]).toContain(x.outcome);
+    expect(Date.now() - started).toBeLessThan(20_000);
   });
 });
