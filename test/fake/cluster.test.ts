@@ -10,7 +10,7 @@ import { Duplex } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Agent, request } from "undici";
 import { WebSocket } from "ws";
-import { KVLOG_RULES, startFakeCluster } from "./cluster.ts";
+import { KVLOG_RULES, defaultPods, fleetNodes, startFakeCluster } from "./cluster.ts";
 import type { FakeCluster } from "./cluster.ts";
 
 const SCHED = "kube-scheduler/kube-system/kube-scheduler-cp-1";
@@ -730,6 +730,642 @@ describe("fake cluster with --anonymous-auth=false", () => {
         s.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? "error"));
       });
       expect(err).toBe("ECONNREFUSED");
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Real clusters are big: object sizes, paging, fleets, nodes that are down, APF.
+// ---------------------------------------------------------------------------
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const PAGE_EXPIRED =
+  "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, " +
+  "or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an " +
+  "inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
+
+const decodeToken = (t: string): { v: string; rv: number; start: string } => JSON.parse(Buffer.from(t, "base64url").toString());
+const encodeToken = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString("base64url");
+
+/** GET every page of a list with one undici agent; returns the pages' bodies parsed. */
+async function allPages(c: FakeCluster, agent: Agent, path: string, limit: number, sizes?: number[]): Promise<Obj[]> {
+  const pages: Obj[] = [];
+  let cont = "";
+  for (;;) {
+    const sep = path.includes("?") ? "&" : "?";
+    const res = await request(`${c.url}${path}${sep}limit=${limit}${cont ? `&continue=${encodeURIComponent(cont)}` : ""}`, {
+      headers: { authorization: `Bearer ${c.tokenFor("kvlog")}` },
+      dispatcher: agent,
+    });
+    const body = await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`${path}: ${res.statusCode} ${body}`);
+    sizes?.push(body.length);
+    const page = JSON.parse(body) as Obj;
+    pages.push(page);
+    cont = page.metadata.continue ?? "";
+    if (!cont) return pages;
+  }
+}
+const namesOf = (pages: Obj[]): string[] => pages.flatMap((p) => p.items.map((i: Obj) => i.metadata.name as string));
+
+describe("real object sizes", () => {
+  let c: FakeCluster;
+  beforeAll(async () => {
+    c = await startFakeCluster();
+  });
+  afterAll(async () => {
+    await c.close();
+  });
+
+  it("a Node is 10-20 KB of JSON (50 images, managedFields, CNI/CSI/autoscaler annotations), a kube-proxy pod 7-12 KB", async () => {
+    for (const name of ["cp-1", "worker-1"]) {
+      const r = await api(c, "GET", `/api/v1/nodes/${name}`, { user: "kvlog" });
+      expect(r.status).toBe(200);
+      expect(r.body.length).toBeGreaterThanOrEqual(10 * 1024);
+      expect(r.body.length).toBeLessThanOrEqual(20 * 1024);
+      const n = JSON.parse(r.body) as Obj;
+      const images = n.status.images as Array<{ names: string[]; sizeBytes: number }>;
+      expect(images.length).toBeGreaterThan(30);
+      expect(images.length).toBeLessThanOrEqual(50); // kubelet nodeStatusMaxImages
+      expect(images[0]?.names[0]).toMatch(/^[a-z0-9.-]+(\/[a-z0-9._-]+)+@sha256:[0-9a-f]{64}$/);
+      expect(images.some((i) => i.names.length === 2 && /:[^/@]+$/.test(i.names[1] ?? ""))).toBe(true);
+      const bySize = images.map((i) => i.sizeBytes);
+      expect(bySize).toEqual([...bySize].sort((a, b) => b - a)); // largest first
+      expect(images.some((i) => i.names.includes("registry.k8s.io/kube-proxy:v1.34.1"))).toBe(true);
+      expect(Object.keys(n.metadata.annotations)).toEqual(
+        expect.arrayContaining([
+          "csi.volume.kubernetes.io/nodeid",
+          "flannel.alpha.coreos.com/public-ip",
+          "node.alpha.kubernetes.io/ttl",
+          "volumes.kubernetes.io/controller-managed-attach-detach",
+          "cluster-autoscaler.kubernetes.io/scale-down-disabled",
+        ]),
+      );
+      const managers = (n.metadata.managedFields as Obj[]).map((m) => `${m.manager}${m.subresource ? "/" + m.subresource : ""}`);
+      expect(managers).toEqual(expect.arrayContaining(["kubeadm", "kubelet", "kubelet/status", "kube-controller-manager", "flanneld"]));
+      expect(JSON.stringify(n.metadata.managedFields).length).toBeGreaterThan(2500);
+      expect(n.status.conditions.map((x: Obj) => x.type)).toEqual(["NetworkUnavailable", "MemoryPressure", "DiskPressure", "PIDPressure", "Ready"]);
+      expect(n.status.nodeInfo.kubeletVersion).toBe("v1.34.1");
+    }
+    // Deterministic per node name: another cluster reports the same images for worker-1.
+    const other = await startFakeCluster();
+    try {
+      const a = JSON.parse((await api(c, "GET", "/api/v1/nodes/worker-1", { user: "kvlog" })).body).status.images;
+      const b = JSON.parse((await api(other, "GET", "/api/v1/nodes/worker-1", { user: "kvlog" })).body).status.images;
+      expect(b).toEqual(a);
+      const cp = JSON.parse((await api(c, "GET", "/api/v1/nodes/cp-1", { user: "kvlog" })).body).status.images;
+      expect(cp).not.toEqual(a);
+    } finally {
+      await other.close();
+    }
+
+    const pods = JSON.parse((await api(c, "GET", "/api/v1/namespaces/kube-system/pods", { user: "kvlog" })).body).items as Obj[];
+    for (const p of pods) {
+      const size = JSON.stringify(p).length;
+      if ((p.metadata.name as string).startsWith("kube-proxy-")) {
+        expect(size).toBeGreaterThanOrEqual(7 * 1024);
+        expect(size).toBeLessThanOrEqual(12 * 1024);
+        expect(p.metadata.ownerReferences[0]).toMatchObject({ kind: "DaemonSet", name: "kube-proxy", controller: true });
+        expect(p.spec.volumes.map((v: Obj) => v.name)).toEqual(["kube-proxy", "xtables-lock", "lib-modules", expect.stringMatching(/^kube-api-access-[a-z0-9]{5}$/)]);
+        expect(p.spec.containers[0].env).toEqual([{ name: "NODE_NAME", valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "spec.nodeName" } } }]);
+        expect(p.spec.containers[0].securityContext).toEqual({ privileged: true });
+        expect(p.spec.tolerations).toContainEqual({ operator: "Exists" });
+        expect(p.spec.nodeSelector).toEqual({ "kubernetes.io/os": "linux" });
+        expect(p.spec.priorityClassName).toBe("system-node-critical");
+        expect(p.status.containerStatuses[0]).toMatchObject({ name: "kube-proxy", ready: true, started: true, image: "registry.k8s.io/kube-proxy:v1.34.1" });
+      } else {
+        // kubeadm static (mirror) pods and the CCM DaemonSet pod: realistic too
+        expect(size).toBeGreaterThanOrEqual(5 * 1024);
+      }
+    }
+    const sched = pods.find((p) => p.metadata.name === "kube-scheduler-cp-1") as Obj;
+    expect(sched.metadata.annotations["kubernetes.io/config.source"]).toBe("file");
+    expect(sched.spec.volumes).toEqual([{ name: "kubeconfig", hostPath: { path: "/etc/kubernetes/scheduler.conf", type: "FileOrCreate" } }]);
+  });
+});
+
+describe("LIST paging (limit / continue), as the apiserver's watch cache cuts pages", () => {
+  let c: FakeCluster;
+  const agent = new Agent({ connect: { rejectUnauthorized: false } });
+  agents.push(agent);
+  beforeAll(async () => {
+    // 1 control-plane node + 1,233 virtual workers, a kube-proxy pod on each.
+    c = await startFakeCluster({ nodes: fleetNodes(1234), expireContinue: 1 });
+  });
+  afterAll(async () => {
+    await c.close();
+  });
+
+  it("pages nodes: complete, no duplicates, one resourceVersion, remainingItemCount, upstream's token", async () => {
+    // expireContinue: 1 — the first continued request answers 410 (tested below); use it up on a throwaway list.
+    const first = await api(c, "GET", "/api/v1/nodes?limit=2", { user: "kvlog" });
+    const cont0 = JSON.parse(first.body).metadata.continue as string;
+    const expired = await api(c, "GET", `/api/v1/nodes?limit=2&continue=${cont0}`, { user: "kvlog" });
+    expect(expired.status).toBe(410);
+
+    const pages = await allPages(c, agent, "/api/v1/nodes", 500);
+    expect(pages).toHaveLength(3);
+    const names = namesOf(pages);
+    expect(names).toHaveLength(1234);
+    expect(new Set(names).size).toBe(1234);
+    expect(names).toEqual([...names].sort());
+    expect(names[0]).toBe("cp-1");
+    expect(names[1233]).toBe("node-01233");
+    const rvs = new Set(pages.map((p) => p.metadata.resourceVersion));
+    expect(rvs.size).toBe(1);
+    const rv = Number([...rvs][0]);
+    expect(pages.map((p) => p.metadata.remainingItemCount)).toEqual([734, 234, undefined]);
+    expect(pages[2]?.metadata).toEqual({ resourceVersion: String(rv) });
+    // storage.EncodeContinue: base64url (no padding) of {"v","rv","start": last key + "\0"}
+    const token = pages[0]?.metadata.continue as string;
+    expect(token).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(Buffer.from(token, "base64url").toString()).toBe(`{"v":"meta.k8s.io/v1","rv":${rv},"start":"node-00499\\u0000"}`);
+    expect(Object.keys(pages[0]?.metadata ?? {})).toEqual(["resourceVersion", "continue", "remainingItemCount"]);
+
+    // a limit above the total, limit=0, and resourceVersion=0 (served whole from the watch cache) give everything at once
+    for (const q of ["limit=5000", "limit=0", "limit=10&resourceVersion=0"]) {
+      const whole = JSON.parse((await api(c, "GET", `/api/v1/nodes?${q}`, { user: "kvlog" })).body);
+      expect(whole.items).toHaveLength(1234);
+      expect(whole.metadata.continue).toBeUndefined();
+      expect(whole.metadata.remainingItemCount).toBeUndefined();
+    }
+  });
+
+  it("pages with label and field selectors: matches only, no remainingItemCount", async () => {
+    const everything = JSON.parse((await api(c, "GET", "/api/v1/nodes?labelSelector=topology.kubernetes.io%2Fzone%3Deu-west-1b", { user: "kvlog" })).body);
+    const want = everything.items.map((n: Obj) => n.metadata.name);
+    expect(want.length).toBeGreaterThan(300);
+    const pages = await allPages(c, agent, "/api/v1/nodes?labelSelector=topology.kubernetes.io%2Fzone%3Deu-west-1b", 100);
+    expect(pages.length).toBe(Math.ceil(want.length / 100) + (want.length % 100 === 0 ? 1 : 0));
+    expect(namesOf(pages)).toEqual(want);
+    expect(pages.every((p) => p.metadata.remainingItemCount === undefined)).toBe(true);
+    expect(pages.every((p) => p.items.every((n: Obj) => n.metadata.labels["topology.kubernetes.io/zone"] === "eu-west-1b"))).toBe(true);
+
+    // cacher.GetList: a full page of matches with keys left after it gets a token, even if nothing else matches.
+    const one = JSON.parse((await api(c, "GET", "/api/v1/nodes?fieldSelector=metadata.name%3Dnode-00010&limit=1", { user: "kvlog" })).body);
+    expect(one.items.map((n: Obj) => n.metadata.name)).toEqual(["node-00010"]);
+    expect(decodeToken(one.metadata.continue).start).toBe("node-00010\u0000");
+    const rest = JSON.parse((await api(c, "GET", `/api/v1/nodes?fieldSelector=metadata.name%3Dnode-00010&limit=1&continue=${one.metadata.continue}`, { user: "kvlog" })).body);
+    expect(rest.items).toEqual([]);
+    expect(rest.metadata.continue).toBeUndefined();
+
+    // kube-proxy pods of every namespace, 500 a page: one per node
+    const proxies = await allPages(c, agent, "/api/v1/pods?labelSelector=k8s-app%3Dkube-proxy", 500);
+    expect(proxies).toHaveLength(3);
+    const nodesOfProxies = proxies.flatMap((p) => p.items.map((i: Obj) => i.spec.nodeName));
+    expect(nodesOfProxies).toHaveLength(1234);
+    expect(new Set(nodesOfProxies).size).toBe(1234);
+    expect(decodeToken(proxies[0]?.metadata.continue).start).toMatch(/^kube-system\/kube-proxy-[a-z0-9]{5}\u0000$/);
+    // namespaced: the key is the name alone
+    const ns = await allPages(c, agent, "/api/v1/namespaces/kube-system/pods", 400);
+    expect(namesOf(ns)).toHaveLength(1238);
+    expect(decodeToken(ns[0]?.metadata.continue).start).toMatch(/^[a-z-]+-[a-z0-9]+\u0000$/);
+    expect(ns.map((p) => p.metadata.remainingItemCount)).toEqual([838, 438, 38, undefined]);
+    // spec.nodeName is served from the watch cache's index: the page holds that node's pods only, no token
+    const onNode = JSON.parse((await api(c, "GET", "/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-00007&limit=1", { user: "kvlog" })).body);
+    expect(onNode.items.map((p: Obj) => p.spec.nodeName)).toEqual(["node-00007"]);
+    expect(onNode.metadata.continue).toBeUndefined();
+    const cpPods = await allPages(c, agent, "/api/v1/namespaces/kube-system/pods?fieldSelector=spec.nodeName%3Dcp-1", 2);
+    expect(namesOf(cpPods).sort()).toEqual(
+      ["cloud-controller-manager-x2v8q", "kube-apiserver-cp-1", "kube-controller-manager-cp-1", "kube-proxy-aaaaa", "kube-scheduler-cp-1"].sort(),
+    );
+  });
+
+  it("rejects a bad continue token with upstream's 400", async () => {
+    const cases: Array<[string, string]> = [
+      ["not*valid", "invalid continue token: continue key is not valid: illegal base64 data at input byte 3"],
+      ["abcde", "invalid continue token: continue key is not valid: illegal base64 data at input byte 4"],
+      [encodeToken({ v: "meta.k8s.io/v2", rv: 5, start: "a" }), "invalid continue token: continue key is not valid: server does not recognize this encoded version meta.k8s.io/v2"],
+      [encodeToken({ v: "meta.k8s.io/v1", rv: 0, start: "a" }), "invalid continue token: continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"],
+      [encodeToken({ v: "meta.k8s.io/v1", rv: 5, start: "" }), "invalid continue token: continue key is not valid: encoded start key empty (version meta.k8s.io/v1)"],
+      [encodeToken({ v: "meta.k8s.io/v1", rv: 5, start: "../secrets/x" }), "invalid continue token: continue key is not valid: ../secrets/x"],
+      [encodeToken({ v: "meta.k8s.io/v1", rv: "5", start: "a" }), "invalid continue token: continue key is not valid: json: cannot unmarshal string into Go struct field continueToken.rv of type int64"],
+      [Buffer.from("{not json").toString("base64url"), "invalid continue token: continue key is not valid: invalid character 'n' looking for beginning of object key string"],
+    ];
+    for (const [token, message] of cases) {
+      const r = await api(c, "GET", `/api/v1/nodes?limit=10&continue=${encodeURIComponent(token)}`, { user: "kvlog" });
+      expect([r.status, r.body]).toEqual([400, statusJSON(400, "BadRequest", message)]);
+    }
+    const page = JSON.parse((await api(c, "GET", "/api/v1/nodes?limit=10", { user: "kvlog" })).body);
+    const withRv = await api(c, "GET", `/api/v1/nodes?limit=10&resourceVersion=5&continue=${page.metadata.continue}`, { user: "kvlog" });
+    expect(withRv.body).toBe(statusJSON(400, "BadRequest", "specifying resource version is not allowed when using continue"));
+  });
+
+  it("answers 410 Expired after compact(), with a token that continues inconsistently", async () => {
+    const page1 = JSON.parse((await api(c, "GET", "/api/v1/nodes?limit=500", { user: "kvlog" })).body);
+    const token = page1.metadata.continue as string;
+    c.compact();
+    const r = await api(c, "GET", `/api/v1/nodes?limit=500&continue=${token}`, { user: "kvlog" });
+    expect(r.status).toBe(410);
+    expect(r.type).toBe("application/json");
+    const st = JSON.parse(r.body);
+    // etcd3 handleCompactedErrorForPaging: the same start key at rv -1 (the latest revision)
+    const again = encodeToken({ v: "meta.k8s.io/v1", rv: -1, start: "node-00499\u0000" });
+    expect(st.metadata.continue).toBe(again);
+    expect(r.body).toBe(
+      JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: { continue: again }, status: "Failure", message: PAGE_EXPIRED, reason: "Expired", code: 410 }) + "\n",
+    );
+    // The inconsistent continuation works, at the latest resourceVersion, and pages on from there.
+    const cont = JSON.parse((await api(c, "GET", `/api/v1/nodes?limit=500&continue=${again}`, { user: "kvlog" })).body);
+    expect(cont.items[0].metadata.name).toBe("node-00500");
+    expect(Number(cont.metadata.resourceVersion)).toBeGreaterThan(Number(page1.metadata.resourceVersion));
+    const last = JSON.parse((await api(c, "GET", `/api/v1/nodes?limit=500&continue=${cont.metadata.continue}`, { user: "kvlog" })).body);
+    expect(last.items).toHaveLength(234);
+    // A list started after the compaction pages normally.
+    expect(namesOf(await allPages(c, agent, "/api/v1/nodes", 500))).toHaveLength(1234);
+  });
+
+  it("expireContinue: N answers 410 to the first N continued lists only", async () => {
+    const c2 = await startFakeCluster({ nodes: fleetNodes(30), expireContinue: 2 });
+    try {
+      const page = JSON.parse((await api(c2, "GET", "/api/v1/pods?limit=10", { user: "kvlog" })).body);
+      expect(page.metadata.remainingItemCount).toBe(24); // 30 kube-proxy + 4 control-plane pods
+      for (let i = 0; i < 2; i++) {
+        const r = await api(c2, "GET", `/api/v1/pods?limit=10&continue=${page.metadata.continue}`, { user: "kvlog" });
+        expect(r.status).toBe(410);
+        expect(JSON.parse(r.body)).toMatchObject({ reason: "Expired", message: PAGE_EXPIRED, code: 410 });
+        expect(decodeToken(JSON.parse(r.body).metadata.continue)).toEqual({ ...decodeToken(page.metadata.continue), rv: -1 });
+      }
+      const ok = await api(c2, "GET", `/api/v1/pods?limit=10&continue=${page.metadata.continue}`, { user: "kvlog" });
+      expect(ok.status).toBe(200);
+      expect(JSON.parse(ok.body).metadata.resourceVersion).toBe(page.metadata.resourceVersion);
+    } finally {
+      await c2.close();
+    }
+  });
+});
+
+describe("a 5,000-node fleet (virtual nodes served in process)", () => {
+  let c: FakeCluster;
+  let startMs = 0;
+  const agent = new Agent({ connect: { rejectUnauthorized: false } });
+  agents.push(agent);
+  beforeAll(async () => {
+    const t0 = performance.now();
+    c = await startFakeCluster({
+      nodes: fleetNodes(5000),
+      defaultBehaviour: { kubelet: { delayMs: 20 }, "kube-proxy": { profiling: true } },
+      behaviour: { "kubelet/node-00003": { delayMs: 150 } },
+    });
+    startMs = performance.now() - t0;
+  });
+  afterAll(async () => {
+    await c.close();
+  });
+
+  it("starts in well under 3 s with 5,000 nodes and a kube-proxy pod on each", async () => {
+    expect(startMs).toBeLessThan(3000);
+    expect(c.targets().filter((t) => t.startsWith("kubelet/"))).toHaveLength(5000);
+    expect(c.targets().filter((t) => t.startsWith("kube-proxy/"))).toHaveLength(5000);
+    expect(() => c.portOf("kubelet/node-00001")).toThrow(/virtual/);
+    expect(c.portOf("kubelet/cp-1")).toBeGreaterThan(0); // control-plane nodes stay real
+    const n = JSON.parse((await api(c, "GET", "/api/v1/nodes/node-04999", { user: "kvlog" })).body);
+    expect(n.status.daemonEndpoints.kubeletEndpoint.Port).toBe(10250);
+    expect(defaultPods(fleetNodes(5000)).filter((p) => p.component === "kube-proxy")).toHaveLength(5000);
+  });
+
+  it("serves 5,000 node-proxy PUTs, each kubelet waiting delayMs, and records 10,000 requests", async () => {
+    const token = c.tokenFor("kvlog");
+    const dispatcher = new Agent({ connect: { ca: c.caPem }, connections: 32 });
+    agents.push(dispatcher);
+    const names = fleetNodes(5000).map((n) => n.name);
+    const before = c.requests.length;
+    c.resetStats();
+    const open = c.stats().connections; // keep-alive connections of earlier tests
+    let next = 0;
+    const failures: string[] = [];
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (next < names.length) {
+          const name = names[next++] as string;
+          const r = await request(`${c.url}/api/v1/nodes/${name}/proxy/debug/flags/v`, { method: "PUT", body: "4", headers: { authorization: `Bearer ${token}` }, dispatcher });
+          const body = await r.body.text();
+          if (r.statusCode !== 200 || body !== SUCCESS("4")) failures.push(`${name}: ${r.statusCode} ${body}`);
+        }
+      }),
+    );
+    const ms = performance.now() - t0;
+    expect(failures).toEqual([]);
+    // 5,000 × 20 ms ÷ 32 in flight = 3.1 s of answers at least
+    expect(ms).toBeGreaterThan(3000);
+    expect(names.every((n) => c.level(`kubelet/${n}`) === 4)).toBe(true);
+    const recorded = c.requests.slice(before);
+    expect(recorded).toHaveLength(10_000);
+    expect(recorded.filter((r) => r.target === "kubelet/node-02500")).toEqual([
+      expect.objectContaining({ method: "PUT", path: "/debug/flags/v", body: "4", via: "node-proxy", authorization: "cert", user: "kube-apiserver-kubelet-client", status: 200 }),
+    ]);
+    const st = c.stats();
+    expect(st.requests).toBe(5000);
+    expect(st.peakConnections).toBeLessThanOrEqual(32 + open);
+    expect(st.peakConnections).toBeGreaterThan(0);
+    process.stderr.write(`fake fleet: started in ${Math.round(startMs)} ms; 5,000 node-proxy PUTs (20 ms each, 32 in flight) in ${Math.round(ms)} ms\n`);
+  });
+
+  it("delayMs: a per-target delay overrides the kind's default", async () => {
+    const t0 = performance.now();
+    const slow = await api(c, "PUT", "/api/v1/nodes/node-00003/proxy/debug/flags/v", { user: "kvlog", body: "2" });
+    const slowMs = performance.now() - t0;
+    expect(slow.body).toBe(SUCCESS("2"));
+    expect(slowMs).toBeGreaterThanOrEqual(145);
+    const t1 = performance.now();
+    const fast = await api(c, "GET", "/api/v1/nodes/node-00004/proxy/debug/flags/v", { user: "kvlog" });
+    expect([fast.status, fast.body]).toEqual([406, "unsupported http method\n"]);
+    expect(performance.now() - t1).toBeGreaterThanOrEqual(18);
+    expect(performance.now() - t1).toBeLessThan(145);
+  });
+
+  it("port-forwards to virtual kube-proxy pods (plain HTTP) and to a virtual kubelet's 10250 (TLS) in process", async () => {
+    const pods = JSON.parse((await api(c, "GET", "/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-04321", { user: "kvlog" })).body).items;
+    expect(pods).toHaveLength(1);
+    const podName = pods[0].metadata.name as string;
+    const kp = `kube-proxy/kube-system/${podName}`;
+    for (const level of ["5", "6"]) {
+      const r = await portForward(c, "kube-system", podName, "10249", { token: c.tokenFor("kvlog") });
+      if (!r.ok) throw new Error(`port-forward refused: ${r.status} ${r.body}`);
+      const reply = await httpThrough(r.tunnel, false, "PUT", "/debug/flags/v", { body: level });
+      expect([reply.status, reply.type, reply.body]).toEqual([200, "text/plain", SUCCESS(level)]);
+      expect(await r.tunnel.closed).toBe(1000);
+    }
+    expect(c.level(kp)).toBe(6);
+    expect(c.requests.filter((x) => x.target === kp).at(-1)).toMatchObject({ via: "port-forward", authorization: "none", status: 200 });
+    // the kubelet's host port, through the same hostNetwork pod: TLS and the kubelet's own auth filter
+    const k = await portForward(c, "kube-system", podName, "10250", { token: c.tokenFor("kvlog") });
+    if (!k.ok) throw new Error("refused");
+    const put = await httpThrough(k.tunnel, true, "PUT", "/debug/flags/v", { token: c.tokenFor("kvlog"), body: "7" });
+    expect([put.status, put.body]).toEqual([200, SUCCESS("7")]);
+    expect(c.level("kubelet/node-04321")).toBe(7);
+    const k2 = await portForward(c, "kube-system", podName, "10250", { token: c.tokenFor("kvlog") });
+    if (!k2.ok) throw new Error("refused");
+    const anon = await httpThrough(k2.tunnel, true, "PUT", "/debug/flags/v", { body: "7" });
+    expect([anon.status, anon.body]).toEqual([401, "Unauthorized"]);
+    const k3 = await portForward(c, "kube-system", podName, "10250", { token: c.tokenFor("kvlog") });
+    if (!k3.ok) throw new Error("refused");
+    const cert = await httpThrough(k3.tunnel, true, "PUT", "/debug/flags/v", { cert: c.clientCertFor("admin"), body: "1" });
+    expect([cert.status, cert.body]).toEqual([200, SUCCESS("1")]);
+    expect(c.requests.filter((x) => x.target === "kubelet/node-04321").at(-1)).toMatchObject({ via: "port-forward", authorization: "cert", user: "admin" });
+  });
+
+  it("lists the 5,000 real-size nodes page by page (about 80 MB)", async () => {
+    const sizes: number[] = [];
+    const pages = await allPages(c, agent, "/api/v1/nodes", 500, sizes);
+    expect(pages).toHaveLength(10);
+    const names = namesOf(pages);
+    expect(new Set(names).size).toBe(5000);
+    const bytes = sizes.reduce((n, x) => n + x, 0);
+    expect(bytes).toBeGreaterThan(50 * 1024 * 1024);
+    expect(bytes).toBeLessThan(100 * 1024 * 1024);
+  });
+});
+
+describe("nodes that are down (readyCondition)", () => {
+  let c: FakeCluster;
+  const nodes = [
+    { name: "cp-1", controlPlane: true },
+    { name: "up" },
+    { name: "notready", readyCondition: "False" as const },
+    { name: "gone", readyCondition: "Unknown" as const },
+    { name: "legacy-gone", ready: false },
+    { name: "never", readyCondition: "absent" as const },
+    { name: "gone-virtual", readyCondition: "Unknown" as const, virtual: true },
+  ];
+  beforeAll(async () => {
+    c = await startFakeCluster({ nodes, kubeletDialTimeoutMs: 300 });
+  });
+  afterAll(async () => {
+    await c.close();
+  });
+  const node = async (name: string): Promise<Obj> => JSON.parse((await api(c, "GET", `/api/v1/nodes/${name}`, { user: "kvlog" })).body);
+  const proxyPod = async (nodeName: string): Promise<Obj> =>
+    JSON.parse((await api(c, "GET", `/api/v1/pods?labelSelector=k8s-app%3Dkube-proxy&fieldSelector=spec.nodeName%3D${nodeName}`, { user: "kvlog" })).body).items[0];
+  const cond = (o: Obj, type: string): Obj | undefined => (o.status.conditions as Obj[] | undefined)?.find((x) => x.type === type);
+
+  it("False: KubeletNotReady, not-ready taints, and the kubelet still answers", async () => {
+    const n = await node("notready");
+    expect(cond(n, "Ready")).toMatchObject({
+      status: "False",
+      reason: "KubeletNotReady",
+      message: expect.stringContaining("container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady"),
+    });
+    expect(n.spec.taints).toEqual([
+      { key: "node.kubernetes.io/not-ready", effect: "NoSchedule", timeAdded: expect.any(String) },
+      { key: "node.kubernetes.io/not-ready", effect: "NoExecute", timeAdded: expect.any(String) },
+    ]);
+    const r = await api(c, "PUT", "/api/v1/nodes/notready/proxy/debug/flags/v", { user: "kvlog", body: "3" });
+    expect(r.body).toBe(SUCCESS("3"));
+    expect(cond(await proxyPod("notready"), "Ready")?.status).toBe("True");
+  });
+
+  it("Unknown: every kubelet condition Unknown, unreachable taints, pods marked Ready=False", async () => {
+    for (const name of ["gone", "legacy-gone", "gone-virtual"]) {
+      const n = await node(name);
+      for (const t of ["MemoryPressure", "DiskPressure", "PIDPressure", "Ready"]) {
+        expect(cond(n, t)).toMatchObject({ status: "Unknown", reason: "NodeStatusUnknown", message: "Kubelet stopped posting node status." });
+      }
+      expect(Date.parse(cond(n, "Ready")?.lastHeartbeatTime)).toBeLessThan(Date.parse(cond(n, "Ready")?.lastTransitionTime));
+      expect(n.spec.taints.map((t: Obj) => `${t.key}:${t.effect}`)).toEqual(["node.kubernetes.io/unreachable:NoSchedule", "node.kubernetes.io/unreachable:NoExecute"]);
+      const p = await proxyPod(name);
+      expect(cond(p, "Ready")?.status).toBe("False"); // MarkPodsNotReady
+      expect(cond(p, "ContainersReady")?.status).toBe("True");
+      expect(p.status.phase).toBe("Running");
+    }
+    expect(cond(await proxyPod("up"), "Ready")?.status).toBe("True");
+  });
+
+  it("absent: registered, no conditions, no images", async () => {
+    const n = await node("never");
+    expect(n.status.conditions).toBeUndefined();
+    expect(n.status.images).toBeUndefined();
+    expect(n.status.nodeInfo.kubeletVersion).toBe("v1.34.1");
+  });
+
+  it("the node proxy to a kubelet that is gone waits for the dial timeout, then 503 i/o timeout", async () => {
+    for (const [name, port] of [
+      ["gone", c.portOf("kubelet/gone")],
+      ["legacy-gone", c.portOf("kubelet/legacy-gone")],
+      ["never", c.portOf("kubelet/never")],
+      ["gone-virtual", 10250],
+    ] as const) {
+      const t0 = performance.now();
+      const r = await api(c, "PUT", `/api/v1/nodes/${name}/proxy/debug/flags/v`, { user: "kvlog", body: "3" });
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(280);
+      expect([r.status, r.body]).toEqual([503, statusJSON(503, "ServiceUnavailable", `error trying to reach service: dial tcp 127.0.0.1:${port}: i/o timeout`)]);
+    }
+    expect(c.requests.some((r) => r.target === "kubelet/gone")).toBe(false); // nothing reached it
+    // a port-forward to a pod on it fails the same way: the apiserver cannot dial the kubelet
+    const pod = (await proxyPod("gone")).metadata.name;
+    const t0 = performance.now();
+    const pf = await portForward(c, "kube-system", pod, "10249", { token: c.tokenFor("kvlog") });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(280);
+    expect(pf).toEqual({
+      ok: false,
+      status: 500,
+      type: "application/json",
+      body: JSON.stringify({
+        kind: "Status",
+        apiVersion: "v1",
+        metadata: {},
+        status: "Failure",
+        message: `error dialing backend: dial tcp 127.0.0.1:${c.portOf("kubelet/gone")}: i/o timeout`,
+        code: 500,
+      }) + "\n",
+    });
+    // an explicit behaviour wins over the node's state
+    await c.setBehaviour("kubelet/gone", { mode: "normal" });
+    expect((await api(c, "PUT", "/api/v1/nodes/gone/proxy/debug/flags/v", { user: "kvlog", body: "3" })).body).toBe(SUCCESS("3"));
+  });
+});
+
+describe("API Priority and Fairness: throttle() and the APF headers", () => {
+  let c: FakeCluster;
+  beforeAll(async () => {
+    c = await startFakeCluster({ users: [{ name: "system:serviceaccount:ops:bot", rules: KVLOG_RULES }] });
+  });
+  afterAll(async () => {
+    await c.close();
+  });
+  const UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+  it("answers 429 like tooManyRequests(): plain text, Retry-After, the FlowSchema / PriorityLevel uids", async () => {
+    c.throttle(2, { retryAfterSeconds: 3, match: (p) => p.startsWith("/api/v1/nodes") });
+    const bad = await api(c, "GET", "/api/v1/nodes", { token: "wrong" }); // authentication comes first
+    expect(bad.status).toBe(401);
+    const other = await api(c, "GET", "/api/v1/namespaces/kube-system/pods", { user: "kvlog" }); // not matched
+    expect(other.status).toBe(200);
+    for (let i = 0; i < 2; i++) {
+      const r = await api(c, "GET", "/api/v1/nodes?limit=500", { user: "kvlog" });
+      expect([r.status, r.type, r.body]).toEqual([429, "text/plain; charset=utf-8", "Too many requests, please try again later.\n"]);
+      expect(r.headers["retry-after"]).toBe("3");
+      expect(r.headers["x-content-type-options"]).toBe("nosniff");
+      expect(r.headers["x-kubernetes-pf-flowschema-uid"]).toMatch(UID);
+      expect(r.headers["x-kubernetes-pf-prioritylevel-uid"]).toMatch(UID);
+      expect(r.headers["audit-id"]).toMatch(UID);
+    }
+    const after = await api(c, "GET", "/api/v1/nodes", { user: "kvlog" });
+    expect(after.status).toBe(200);
+    // every APF-handled answer carries the classification, not only 429s
+    expect(after.headers["x-kubernetes-pf-flowschema-uid"]).toMatch(UID);
+    expect(c.requests.filter((r) => r.path === "/api/v1/nodes").map((r) => r.status)).toEqual([401, 429, 429, 200]);
+  });
+
+  it("defaults to Retry-After: 1; exempts system:masters, probes and long-running requests (node proxy, port-forward)", async () => {
+    c.throttle(1);
+    const admin = await api(c, "GET", "/api/v1/nodes", { user: "admin", cert: true });
+    expect(admin.status).toBe(200);
+    const adminFS = admin.headers["x-kubernetes-pf-flowschema-uid"];
+    const healthz = await api(c, "GET", "/healthz", { user: "kvlog" });
+    expect(healthz.status).toBe(200);
+    const proxied = await api(c, "PUT", "/api/v1/nodes/worker-1/proxy/debug/flags/v", { user: "kvlog", body: "2" });
+    expect(proxied.body).toBe(SUCCESS("2"));
+    expect(proxied.headers["x-kubernetes-pf-flowschema-uid"]).toBeUndefined(); // long-running: APF never saw it
+    const pf = await portForward(c, "kube-system", "kube-proxy-aaaaa", "10249", { token: c.tokenFor("kvlog") });
+    expect(pf.ok).toBe(true);
+    if (pf.ok) pf.tunnel.ws.close();
+    const flags = await api(c, "PUT", "/debug/flags/v", { user: "kvlog", body: "2" });
+    expect([flags.status, flags.headers["retry-after"], flags.body]).toEqual([429, "1", "Too many requests, please try again later.\n"]);
+    expect(flags.headers["x-kubernetes-pf-flowschema-uid"]).not.toBe(adminFS); // global-default, not exempt
+    const sa = await api(c, "GET", "/api/v1/nodes", { token: c.tokenFor("system:serviceaccount:ops:bot") });
+    expect(sa.headers["x-kubernetes-pf-prioritylevel-uid"]).not.toBe(flags.headers["x-kubernetes-pf-prioritylevel-uid"]); // workload-low
+    c.throttle(1, { includeExempt: true });
+    const forced = await api(c, "GET", "/api/v1/nodes", { user: "admin", cert: true });
+    expect(forced.status).toBe(429);
+  });
+});
+
+describe("stats() and the request record", () => {
+  it("counts client connections (not the fake's own) and requests; keeps at most maxRecordedRequests", async () => {
+    const c = await startFakeCluster({ maxRecordedRequests: 100 });
+    const dispatcher = new Agent({ connect: { ca: c.caPem }, connections: 3 });
+    try {
+      expect(c.stats()).toEqual({ connections: 0, peakConnections: 0, requests: 0 });
+      const token = c.tokenFor("kvlog");
+      await Promise.all(
+        Array.from({ length: 12 }, async () => {
+          const r = await request(`${c.url}/api/v1/nodes`, { headers: { authorization: `Bearer ${token}` }, dispatcher });
+          await r.body.text();
+        }),
+      );
+      const s1 = c.stats();
+      expect(s1.requests).toBe(12);
+      expect(s1.peakConnections).toBeGreaterThanOrEqual(1);
+      expect(s1.peakConnections).toBeLessThanOrEqual(3);
+      expect(s1.connections).toBe(s1.peakConnections); // keep-alive: still open
+      // A port-forward to the apiserver pod: the WebSocket is one client connection; the
+      // tunnel's own connection to the apiserver is internal and not counted.
+      const pf = await portForward(c, "kube-system", "kube-apiserver-cp-1", "6443", { token });
+      if (!pf.ok) throw new Error("refused");
+      const v = await httpThrough(pf.tunnel, true, "GET", "/version", {});
+      expect(v.status).toBe(200);
+      const s2 = c.stats();
+      expect(s2.connections).toBe(s1.connections + 1);
+      expect(s2.requests).toBe(14); // the upgrade and the tunnelled GET
+      await pf.tunnel.closed;
+      await dispatcher.close();
+      for (let i = 0; i < 50 && c.stats().connections > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(c.stats().connections).toBe(0);
+      expect(c.stats().peakConnections).toBe(s2.connections);
+      c.resetStats();
+      expect(c.stats()).toEqual({ connections: 0, peakConnections: 0, requests: 0 });
+      // the record keeps the newest maxRecordedRequests (trimmed in batches)
+      for (let i = 0; i < 150; i++) await api(c, "GET", `/version?i=${i}`);
+      expect(c.requests.length).toBeLessThanOrEqual(110);
+      expect(c.requests.length).toBeGreaterThanOrEqual(100);
+      expect(c.requests.at(-1)?.query).toBe("?i=149");
+    } finally {
+      await dispatcher.close().catch(() => undefined);
+      await c.close();
+    }
+  });
+});
+
+describe("a virtual node answers like a real one", () => {
+  it("node proxy and port-forward give the same answers in every mode", async () => {
+    const c = await startFakeCluster({
+      nodes: [{ name: "cp-1", controlPlane: true }, { name: "real" }, { name: "virt", virtual: true }],
+      defaultBehaviour: { "kube-proxy": { profiling: true } },
+    });
+    try {
+      const port = (name: string): string => (name === "real" ? String(c.portOf("kubelet/real")) : "10250");
+      const outcome = async (name: string, body = "3"): Promise<string> => {
+        const r = await api(c, "PUT", `/api/v1/nodes/${name}/proxy/debug/flags/v`, { user: "kvlog", body, signal: AbortSignal.timeout(400) }).catch(() => undefined);
+        return r ? `${r.status} ${r.type} ${r.body.replaceAll(port(name), "PORT")}` : "no answer";
+      };
+      const both = async (): Promise<[string, string]> => [await outcome("real"), await outcome("virt")];
+      const cases: Array<[Record<string, unknown>, string]> = [
+        [{}, `200 text/plain ${SUCCESS("3")}`],
+        [{ debugFlagsHandler: false }, "405 text/plain; charset=utf-8 flags endpoint is disabled.\n"],
+        [{ debugFlagsHandler: true, debuggingHandlers: false }, "404 text/plain; charset=utf-8 404 page not found\n"],
+        [{ debuggingHandlers: true, version: "v1.26.0" }, `200 text/plain ${SUCCESS("3")}`],
+        [{ mode: "reset" }, `503 application/json ${statusJSON(503, "ServiceUnavailable", "error trying to reach service: EOF")}`],
+        [{ mode: "refuse" }, `503 application/json ${statusJSON(503, "ServiceUnavailable", "error trying to reach service: dial tcp 127.0.0.1:PORT: connect: connection refused")}`],
+        [{ mode: "hang" }, "no answer"],
+      ];
+      for (const [patch, want] of cases) {
+        await c.setBehaviour("kubelet/real", patch);
+        await c.setBehaviour("kubelet/virt", patch);
+        expect(await both()).toEqual([want, want]);
+      }
+      const pre127 = await api(c, "GET", "/api/v1/nodes/virt", { user: "kvlog" });
+      expect(JSON.parse(pre127.body).status.nodeInfo.kubeletVersion).toBe("v1.26.0");
+      await c.setBehaviour("kubelet/real", { mode: "normal" });
+      await c.setBehaviour("kubelet/virt", { mode: "normal" });
+      // kube-proxy through a port-forward, then the pods' error channel when nothing listens
+      // kube-proxy-bbbbb is on the real node, kube-proxy-ccccc on the virtual one
+      for (const pod of ["kube-proxy-bbbbb", "kube-proxy-ccccc"]) {
+        const r = await portForward(c, "kube-system", pod, "10249", { token: c.tokenFor("kvlog") });
+        if (!r.ok) throw new Error("refused");
+        expect((await httpThrough(r.tunnel, false, "PUT", "/debug/flags/v", { body: "8" })).body).toBe(SUCCESS("8"));
+        expect(c.level(`kube-proxy/kube-system/${pod}`)).toBe(8);
+        expect(c.requests.filter((x) => x.target === `kube-proxy/kube-system/${pod}`).at(-1)?.via).toBe("port-forward");
+        await c.setBehaviour(`kube-proxy/kube-system/${pod}`, { mode: "refuse" });
+        const refused = await portForward(c, "kube-system", pod, "10249", { token: c.tokenFor("kvlog") });
+        if (!refused.ok) throw new Error("refused");
+        expect(await refused.tunnel.closed).toBe(1000);
+        expect(refused.tunnel.frames.at(-1)?.data.toString()).toContain("failed to connect to localhost:10249 inside namespace");
+      }
+    } finally {
+      await c.close();
     }
   });
 });

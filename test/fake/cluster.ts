@@ -2,14 +2,19 @@
 //
 // It runs, on 127.0.0.1 and random ports:
 //   - a fake kube-apiserver (HTTPS): authentication (bearer tokens, client
-//     certificates, anonymous), RBAC-like authorization, nodes and pods (with
-//     label/field selectors), TokenRequest, SelfSubjectAccessReview, its own
-//     /debug/flags/v, the node proxy (nodes/NAME/proxy/...) and pod port-forward
-//     over WebSocket (v4.channel.k8s.io, v4.base64.channel.k8s.io);
+//     certificates, anonymous), RBAC-like authorization, API Priority and Fairness
+//     headers and 429s on demand, nodes and pods (real-size objects, label/field
+//     selectors, limit/continue paging with 410 Expired), TokenRequest,
+//     SelfSubjectAccessReview, its own /debug/flags/v, the node proxy
+//     (nodes/NAME/proxy/...) and pod port-forward over WebSocket
+//     (v4.channel.k8s.io, v4.base64.channel.k8s.io);
 //   - one fake kubelet per node (HTTPS, webhook-style auth, self-signed cert);
 //   - one fake component server per control-plane / kube-proxy pod: kube-scheduler,
 //     kube-controller-manager, cloud-controller-manager (HTTPS, self-signed,
 //     delegated auth) and kube-proxy (plain HTTP, no auth).
+// Nodes marked `virtual` (fleets of thousands: fleetNodes()) have no listener and no
+// certificate: their kubelet and component pods are served in process, over in-memory
+// streams, by the same handlers.
 //
 // Every answer (status code, Content-Type, body, trailing newline) follows the
 // upstream source; see README.md in this directory for the references and for
@@ -26,13 +31,17 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as tls from "node:tls";
+import { duplexPair } from "node:stream";
 import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
 import type { WebSocket } from "ws";
 import { issue, selfSignedServing } from "./x509.ts";
 import type { KeyAndCert } from "./x509.ts";
-import { glogSetter, goQuote, parseUint } from "./goparse.ts";
+import { glogSetter, goQuote, parseInt64, parseUint } from "./goparse.ts";
 import type { LevelSyntax } from "./goparse.ts";
+import { buildNode, buildPod, cloudLabels, sha256hex } from "./objects.ts";
+import type { ReadyCondition } from "./objects.ts";
+import { cutPage, decodeContinue, encodeContinue } from "./paging.ts";
 import {
   fieldsMatch,
   labelsMatch,
@@ -60,7 +69,23 @@ export interface FakeNodeSpec {
   labels?: Record<string, string>;
   /** Default: the cluster version (or the kubelet behaviour's version). */
   kubeletVersion?: string;
+  /** false: as readyCondition "Unknown" (kept for compatibility; readyCondition wins). */
   ready?: boolean;
+  /**
+   * The node's Ready condition. "True" (default); "False": the kubelet is alive but
+   * NotReady (KubeletNotReady, CNI not initialized); "Unknown": the kubelet stopped
+   * posting status (node lifecycle controller: every condition Unknown, unreachable
+   * taints, pods on it Ready=False) and is gone; "absent": registered but the kubelet
+   * never posted status (no conditions at all) and is gone. For Unknown and absent the
+   * kubelet's default mode is "unreachable".
+   */
+  readyCondition?: ReadyCondition;
+  /**
+   * No listener and no certificate of its own: the kubelet and every component pod on
+   * this node are served in process (node proxy, port-forward). A direct
+   * (`--direct`) connection to it is impossible (portOf throws).
+   */
+  virtual?: boolean;
 }
 
 export interface FakePodSpec {
@@ -98,7 +123,14 @@ export interface FakeUser {
   kubeconfigAuth?: "token" | "cert";
 }
 
-export type ComponentMode = "normal" | "refuse" | "reset" | "hang" | "index";
+/**
+ * normal; refuse (nothing listens: connection refused); reset (reads the request, then
+ * drops the connection); hang (answers nothing); index (the HTML flags index answers at
+ * /debug/flags/v); unreachable (a host that is gone: TCP never connects; the apiserver's
+ * node proxy and port-forward give up after kubeletDialTimeoutMs like upstream's dialer,
+ * a direct client sees "hang").
+ */
+export type ComponentMode = "normal" | "refuse" | "reset" | "hang" | "index" | "unreachable";
 
 export interface ComponentBehaviour {
   profiling?: boolean;
@@ -107,6 +139,8 @@ export interface ComponentBehaviour {
   version?: string;
   mode?: ComponentMode;
   levelSyntax?: LevelSyntax;
+  /** Wait this long (ms) before answering /debug/flags/v (network + answer latency). */
+  delayMs?: number;
 }
 
 export interface FakeClusterOptions {
@@ -127,6 +161,38 @@ export interface FakeClusterOptions {
   portForwardCreateCheck?: boolean;
   /** Extra ServiceAccounts ("ns/name"); "default" exists in every namespace used. */
   serviceAccounts?: string[];
+  /** Behaviour for every target of a kind, under any per-target `behaviour`. */
+  defaultBehaviour?: Partial<Record<"kubelet" | FakeComponentKind, ComponentBehaviour>>;
+  /**
+   * The first N LIST requests that carry a (valid, positive-rv) continue token answer
+   * 410 Expired, as after an etcd compaction.
+   */
+  expireContinue?: number;
+  /**
+   * How long the apiserver's dialer waits for a kubelet that is gone (mode
+   * "unreachable") before the node proxy answers 503 / port-forward 500 "... i/o
+   * timeout". Upstream: 30 s (net.Dialer in utilnet.SetTransportDefaults).
+   */
+  kubeletDialTimeoutMs?: number;
+  /** Most RecordedRequests kept (oldest dropped first). Default 200,000. */
+  maxRecordedRequests?: number;
+}
+
+export interface ThrottleOptions {
+  /** Retry-After header value (APF's DroppedRequestsTracker starts at 1). */
+  retryAfterSeconds?: number;
+  /** Only requests whose path (with query string) matches count and are rejected. */
+  match?: (path: string) => boolean;
+  /** Also reject requests APF exempts (system:masters, health probes). Default false. */
+  includeExempt?: boolean;
+}
+
+export interface FakeClusterStats {
+  /** Client TCP connections to the fake apiserver open now (internal ones excluded). */
+  connections: number;
+  peakConnections: number;
+  /** Requests the fake apiserver received (HTTP and upgrades, those tunnelled to a kube-apiserver pod included). */
+  requests: number;
 }
 
 export interface RecordedRequest {
@@ -149,14 +215,22 @@ export interface FakeCluster {
   tokenFor(user: string): string;
   /** PEM client certificate and key for a user (signed by caPem). */
   clientCertFor(user: string): { certPem: string; keyPem: string };
+  /** What every fake server received, oldest first (at most maxRecordedRequests). */
   requests: RecordedRequest[];
   level(targetId: string): number | undefined;
   /** Every target id, e.g. "kubelet/cp-1", "kube-scheduler/kube-system/kube-scheduler-cp-1". */
   targets(): string[];
-  /** The local port a target listens on (reserved but closed in mode "refuse"). */
+  /** The local port a target listens on (reserved but closed in mode "refuse"); throws for virtual targets. */
   portOf(targetId: string): number;
   /** Changes a target's behaviour at runtime (reopens/closes its listener as needed). */
   setBehaviour(targetId: string, patch: ComponentBehaviour): Promise<void>;
+  /** etcd compaction: every continue token issued so far answers 410 Expired. */
+  compact(): void;
+  /** APF: the next n (matching, non-exempt, non-long-running) requests answer 429. */
+  throttle(n: number, opts?: ThrottleOptions): void;
+  stats(): FakeClusterStats;
+  /** Starts a new measurement: requests to 0, peakConnections to the connections open now. */
+  resetStats(): void;
   close(): Promise<void>;
 }
 
@@ -164,6 +238,33 @@ export const DEFAULT_VERSION = "v1.34.1";
 
 export function defaultNodes(): FakeNodeSpec[] {
   return [{ name: "cp-1", controlPlane: true }, { name: "worker-1" }];
+}
+
+/**
+ * A fleet of `count` nodes: `controlPlanes` (default 1) real control-plane nodes
+ * cp-1, cp-2, ... then workers node-00001, node-00002, ... (virtual unless
+ * `virtual: false`). defaultPods(fleet) puts kube-proxy on every one.
+ */
+export function fleetNodes(count: number, opts: { controlPlanes?: number; virtual?: boolean } = {}): FakeNodeSpec[] {
+  const cps = Math.min(count, opts.controlPlanes ?? 1);
+  const workers = count - cps;
+  const width = Math.max(5, String(workers).length);
+  const out: FakeNodeSpec[] = [];
+  for (let i = 1; i <= cps; i++) out.push({ name: `cp-${i}`, controlPlane: true });
+  for (let i = 1; i <= workers; i++) out.push({ name: `node-${String(i).padStart(width, "0")}`, virtual: opts.virtual ?? true });
+  return out;
+}
+
+/** A DaemonSet pod suffix: aaaaa, bbbbb, ... for the first 26 nodes, then 5 chars as the apiserver's generateName makes. */
+function dsSuffix(i: number, used: Set<string>): string {
+  if (i < 26) return String.fromCharCode(97 + i).repeat(5);
+  const alphabet = "bcdfghjklmnpqrstvwxz2456789";
+  for (let salt = 0; ; salt++) {
+    const h = crypto.createHash("sha256").update(`ds-${i}-${salt}`).digest();
+    let s = "";
+    for (let k = 0; k < 5; k++) s += alphabet[(h[k] ?? 0) % alphabet.length];
+    if (!used.has(s)) return s;
+  }
 }
 
 /** kubeadm-like control plane on the first control-plane node, kube-proxy on every node. */
@@ -175,8 +276,11 @@ export function defaultPods(nodes: FakeNodeSpec[] = defaultNodes()): FakePodSpec
     { name: `kube-controller-manager-${cp}`, nodeName: cp, component: "kube-controller-manager" },
     { name: "cloud-controller-manager-x2v8q", nodeName: cp, component: "cloud-controller-manager" },
   ];
+  const used = new Set<string>();
   nodes.forEach((n, i) => {
-    pods.push({ name: `kube-proxy-${String.fromCharCode(97 + (i % 26)).repeat(5)}`, nodeName: n.name, component: "kube-proxy" });
+    const suffix = dsSuffix(i, used);
+    used.add(suffix);
+    pods.push({ name: `kube-proxy-${suffix}`, nodeName: n.name, component: "kube-proxy" });
   });
   return pods;
 }
@@ -202,6 +306,7 @@ interface Resolved {
   version: string;
   mode: ComponentMode;
   levelSyntax: LevelSyntax;
+  delayMs: number;
 }
 
 interface Target {
@@ -215,6 +320,10 @@ interface Target {
   hostPort: number;
   server?: http.Server;
   tls?: { keyPem: string; certChainPem: string };
+  /** Served in process: no listener, no certificate of its own. */
+  virtual: boolean;
+  /** Speaks TLS (everything but kube-proxy). */
+  secure: boolean;
 }
 
 interface Pod {
@@ -225,6 +334,8 @@ interface Pod {
   sandboxId: string;
   target?: Target;
   created: string;
+  /** etcd key after /registry/pods/: "ns/name". */
+  key: string;
 }
 
 interface Node {
@@ -233,7 +344,21 @@ interface Node {
   uid: string;
   created: string;
   kubelet?: Target;
+  ready: ReadyCondition;
+  virtual: boolean;
+  index: number;
 }
+
+/** What an in-process (virtual) connection carries instead of a TCP peer. */
+interface StreamTag {
+  target?: Target;
+  via: RecordedRequest["via"];
+  /** The identity a client certificate would have given (the apiserver's kubelet-client). */
+  identity?: Identity;
+}
+const TAG = Symbol("kvlog-fake-stream");
+type Tagged = { [TAG]?: StreamTag };
+const tagOf = (s: unknown): StreamTag | undefined => (s as Tagged | undefined)?.[TAG];
 
 interface Identity {
   name: string;
@@ -262,7 +387,7 @@ interface Attrs {
 interface StatusObj {
   kind: "Status";
   apiVersion: "v1";
-  metadata: Record<string, never>;
+  metadata: { continue?: string };
   status: "Failure";
   message: string;
   reason?: string;
@@ -304,7 +429,8 @@ const minorAtLeast = (version: string, minor: number): boolean => minorOf(versio
 
 /** Go encoding/json output: HTML-sensitive characters escaped. */
 function goJSON(v: unknown): string {
-  return JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
+  const s = JSON.stringify(v);
+  return /[<>&\u2028\u2029]/.test(s) ? s.replace(/[<>&\u2028\u2029]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0")) : s;
 }
 
 const sanitizer = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -548,6 +674,30 @@ function goDialError(e: NodeJS.ErrnoException, port: number): string {
   return e.message;
 }
 
+/** etcd3/errors.go: the 410 for a continue token older than the compaction. */
+const INCONSISTENT_CONTINUE =
+  "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, " +
+  "or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an " +
+  "inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
+
+/** A UUID-shaped, stable id from a name (FlowSchema / PriorityLevelConfiguration uids). */
+function uidFrom(seed: string): string {
+  const h = sha256hex(seed);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+function drained(res: http.ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}
+
 const HOP_BY_HOP = new Set([
   "connection",
   "keep-alive",
@@ -569,9 +719,22 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
   const anonymousAuth = opts.anonymousAuth ?? true;
   const createCheck = opts.portForwardCreateCheck ?? true;
   const behaviourIn = opts.behaviour ?? {};
+  const kindDefaults = opts.defaultBehaviour ?? {};
+  const dialTimeoutMs = opts.kubeletDialTimeoutMs ?? 30_000;
+  const maxRecorded = Math.max(1, opts.maxRecordedRequests ?? 200_000);
   const startedAt = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  // Nodes registered a while ago; a node whose kubelet is gone stopped posting 5 minutes ago.
+  const createdAt = new Date(Date.now() - 86_400_000).toISOString().replace(/\.\d+Z$/, "Z");
+  const lastHeartbeat = new Date(Date.now() - 300_000).toISOString().replace(/\.\d+Z$/, "Z");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kvlog-fake-"));
   let resourceVersion = 1000;
+  // Paging: continue tokens with 0 < rv < compactedBelow are expired (etcd compaction).
+  let compactedBelow = 0;
+  let expireContinueLeft = Math.max(0, opts.expireContinue ?? 0);
+  // APF: 429 budget.
+  let throttleLeft = 0;
+  let throttleOpts: ThrottleOptions = {};
+  const counters = { connections: 0, peakConnections: 0, requests: 0 };
 
   // ---- PKI -----------------------------------------------------------------
   const ca = issue({ commonName: "kubernetes", isCA: true });
@@ -589,6 +752,8 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     clientAuth: true,
   });
   const userCerts = new Map<string, KeyAndCert>();
+  const kubeletClientIdentity: Identity = { name: "kube-apiserver-kubelet-client", groups: ["kubeadm:cluster-admins", "system:authenticated"] };
+  const caX509 = new crypto.X509Certificate(ca.certPem);
 
   // ---- identities ------------------------------------------------------------
   const users = new Map<string, FakeUser>();
@@ -654,20 +819,32 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
   }
 
   /** Union of x509 and bearer-token authenticators, then anonymous (FailOnError). */
+  const certAuthn = new WeakMap<tls.TLSSocket, Identity | "none" | "failed">();
   function authenticate(req: http.IncomingMessage, allowAnonymous: boolean, extraToken?: string): Authn {
     const sock = req.socket as tls.TLSSocket;
+    // In-process stream from the apiserver's node proxy: it stands for the apiserver's
+    // kubelet-client certificate (which a real TLS handshake would have verified).
+    const tagged = tagOf(sock)?.identity;
+    if (tagged) return { kind: "user", user: { name: tagged.name, groups: [...tagged.groups] }, cred: "cert" };
     let failed: "bearer" | "cert" | undefined;
     if (sock.encrypted) {
-      const pc = sock.getPeerCertificate();
-      if (pc && pc.subject && Object.keys(pc.subject).length > 0) {
-        if (sock.authorized) {
-          const cn = String(pc.subject.CN ?? "");
-          const o = pc.subject.O;
-          const groups = o === undefined ? [] : Array.isArray(o) ? o.map(String) : [String(o)];
-          return { kind: "user", user: { name: cn, groups: [...groups, "system:authenticated"] }, cred: "cert" };
+      // The peer certificate is the connection's: decide once per connection.
+      let byCert = certAuthn.get(sock);
+      if (byCert === undefined) {
+        byCert = "none";
+        const pc = sock.getPeerCertificate();
+        if (pc && pc.subject && Object.keys(pc.subject).length > 0) {
+          if (sock.authorized) {
+            const cn = String(pc.subject.CN ?? "");
+            const o = pc.subject.O;
+            const groups = o === undefined ? [] : Array.isArray(o) ? o.map(String) : [String(o)];
+            byCert = { name: cn, groups: [...groups, "system:authenticated"] };
+          } else byCert = "failed";
         }
-        failed = "cert";
+        certAuthn.set(sock, byCert);
       }
+      if (typeof byCert === "object") return { kind: "user", user: { name: byCert.name, groups: [...byCert.groups] }, cred: "cert" };
+      if (byCert === "failed") failed = "cert";
     }
     let token: string | undefined;
     const h = String(req.headers.authorization ?? "").trim();
@@ -691,7 +868,8 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
   const nodeSpecs = opts.nodes ?? defaultNodes();
   const podSpecs = opts.pods ?? defaultPods(nodeSpecs);
   const nodes = new Map<string, Node>();
-  for (const spec of nodeSpecs) {
+  nodeSpecs.forEach((spec, index) => {
+    if (nodes.has(spec.name)) throw new Error(`fake cluster: duplicate node ${JSON.stringify(spec.name)}`);
     const labels: Record<string, string> = {
       "beta.kubernetes.io/arch": "amd64",
       "beta.kubernetes.io/os": "linux",
@@ -699,19 +877,49 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
       "kubernetes.io/hostname": spec.name,
       "kubernetes.io/os": "linux",
       ...(spec.controlPlane ? { "node-role.kubernetes.io/control-plane": "", "node.kubernetes.io/exclude-from-external-load-balancers": "" } : {}),
+      ...cloudLabels(spec.name),
       ...(spec.labels ?? {}),
     };
-    nodes.set(spec.name, { spec, labels, uid: genId(), created: startedAt });
-  }
+    const ready: ReadyCondition = spec.readyCondition ?? (spec.ready === false ? "Unknown" : "True");
+    nodes.set(spec.name, { spec, labels, uid: genId(), created: createdAt, ready, virtual: spec.virtual ?? false, index });
+  });
+  // etcd order (/registry/minions/<name>): what LIST pages walk.
+  const nodesSorted = [...nodes.values()].sort((a, b) => (a.spec.name < b.spec.name ? -1 : a.spec.name > b.spec.name ? 1 : 0));
   const pods: Pod[] = [];
+  const podsByKey = new Map<string, Pod>();
   for (const spec of podSpecs) {
     const labels: Record<string, string> = { ...defaultLabels(spec.component), ...(spec.labels ?? {}) };
     const namespace = spec.namespace ?? "kube-system";
-    pods.push({ spec, namespace, labels, uid: genId(), sandboxId: hex64(`${namespace}/${spec.name}`), created: startedAt });
+    const key = `${namespace}/${spec.name}`;
+    if (podsByKey.has(key)) throw new Error(`fake cluster: duplicate pod ${JSON.stringify(key)}`);
+    const pod: Pod = { spec, namespace, labels, uid: genId(), sandboxId: hex64(key), created: createdAt, key };
+    pods.push(pod);
+    podsByKey.set(key, pod);
     serviceAccounts.add(`${namespace}/default`);
   }
   serviceAccounts.add("default/default");
   serviceAccounts.add("kube-system/default");
+  // etcd order (/registry/pods/<ns>/<name>), per namespace, and the watch cache's spec.nodeName index.
+  const byKey = (a: Pod, b: Pod): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+  const podsSorted = [...pods].sort(byKey);
+  const podsByNamespace = new Map<string, Pod[]>();
+  const podsByNode = new Map<string, Pod[]>();
+  for (const p of podsSorted) {
+    const ns = podsByNamespace.get(p.namespace) ?? [];
+    ns.push(p);
+    podsByNamespace.set(p.namespace, ns);
+    const nn = p.spec.nodeName ?? "";
+    const on = podsByNode.get(nn) ?? [];
+    on.push(p);
+    podsByNode.set(nn, on);
+  }
+
+  /** Per-target behaviour over the kind default (and over "unreachable" for a node that is gone). */
+  function layered(kind: Kind, node: string, explicit: ComponentBehaviour): ComponentBehaviour {
+    const n = nodes.get(node);
+    const gone = kind === "kubelet" && n && (n.ready === "Unknown" || n.ready === "absent") ? { mode: "unreachable" as const } : {};
+    return { ...(kindDefaults[kind] ?? {}), ...gone, ...explicit };
+  }
 
   function resolveBehaviour(kind: Kind, b: ComponentBehaviour, fallbackVersion: string): Resolved {
     const v = b.version ?? fallbackVersion;
@@ -722,16 +930,29 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
       version: v,
       mode: b.mode ?? "normal",
       levelSyntax: b.levelSyntax ?? (minorAtLeast(v, 27) ? "1.27+" : "pre-1.27"),
+      delayMs: Math.max(0, b.delayMs ?? 0),
     };
   }
 
   const targets = new Map<string, Target>();
+  const targetsByNode = new Map<string, Target[]>();
   const levels = new Map<string, number>();
   const requests: RecordedRequest[] = [];
   const sockets = new Set<net.Socket | Duplex>();
   const hangingResponses = new Set<http.ServerResponse>();
+  const pendingTimers = new Set<NodeJS.Timeout>();
   const originPorts = { nodeProxy: new Set<number>(), tunnel: new Set<number>() };
   let closed = false;
+
+  /** setTimeout that close() cancels. */
+  function later(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      pendingTimers.delete(t);
+      fn();
+    }, ms);
+    pendingTimers.add(t);
+  }
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => later(ms, resolve));
 
   function track<T extends net.Socket | Duplex>(s: T): T {
     sockets.add(s);
@@ -745,19 +966,29 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     .filter((p) => p.spec.component === "kube-apiserver")
     .map((p) => `kube-apiserver/${p.namespace}/${p.spec.name}`);
   const apiserverExplicit = behaviourIn["kube-apiserver"] ?? (apiserverAliases.map((a) => behaviourIn[a]).find((x) => x) || {});
-  if (apiserverExplicit.mode === "refuse") throw new Error("fake cluster: mode \"refuse\" is not supported for kube-apiserver");
+  const apiserverLayered = layered("kube-apiserver", "", apiserverExplicit);
+  if (apiserverLayered.mode === "refuse" || apiserverLayered.mode === "unreachable")
+    throw new Error(`fake cluster: mode ${JSON.stringify(apiserverLayered.mode)} is not supported for kube-apiserver`);
   const apiserverTarget: Target = {
     id: "kube-apiserver",
     kind: "kube-apiserver",
     node: apiserverPod?.spec.nodeName ?? "",
-    behaviour: resolveBehaviour("kube-apiserver", apiserverExplicit, version),
+    behaviour: resolveBehaviour("kube-apiserver", apiserverLayered, version),
     explicit: apiserverExplicit,
     port: 0,
     hostPort: 6443,
+    virtual: false,
+    secure: true,
   };
   targets.set("kube-apiserver", apiserverTarget);
   for (const p of pods) if (p.spec.component === "kube-apiserver") p.target = apiserverTarget;
 
+  const addTarget = (t: Target): void => {
+    targets.set(t.id, t);
+    const list = targetsByNode.get(t.node) ?? [];
+    list.push(t);
+    targetsByNode.set(t.node, list);
+  };
   for (const n of nodes.values()) {
     const id = `kubelet/${n.spec.name}`;
     const explicit = behaviourIn[id] ?? {};
@@ -765,44 +996,62 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
       id,
       kind: "kubelet",
       node: n.spec.name,
-      behaviour: resolveBehaviour("kubelet", explicit, n.spec.kubeletVersion ?? version),
+      behaviour: resolveBehaviour("kubelet", layered("kubelet", n.spec.name, explicit), n.spec.kubeletVersion ?? version),
       explicit,
       port: 0,
       hostPort: 10250,
-      tls: selfSignedServing(n.spec.name, [n.spec.name], []),
+      tls: n.virtual ? undefined : selfSignedServing(n.spec.name, [n.spec.name], []),
+      virtual: n.virtual,
+      secure: true,
     };
     n.kubelet = t;
-    targets.set(id, t);
+    addTarget(t);
   }
   for (const p of pods) {
     const kind = p.spec.component;
     if (!kind || kind === "kube-apiserver") continue;
     const id = `${kind}/${p.namespace}/${p.spec.name}`;
     const explicit = behaviourIn[id] ?? {};
+    const virtual = nodes.get(p.spec.nodeName ?? "")?.virtual ?? false;
     const t: Target = {
       id,
       kind,
       node: p.spec.nodeName ?? "",
       pod: p,
-      behaviour: resolveBehaviour(kind, explicit, version),
+      behaviour: resolveBehaviour(kind, layered(kind, p.spec.nodeName ?? "", explicit), version),
       explicit,
       port: 0,
       hostPort: HOST_PORT[kind],
-      tls: kind === "kube-proxy" ? undefined : selfSignedServing("localhost", ["localhost"], ["127.0.0.1"]),
+      tls: kind === "kube-proxy" || virtual ? undefined : selfSignedServing("localhost", ["localhost"], ["127.0.0.1"]),
+      virtual,
+      secure: kind !== "kube-proxy",
     };
     p.target = t;
-    targets.set(id, t);
+    addTarget(t);
+  }
+  // One fake apiserver serves every kube-apiserver pod: each pod's node reaches it on 6443.
+  for (const p of pods) {
+    if (p.spec.component !== "kube-apiserver" || !p.spec.nodeName) continue;
+    const list = targetsByNode.get(p.spec.nodeName) ?? [];
+    if (!list.includes(apiserverTarget)) list.push(apiserverTarget);
+    targetsByNode.set(p.spec.nodeName, list);
   }
   for (const id of Object.keys(behaviourIn)) {
     if (!targets.has(id) && !apiserverAliases.includes(id)) throw new Error(`fake cluster: behaviour for unknown target ${JSON.stringify(id)}`);
   }
 
+  const MAX_BODY = 64 * 1024;
   function record(r: RecordedRequest): RecordedRequest {
+    if (r.body.length > MAX_BODY) r.body = r.body.slice(0, MAX_BODY);
     requests.push(r);
+    // Drop the oldest in batches (keeps the array's identity; amortised O(1)).
+    if (requests.length > maxRecorded + Math.ceil(maxRecorded / 10)) requests.splice(0, requests.length - maxRecorded);
     return r;
   }
 
   function viaFor(req: http.IncomingMessage): RecordedRequest["via"] {
+    const tag = tagOf(req.socket);
+    if (tag) return tag.via;
     const port = req.socket.remotePort ?? -1;
     if (originPorts.tunnel.has(port)) return "port-forward";
     if (originPorts.nodeProxy.has(port)) return "node-proxy";
@@ -843,7 +1092,8 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
       req.socket.destroy();
       return true;
     }
-    if (t.behaviour.mode === "hang") {
+    // "unreachable" can only be approximated for a client that dials a real listener: it hangs.
+    if (t.behaviour.mode === "hang" || t.behaviour.mode === "unreachable") {
       hangingResponses.add(res);
       res.once("close", () => hangingResponses.delete(res));
       return true;
@@ -873,6 +1123,7 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     });
     res.once("finish", () => (rec.status = res.statusCode));
     if (applyMode(t, req, res)) return;
+    if (u.pathname === "/debug/flags/v" && t.behaviour.delayMs > 0) await sleep(t.behaviour.delayMs);
     const cache = { "Cache-Control": "no-cache, private" };
     if (authn.kind === "error") return sendStatus(res, unauthorized(), cache);
     const user = authn.kind === "user" ? authn.user : anonymous;
@@ -903,6 +1154,7 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     });
     res.once("finish", () => (rec.status = res.statusCode));
     if (applyMode(t, req, res)) return;
+    if (u.pathname === "/debug/flags/v" && t.behaviour.delayMs > 0) await sleep(t.behaviour.delayMs);
     if ((debugFlagsInstalled(t) || indexLookAlike(t, u.pathname)) && serveDebugFlags(t, req, res, u.pathname, body, true)) return;
     if (u.pathname === "/healthz") return send(res, 200, { "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff" }, "ok");
     httpError(res, 404, "404 page not found");
@@ -961,6 +1213,7 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     if (applyMode(t, req, res)) return;
     const p = u.pathname;
     const b = t.behaviour;
+    if (p === "/debug/flags/v" && b.delayMs > 0) await sleep(b.delayMs);
     if (!b.debuggingHandlers) {
       if (DEBUG_DISABLED_PREFIXES.some((x) => p.startsWith(x))) {
         if (!kubeletAuth(t, req, res, p)) return;
@@ -983,7 +1236,7 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
   // ---- servers for kubelets and components -----------------------------------
 
   async function startTarget(t: Target): Promise<void> {
-    if (t.kind === "kube-apiserver") return;
+    if (t.kind === "kube-apiserver" || t.virtual) return;
     const wantPort = t.port || 0;
     if (t.behaviour.mode === "refuse") {
       if (!t.port) t.port = await reservePort();
@@ -1020,68 +1273,92 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     });
   }
 
+  // ---- in-process serving: virtual targets, and tunnels to the apiserver ----------
+
+  const handlerFor = (t: Target): typeof kubeletHandler => (t.kind === "kubelet" ? kubeletHandler : t.kind === "kube-proxy" ? kubeProxyHandler : delegatedHandler);
+  /** One non-listening server for every virtual target; the stream's tag says which one. */
+  const inProcess = http.createServer((req, res) => {
+    const t = tagOf(req.socket)?.target;
+    if (!t) return void req.socket.destroy();
+    handlerFor(t)(t, req, res).catch((e: unknown) => {
+      if (!res.headersSent) httpError(res, 500, String(e));
+    });
+  });
+  inProcess.on("clientError", (_e: Error, s: Duplex) => s.destroy());
+  let virtualTLS: tls.SecureContext | undefined;
+  const apiserverTLS = tls.createSecureContext({ key: apiserverCert.keyPem, cert: apiserverCert.certPem, ca: [ca.certPem] });
+
+  /** What a TLS server with requestCert and the cluster CA decides (authorized). */
+  function verifyPeer(t: tls.TLSSocket): boolean {
+    const pc = t.getPeerX509Certificate();
+    if (!pc) return false;
+    const now = Date.now();
+    return pc.checkIssued(caX509) && pc.verify(caX509.publicKey) && Date.parse(pc.validFrom) <= now && now <= Date.parse(pc.validTo);
+  }
+
+  /**
+   * Connects to a target without TCP: a duplexPair whose server end (wrapped in TLS when
+   * the target speaks TLS) is tagged and handed to a non-listening server. Returns the
+   * client end.
+   */
+  function dialInProcess(t: Target, via: RecordedRequest["via"], o: { tls: boolean; identity?: Identity }): Duplex {
+    const [client, server] = duplexPair();
+    track(client);
+    track(server);
+    // Like a TCP socket without allowHalfOpen: the end of one direction ends the other.
+    for (const side of [client, server]) side.on("end", () => side.end());
+    let sock: Duplex = server;
+    if (o.tls) {
+      let ctx = apiserverTLS;
+      if (t.kind !== "kube-apiserver") {
+        // Virtual targets have no certificate of their own: one shared self-signed "localhost" pair.
+        if (!virtualTLS) {
+          const c = selfSignedServing("localhost", ["localhost"], ["127.0.0.1"]);
+          virtualTLS = tls.createSecureContext({ key: c.keyPem, cert: c.certChainPem, ca: [ca.certPem] });
+        }
+        ctx = virtualTLS;
+      }
+      const ts = new tls.TLSSocket(server, { isServer: true, secureContext: ctx, requestCert: true, rejectUnauthorized: false });
+      ts.on("secure", () => {
+        ts.authorized = verifyPeer(ts);
+      });
+      ts.on("error", () => ts.destroy());
+      track(ts);
+      sock = ts;
+    }
+    (sock as Duplex & Tagged)[TAG] = { target: t, via, identity: o.identity };
+    (t.kind === "kube-apiserver" ? apiserverInProcess : inProcess).emit("connection", sock);
+    return client;
+  }
+
   // ---- the fake kube-apiserver ---------------------------------------------
 
   function kubeletPortOf(node: string): number {
-    return nodes.get(node)?.kubelet?.port ?? 0;
+    const k = nodes.get(node)?.kubelet;
+    if (!k) return 0;
+    // A virtual kubelet has no listener: its node says what a real one would.
+    return k.virtual ? 10250 : k.port;
   }
 
   function nodeObject(n: Node, inList: boolean): Record<string, unknown> {
     const kv = n.spec.kubeletVersion ?? n.kubelet?.behaviour.version ?? version;
-    const ready = n.spec.ready ?? true;
-    const obj: Record<string, unknown> = inList ? {} : { kind: "Node", apiVersion: "v1" };
-    const now = startedAt;
-    obj.metadata = {
-      name: n.spec.name,
-      uid: n.uid,
-      resourceVersion: String(resourceVersion),
-      creationTimestamp: n.created,
-      labels: n.labels,
-      annotations: {
-        "kubeadm.alpha.kubernetes.io/cri-socket": "unix:///var/run/containerd/containerd.sock",
-        "node.alpha.kubernetes.io/ttl": "0",
-        "volumes.kubernetes.io/controller-managed-attach-detach": "true",
-      },
-    };
-    obj.spec = {
-      podCIDR: "10.244.0.0/24",
-      podCIDRs: ["10.244.0.0/24"],
-      ...(n.spec.controlPlane ? { taints: [{ key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" }] } : {}),
-    };
-    obj.status = {
-      capacity: { cpu: "4", "ephemeral-storage": "61202244Ki", memory: "8039920Ki", pods: "110" },
-      allocatable: { cpu: "4", "ephemeral-storage": "56403987978", memory: "7937520Ki", pods: "110" },
-      conditions: [
-        { type: "MemoryPressure", status: "False", lastHeartbeatTime: now, lastTransitionTime: now, reason: "KubeletHasSufficientMemory", message: "kubelet has sufficient memory available" },
-        { type: "DiskPressure", status: "False", lastHeartbeatTime: now, lastTransitionTime: now, reason: "KubeletHasNoDiskPressure", message: "kubelet has no disk pressure" },
-        { type: "PIDPressure", status: "False", lastHeartbeatTime: now, lastTransitionTime: now, reason: "KubeletHasSufficientPID", message: "kubelet has sufficient PID available" },
-        ready
-          ? { type: "Ready", status: "True", lastHeartbeatTime: now, lastTransitionTime: now, reason: "KubeletReady", message: "kubelet is posting ready status" }
-          : { type: "Ready", status: "Unknown", lastHeartbeatTime: now, lastTransitionTime: now, reason: "NodeStatusUnknown", message: "Kubelet stopped posting node status." },
-      ],
-      addresses: [
-        { type: "InternalIP", address: "127.0.0.1" },
-        { type: "Hostname", address: n.spec.name },
-      ],
-      daemonEndpoints: { kubeletEndpoint: { Port: kubeletPortOf(n.spec.name) } },
-      nodeInfo: {
-        machineID: hex64("machine" + n.spec.name).slice(0, 32),
-        systemUUID: n.uid,
-        bootID: hex64("boot" + n.spec.name).slice(0, 32),
-        kernelVersion: "6.1.0-28-amd64",
-        osImage: "Debian GNU/Linux 12 (bookworm)",
-        containerRuntimeVersion: "containerd://1.7.24",
+    return buildNode(
+      {
+        name: n.spec.name,
+        uid: n.uid,
+        created: n.created,
+        labels: n.labels,
+        controlPlane: !!n.spec.controlPlane,
         kubeletVersion: kv,
-        kubeProxyVersion: "",
-        operatingSystem: "linux",
-        architecture: "amd64",
+        kubeletPort: kubeletPortOf(n.spec.name),
+        ready: n.ready,
+        resourceVersion: String(resourceVersion),
+        index: n.index,
+        heartbeat: n.ready === "Unknown" ? lastHeartbeat : startedAt,
+        now: startedAt,
       },
-    };
-    return obj;
-  }
-
-  function probe(path: string, port: number, failureThreshold: number): Record<string, unknown> {
-    return { failureThreshold, httpGet: { host: "127.0.0.1", path, port, scheme: "HTTPS" }, initialDelaySeconds: 10, periodSeconds: 10, successThreshold: 1, timeoutSeconds: 15 };
+      inList,
+    );
   }
 
   function commandFor(p: Pod): string[] {
@@ -1125,7 +1402,7 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
           "--authorization-kubeconfig=/etc/kubernetes/controller-manager.conf",
           "--bind-address=127.0.0.1",
           "--client-ca-file=/etc/kubernetes/pki/ca.crt",
-          "--cluster-cidr=10.244.0.0/16",
+          "--cluster-cidr=10.64.0.0/10",
           "--cluster-name=kubernetes",
           "--controllers=*,bootstrapsigner,tokencleaner",
           "--kubeconfig=/etc/kubernetes/controller-manager.conf",
@@ -1145,86 +1422,30 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
   function podObject(p: Pod, inList: boolean): Record<string, unknown> {
     const kind = p.spec.component;
     const v = p.target?.behaviour.version ?? version;
-    const image = p.spec.image ?? (kind ? `${IMAGE[kind]}:${v}` : "registry.k8s.io/pause:3.10");
-    const containerName = kind ?? p.spec.name;
-    const hostNetwork = p.spec.hostNetwork ?? true;
-    const phase = p.spec.phase ?? "Running";
-    const running = phase === "Running";
-    const isStatic = kind === "kube-apiserver" || kind === "kube-scheduler" || kind === "kube-controller-manager";
-    const container: Record<string, unknown> = { name: containerName, image, command: commandFor(p), imagePullPolicy: "IfNotPresent" };
-    if (kind === "kube-scheduler") {
-      container.livenessProbe = probe("/livez", 10259, 8);
-      container.readinessProbe = probe("/readyz", 10259, 3);
-      container.startupProbe = probe("/livez", 10259, 24);
-    } else if (kind === "kube-controller-manager") {
-      container.livenessProbe = probe("/healthz", 10257, 8);
-      container.startupProbe = probe("/healthz", 10257, 24);
-    } else if (kind === "kube-apiserver") {
-      container.livenessProbe = probe("/livez", 6443, 8);
-      container.readinessProbe = probe("/readyz", 6443, 3);
-      container.startupProbe = probe("/livez", 6443, 24);
-    }
-    const obj: Record<string, unknown> = inList ? {} : { kind: "Pod", apiVersion: "v1" };
-    const meta: Record<string, unknown> = {
-      name: p.spec.name,
-      namespace: p.namespace,
-      uid: p.uid,
-      resourceVersion: String(resourceVersion),
-      creationTimestamp: p.created,
-      labels: p.labels,
-    };
-    if (isStatic) {
-      meta.annotations = {
-        "kubernetes.io/config.hash": p.sandboxId.slice(0, 32),
-        "kubernetes.io/config.mirror": p.sandboxId.slice(0, 32),
-        "kubernetes.io/config.seen": startedAt,
-        "kubernetes.io/config.source": "file",
-        ...(kind === "kube-apiserver" ? { "kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint": "127.0.0.1:6443" } : {}),
-      };
-      if (p.spec.nodeName) meta.ownerReferences = [{ apiVersion: "v1", kind: "Node", name: p.spec.nodeName, uid: nodes.get(p.spec.nodeName)?.uid ?? "", controller: true }];
-    } else if (kind === "kube-proxy" || kind === "cloud-controller-manager") {
-      meta.generateName = kind + "-";
-      meta.ownerReferences = [{ apiVersion: "apps/v1", kind: "DaemonSet", name: kind, uid: hex64("ds" + kind).slice(0, 36), controller: true, blockOwnerDeletion: true }];
-    }
-    obj.metadata = meta;
-    obj.spec = {
-      containers: [container],
-      ...(p.spec.nodeName ? { nodeName: p.spec.nodeName } : {}),
-      hostNetwork,
-      dnsPolicy: hostNetwork ? "ClusterFirstWithHostNet" : "ClusterFirst",
-      priorityClassName: "system-node-critical",
-      restartPolicy: "Always",
-      schedulerName: "default-scheduler",
-      serviceAccountName: kind === "kube-proxy" ? "kube-proxy" : kind === "cloud-controller-manager" ? "cloud-controller-manager" : undefined,
-      terminationGracePeriodSeconds: 30,
-    };
-    const ip = p.spec.nodeName ? "127.0.0.1" : undefined;
-    obj.status = {
-      phase,
-      conditions: [
-        { type: "PodReadyToStartContainers", status: running ? "True" : "False", lastTransitionTime: startedAt },
-        { type: "Initialized", status: "True", lastTransitionTime: startedAt },
-        { type: "Ready", status: running ? "True" : "False", lastTransitionTime: startedAt },
-        { type: "ContainersReady", status: running ? "True" : "False", lastTransitionTime: startedAt },
-        { type: "PodScheduled", status: p.spec.nodeName ? "True" : "False", lastTransitionTime: startedAt },
-      ],
-      ...(ip ? { hostIP: ip, hostIPs: [{ ip }], podIP: ip, podIPs: [{ ip }] } : {}),
-      startTime: startedAt,
-      containerStatuses: [
-        {
-          name: containerName,
-          state: running ? { running: { startedAt } } : { waiting: { reason: "ContainerCreating" } },
-          ready: running,
-          restartCount: 0,
-          image,
-          imageID: `${image.split(":")[0]}@sha256:${hex64(image)}`,
-          containerID: `containerd://${hex64(p.uid)}`,
-          started: running,
-        },
-      ],
-      qosClass: "Burstable",
-    };
-    return obj;
+    const node = p.spec.nodeName ? nodes.get(p.spec.nodeName) : undefined;
+    return buildPod(
+      {
+        name: p.spec.name,
+        namespace: p.namespace,
+        uid: p.uid,
+        created: p.created,
+        labels: p.labels,
+        component: kind,
+        image: p.spec.image ?? (kind ? `${IMAGE[kind]}:${v}` : "registry.k8s.io/pause:3.10"),
+        command: commandFor(p),
+        nodeName: p.spec.nodeName,
+        nodeUid: node?.uid,
+        hostNetwork: p.spec.hostNetwork ?? true,
+        phase: p.spec.phase ?? "Running",
+        // node lifecycle controller MarkPodsNotReady: Ready=False on a node whose status is Unknown.
+        markedNotReady: node?.ready === "Unknown",
+        sandboxId: p.sandboxId,
+        resourceVersion: String(resourceVersion),
+        now: startedAt,
+        notReadySince: startedAt,
+      },
+      inList,
+    );
   }
 
   function podFields(p: Pod): Record<string, string> {
@@ -1294,6 +1515,7 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     | { kind: "status"; status: StatusObj }
     | { kind: "relay"; code: number; headers: Record<string, string>; body: string }
     | { kind: "hang" }
+    | { kind: "timeout"; status: StatusObj }
     | { kind: "ok"; pod: Pod; ports: number[] };
 
   /** Everything the apiserver and the kubelet check before a port-forward stream starts. */
@@ -1311,19 +1533,22 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     if (createCheck && attrs.verb !== "create" && !authorize(user, { ...attrs, verb: "create" }).allowed) {
       return { kind: "status", status: newForbidden("", "pods", attrs.name, "") };
     }
-    const pod = pods.find((p) => p.namespace === attrs.namespace && p.spec.name === attrs.name);
+    const pod = podsByKey.get(`${attrs.namespace}/${attrs.name}`);
     if (!pod) return { kind: "status", status: notFound("", "pods", attrs.name) };
     if (!pod.spec.nodeName) return { kind: "status", status: badRequest(`pod ${attrs.name} does not have a host assigned`) };
     if (!isUpgrade) return { kind: "status", status: badRequest("Upgrade request required") };
     const kubelet = nodes.get(pod.spec.nodeName)?.kubelet;
     if (!kubelet) return { kind: "status", status: internalError(`nodes ${goQuote(pod.spec.nodeName)} not found`) };
+    const kport = kubeletPortOf(pod.spec.nodeName);
     switch (kubelet.behaviour.mode) {
       case "refuse":
-        return { kind: "status", status: internalError(`error dialing backend: dial tcp 127.0.0.1:${kubelet.port}: connect: connection refused`) };
+        return { kind: "status", status: internalError(`error dialing backend: dial tcp 127.0.0.1:${kport}: connect: connection refused`) };
       case "reset":
         return { kind: "status", status: internalError("unexpected EOF") };
       case "hang":
         return { kind: "hang" };
+      case "unreachable":
+        return { kind: "timeout", status: internalError(`error dialing backend: dial tcp 127.0.0.1:${kport}: i/o timeout`) };
     }
     const plain = { "Content-Type": "text/plain; charset=utf-8" };
     if (!kubelet.behaviour.debuggingHandlers)
@@ -1334,22 +1559,24 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     return { kind: "ok", pod, ports };
   }
 
-  function resolvePodPort(pod: Pod, port: number): number | undefined {
+  type PodDial = { kind: "tcp"; port: number } | { kind: "in-process"; target: Target };
+
+  /** What a connection to localhost:port inside the pod's network namespace reaches. */
+  function resolvePodPort(pod: Pod, port: number): PodDial | undefined {
+    // mode "refuse": nothing listens. Not dialled: the closed port number could by then belong
+    // to another listener on this machine, and the test would hang instead of being refused.
+    const reach = (t: Target): PodDial | undefined => {
+      if (t.kind === "kube-apiserver") return { kind: "in-process", target: t };
+      if (t.behaviour.mode === "refuse") return undefined;
+      return t.virtual ? { kind: "in-process", target: t } : { kind: "tcp", port: t.port };
+    };
     if (pod.spec.hostNetwork ?? true) {
-      for (const t of targets.values()) {
-        if (t.kind === "kube-apiserver") {
-          if (port === 6443 && pods.some((p) => p.target === t && p.spec.nodeName === pod.spec.nodeName)) return t.port;
-          continue;
-        }
-        // mode "refuse": nothing listens. Not dialled: the closed port number could by then belong
-        // to another listener on this machine, and the test would hang instead of being refused.
-        if (t.node === pod.spec.nodeName && t.hostPort === port) return t.behaviour.mode === "refuse" ? undefined : t.port;
-      }
-      return undefined;
+      const t = (targetsByNode.get(pod.spec.nodeName ?? "") ?? []).find((x) => x.hostPort === port);
+      return t ? reach(t) : undefined;
     }
     const own = pod.spec.ports?.[port];
-    if (own !== undefined) return own;
-    if (pod.target && pod.target.hostPort === port) return pod.target.behaviour.mode === "refuse" ? undefined : pod.target.port;
+    if (own !== undefined) return { kind: "tcp", port: own };
+    if (pod.target && pod.target.hostPort === port) return reach(pod.target);
     return undefined;
   }
 
@@ -1372,7 +1599,7 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
       if (binary) ws.send(Buffer.concat([Buffer.from([ch]), data]), { binary: true });
       else ws.send(String.fromCharCode(48 + ch) + data.toString("base64"));
     };
-    const streams = ports.map(() => ({ socket: undefined as net.Socket | undefined, connected: false, pending: [] as Buffer[], done: false }));
+    const streams = ports.map(() => ({ socket: undefined as Duplex | undefined, connected: false, pending: [] as Buffer[], done: false }));
     const finish = (i: number): void => {
       const s = streams[i];
       if (!s || s.done) return;
@@ -1415,7 +1642,18 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
       };
       const local = resolvePodPort(pod, p);
       if (local === undefined) return fail();
-      const sock = track(net.connect({ host: "127.0.0.1", port: local }));
+      if (local.kind === "in-process") {
+        const sock = dialInProcess(local.target, "port-forward", { tls: local.target.secure });
+        s.socket = sock;
+        s.connected = true;
+        for (const d of s.pending) sock.write(d);
+        s.pending = [];
+        sock.on("data", (d: Buffer) => sendFrame(2 * i, d));
+        sock.on("error", () => undefined);
+        sock.on("close", () => finish(i));
+        return;
+      }
+      const sock = track(net.connect({ host: "127.0.0.1", port: local.port }));
       s.socket = sock;
       sock.on("connect", () => {
         if (sock.localPort) originPorts.tunnel.add(sock.localPort);
@@ -1455,6 +1693,7 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
       else protocols.push(p);
     }
     const authn = authenticate(req, anonymousAuth, wsToken);
+    counters.requests++;
     const rec = record({
       target: "kube-apiserver",
       method: req.method ?? "",
@@ -1485,6 +1724,13 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     if (protocols.includes("SPDY/3.1+portforward.k8s.io"))
       return rejectStatus(badRequest("fake apiserver: SPDY-over-WebSocket tunneling (SPDY/3.1+portforward.k8s.io) is not implemented; use v4.channel.k8s.io"));
     if (plan.kind === "hang") return;
+    if (plan.kind === "timeout") {
+      // upstream's dialer gives up on a kubelet that is gone (net.Dialer Timeout, 30 s).
+      later(dialTimeoutMs, () => {
+        if (!socket.destroyed) rejectStatus(plan.status);
+      });
+      return;
+    }
     if (plan.kind === "relay") {
       rec.status = plan.code;
       socket.end(rawResponse(plan.code, plan.headers, plan.body));
@@ -1513,7 +1759,7 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
 
   function proxyToKubelet(req: http.IncomingMessage, res: http.ServerResponse, node: Node, subpath: string, search: string, body: Buffer): void {
     const kubelet = node.kubelet;
-    const port = kubelet?.port ?? 0;
+    const port = kubeletPortOf(node.spec.name);
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(req.headers)) {
       if (v === undefined || HOP_BY_HOP.has(k) || k === "authorization" || k === "host" || k.startsWith("impersonate-")) continue;
@@ -1529,19 +1775,38 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
       sendStatus(res, status(503, "ServiceUnavailable", `error trying to reach service: dial tcp 127.0.0.1:${port}: connect: connection refused`));
       return;
     }
-    const up = https.request({
-      host: "127.0.0.1",
-      port,
-      method: req.method,
-      path: subpath + search,
-      headers,
-      createConnection: () => {
-        const s = track(tls.connect({ host: "127.0.0.1", port, key: kubeletClient.keyPem, cert: kubeletClient.certPem, rejectUnauthorized: false }));
-        s.on("connect", () => s.localPort && originPorts.nodeProxy.add(s.localPort));
-        s.on("close", () => s.localPort && originPorts.nodeProxy.delete(s.localPort));
-        return s;
-      },
-    });
+    if (kubelet?.behaviour.mode === "unreachable") {
+      // The kubelet's host is gone: the dial never completes; upstream's dialer gives up
+      // after its timeout (30 s) and the proxy's error responder answers 503.
+      hangingResponses.add(res);
+      res.once("close", () => hangingResponses.delete(res));
+      later(dialTimeoutMs, () =>
+        sendStatus(res, status(503, "ServiceUnavailable", `error trying to reach service: dial tcp 127.0.0.1:${port}: i/o timeout`)),
+      );
+      return;
+    }
+    const up = kubelet?.virtual
+      ? // No listener: hand the request to the kubelet's handler over an in-memory stream
+        // that carries the identity the apiserver's kubelet-client certificate has.
+        http.request({
+          method: req.method,
+          path: subpath + search,
+          headers,
+          createConnection: () => dialInProcess(kubelet, "node-proxy", { tls: false, identity: kubeletClientIdentity }) as net.Socket,
+        })
+      : https.request({
+          host: "127.0.0.1",
+          port,
+          method: req.method,
+          path: subpath + search,
+          headers,
+          createConnection: () => {
+            const s = track(tls.connect({ host: "127.0.0.1", port, key: kubeletClient.keyPem, cert: kubeletClient.certPem, rejectUnauthorized: false }));
+            s.on("connect", () => s.localPort && originPorts.nodeProxy.add(s.localPort));
+            s.on("close", () => s.localPort && originPorts.nodeProxy.delete(s.localPort));
+            return s;
+          },
+        });
     up.on("response", (r) => {
       const out: Record<string, string | string[]> = {};
       for (const [k, v] of Object.entries(r.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
@@ -1558,10 +1823,117 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     up.end(body);
   }
 
+  // ---- LIST paging ---------------------------------------------------------------
+
+  /**
+   * A LIST answer as the apiserver gives it (limit, continue, resourceVersion), written
+   * page by page: only this page's objects are ever built.
+   */
+  async function listPaged<T>(
+    res: http.ServerResponse,
+    q: URLSearchParams,
+    kind: string,
+    all: readonly T[],
+    keyOf: (t: T) => string,
+    match: ((t: T) => boolean) | undefined,
+    render: (t: T) => string,
+    indexed?: () => readonly T[],
+  ): Promise<void> {
+    const cont = q.get("continue") ?? "";
+    const rvParam = q.get("resourceVersion") ?? "";
+    let limit = 0;
+    const limitRaw = q.get("limit");
+    if (limitRaw) {
+      // metav1.ListOptions.Limit (int64), decoded by the parameter codec.
+      const r = parseInt64(Buffer.from(limitRaw), 64);
+      if (!r.ok) return sendStatus(res, badRequest(r.message));
+      limit = Number(r.value);
+    }
+    let start: string | undefined;
+    let listRV = resourceVersion;
+    if (cont) {
+      // storage.ValidateListOptions
+      const d = decodeContinue(cont);
+      if (!d.ok) return sendStatus(res, badRequest(`invalid continue token: ${d.message}`));
+      if (rvParam && rvParam !== "0") return sendStatus(res, badRequest("specifying resource version is not allowed when using continue"));
+      // rv > 0: a read at that revision, which etcd may have compacted away; rv -1: at the latest.
+      if (d.value.rv > 0 && (expireContinueLeft > 0 || d.value.rv < compactedBelow)) {
+        if (expireContinueLeft > 0) expireContinueLeft--;
+        // etcd3 handleCompactedErrorForPaging: 410 Expired, with a token (rv -1) that continues
+        // from the same key at the latest revision, inconsistently.
+        const s: StatusObj = {
+          kind: "Status",
+          apiVersion: "v1",
+          metadata: { continue: encodeContinue(d.value.start, -1) },
+          status: "Failure",
+          message: INCONSISTENT_CONTINUE,
+          reason: "Expired",
+          code: 410,
+        };
+        return sendStatus(res, s);
+      }
+      start = d.value.start;
+      if (d.value.rv > 0) listRV = d.value.rv;
+    } else if (rvParam === "0") limit = 0; // served from the watch cache whole: limit ignored (computeListLimit)
+    const candidates = !cont && indexed ? indexed() : all;
+    const page = cutPage(candidates, keyOf, start, limit, match);
+    const meta: Record<string, unknown> = { resourceVersion: String(listRV) };
+    if (page.continueAfter !== undefined) meta.continue = encodeContinue(page.continueAfter + "\u0000", listRV);
+    if (page.remainingItemCount !== undefined) meta.remainingItemCount = page.remainingItemCount;
+    // Streamed like Go's encoder does for a big body (chunked), 1 MiB at a time.
+    res.writeHead(200, { "Content-Type": "application/json" });
+    let buf = `{"kind":"${kind}","apiVersion":"v1","metadata":${goJSON(meta)},"items":[`;
+    for (let i = 0; i < page.items.length; i++) {
+      if (res.destroyed) return;
+      buf += (i ? "," : "") + render(page.items[i] as T);
+      if (buf.length >= 1 << 20) {
+        const more = res.write(buf);
+        buf = "";
+        if (!more) await drained(res);
+      }
+    }
+    res.end(buf + "]}\n");
+  }
+
+  // ---- API Priority and Fairness ----------------------------------------------------
+
+  /**
+   * WithPriorityAndFairness: long-running requests (watch, proxy, portforward, exec...)
+   * bypass it; the others are classified (response headers carry the FlowSchema and
+   * PriorityLevel uids) and, while throttle() has budget, rejected with
+   * tooManyRequests(). Returns true when the request was answered.
+   */
+  function priorityAndFairness(req: http.IncomingMessage, res: http.ServerResponse, user: Identity, attrs: Attrs): boolean {
+    // BasicLongRunningRequestCheck(verbs {watch, proxy}, subresources {attach, exec, proxy, log, portforward})
+    const longRunning =
+      attrs.resourceRequest && (["watch", "proxy"].includes(attrs.verb) || ["attach", "exec", "proxy", "log", "portforward"].includes(attrs.subresource));
+    if (longRunning) return false;
+    const probe = !attrs.resourceRequest && ["/healthz", "/livez", "/readyz"].some((p) => attrs.path === p || attrs.path.startsWith(p + "/"));
+    let fs: string;
+    let pl: string;
+    if (user.groups.includes("system:masters")) [fs, pl] = ["exempt", "exempt"];
+    else if (probe) [fs, pl] = ["probes", "exempt"];
+    else if (user.name.startsWith("system:serviceaccount:kube-system:")) [fs, pl] = ["kube-system-service-accounts", "workload-high"];
+    else if (user.name.startsWith("system:serviceaccount:")) [fs, pl] = ["service-accounts", "workload-low"];
+    else [fs, pl] = ["global-default", "global-default"];
+    // setResponseHeaders: the uids, not the names.
+    res.setHeader("X-Kubernetes-PF-FlowSchema-UID", uidFrom("flowschema/" + fs));
+    res.setHeader("X-Kubernetes-PF-PriorityLevel-UID", uidFrom("prioritylevel/" + pl));
+    if (throttleLeft <= 0) return false;
+    if (pl === "exempt" && !throttleOpts.includeExempt) return false;
+    if (throttleOpts.match && !throttleOpts.match(req.url ?? "/")) return false;
+    throttleLeft--;
+    // tooManyRequests(): Retry-After, then http.Error (plain text, not a Status).
+    res.setHeader("Retry-After", String(throttleOpts.retryAfterSeconds ?? 1));
+    httpError(res, 429, "Too many requests, please try again later.");
+    return true;
+  }
+
   async function apiserverRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const u = new URL(req.url ?? "/", "https://apiserver");
     const body = await readBody(req);
     const authn = authenticate(req, anonymousAuth);
+    counters.requests++;
     const rec = record({
       target: "kube-apiserver",
       method: req.method ?? "",
@@ -1578,6 +1950,8 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     const user = authn.kind === "user" ? authn.user : anonymous;
     const method = req.method ?? "GET";
     const attrs = requestInfo(method, u.pathname, u.searchParams);
+    // Filter order (DefaultBuildHandlerChain): authentication, then APF, then authorization.
+    if (priorityAndFairness(req, res, user, attrs)) return;
     if (!authorize(user, attrs).allowed) return sendStatus(res, forbidden(attrs, user.name), { "X-Content-Type-Options": "nosniff" });
     const q = u.searchParams;
     const json = (code: number, obj: unknown): void => send(res, code, { "Content-Type": "application/json" }, goJSON(obj) + "\n");
@@ -1590,6 +1964,7 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
         applyMode(t, req, res);
         return;
       }
+      if (p === "/debug/flags/v" && t.behaviour.delayMs > 0) await sleep(t.behaviour.delayMs);
       if ((debugFlagsInstalled(t) || indexLookAlike(t, p)) && serveDebugFlags(t, req, res, p, body, true)) return;
       if ((p === "/version" || p === "/version/") && method === "GET") {
         return send(res, 200, { "Content-Type": "application/json" }, JSON.stringify(versionInfo(), null, 2));
@@ -1649,11 +2024,11 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
         if (attrs.verb !== "list") return methodNotAllowed();
         const sel = listSelectors(q, nodeFieldLabels);
         if ("code" in sel) return sendStatus(res, sel);
-        const items = [...nodes.values()]
-          .filter((n) => labelsMatch(sel.labels, n.labels) && fieldsMatch(sel.fields, { "metadata.name": n.spec.name, "spec.unschedulable": "false" }))
-          .sort((a, b) => (a.spec.name < b.spec.name ? -1 : 1))
-          .map((n) => nodeObject(n, true));
-        return json(200, { kind: "NodeList", apiVersion: "v1", metadata: { resourceVersion: String(resourceVersion) }, items });
+        const empty = sel.labels.length === 0 && sel.fields.length === 0;
+        const match = empty
+          ? undefined
+          : (n: Node): boolean => labelsMatch(sel.labels, n.labels) && fieldsMatch(sel.fields, { "metadata.name": n.spec.name, "spec.unschedulable": "false" });
+        return listPaged(res, q, "NodeList", nodesSorted, (n) => n.spec.name, match, (n) => goJSON(nodeObject(n, true)));
       }
       const nodeName = attrs.name.replace(/^https?:/, "").replace(/:\d+$/, "");
       if (!attrs.subresource) {
@@ -1677,16 +2052,21 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
         if (attrs.verb !== "list") return methodNotAllowed();
         const sel = listSelectors(q, podFieldLabels);
         if ("code" in sel) return sendStatus(res, sel);
-        const items = pods
-          .filter((p) => !attrs.namespace || p.namespace === attrs.namespace)
-          .filter((p) => labelsMatch(sel.labels, p.labels) && fieldsMatch(sel.fields, podFields(p)))
-          .sort((a, b) => (a.namespace + "/" + a.spec.name < b.namespace + "/" + b.spec.name ? -1 : 1))
-          .map((p) => podObject(p, true));
-        return json(200, { kind: "PodList", apiVersion: "v1", metadata: { resourceVersion: String(resourceVersion) }, items });
+        const ns = attrs.namespace;
+        const all = ns ? (podsByNamespace.get(ns) ?? []) : podsSorted;
+        // The key after the list's prefix: /registry/pods/ (all namespaces) or /registry/pods/NS/.
+        const keyOf = ns ? (p: Pod): string => p.spec.name : (p: Pod): string => p.key;
+        const empty = sel.labels.length === 0 && sel.fields.length === 0;
+        const match = empty ? undefined : (p: Pod): boolean => labelsMatch(sel.labels, p.labels) && fieldsMatch(sel.fields, podFields(p));
+        // The watch cache's spec.nodeName index serves a consistent (first-page) list.
+        const onNode = sel.fields.find((t) => t.field === "spec.nodeName" && !t.negate)?.value;
+        const indexed =
+          onNode === undefined ? undefined : (): readonly Pod[] => (podsByNode.get(onNode) ?? []).filter((p) => !ns || p.namespace === ns);
+        return listPaged(res, q, "PodList", all, keyOf, match, (p) => goJSON(podObject(p, true)), indexed);
       }
       if (!attrs.subresource) {
         if (attrs.verb !== "get") return methodNotAllowed();
-        const p = pods.find((x) => x.namespace === attrs.namespace && x.spec.name === attrs.name);
+        const p = podsByKey.get(`${attrs.namespace}/${attrs.name}`);
         if (!p) return sendStatus(res, notFound("", "pods", attrs.name));
         return json(200, podObject(p, false));
       }
@@ -1767,12 +2147,28 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
   apiserver.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     apiserverUpgrade(req, socket, head).catch(() => socket.destroy());
   });
-  apiserver.on("connection", (s: net.Socket) => track(s));
+  apiserver.on("connection", (s: net.Socket) => {
+    track(s);
+    counters.connections++;
+    if (counters.connections > counters.peakConnections) counters.peakConnections = counters.connections;
+    s.once("close", () => counters.connections--);
+  });
   apiserver.on("secureConnection", (s: tls.TLSSocket) => track(s));
   apiserver.on("tlsClientError", () => undefined);
   apiserver.on("clientError", (_e: Error, s: Duplex) => s.destroy());
   apiserverTarget.port = await listen(apiserver);
   apiserverTarget.server = apiserver;
+  // The same apiserver for port-forwards to a kube-apiserver pod's 6443: in process, so
+  // that stats() counts client connections only.
+  const apiserverInProcess = http.createServer((req, res) => {
+    apiserverRequest(req, res).catch((e: unknown) => {
+      if (!res.headersSent) sendStatus(res, internalError(String(e)));
+    });
+  });
+  apiserverInProcess.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    apiserverUpgrade(req, socket, head).catch(() => socket.destroy());
+  });
+  apiserverInProcess.on("clientError", (_e: Error, s: Duplex) => s.destroy());
 
   for (const t of targets.values()) await startTarget(t);
 
@@ -1807,12 +2203,13 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
   async function setBehaviour(id: string, patch: ComponentBehaviour): Promise<void> {
     const t = targets.get(id) ?? (apiserverAliases.includes(id) ? apiserverTarget : undefined);
     if (!t) throw new Error(`fake cluster: unknown target ${JSON.stringify(id)}`);
-    if (t.kind === "kube-apiserver" && patch.mode === "refuse") throw new Error("fake cluster: mode \"refuse\" is not supported for kube-apiserver");
+    if (t.kind === "kube-apiserver" && (patch.mode === "refuse" || patch.mode === "unreachable"))
+      throw new Error(`fake cluster: mode ${JSON.stringify(patch.mode)} is not supported for kube-apiserver`);
     t.explicit = { ...t.explicit, ...patch };
     const fallback = t.kind === "kubelet" ? (nodes.get(t.node)?.spec.kubeletVersion ?? version) : version;
     const wasRefusing = t.behaviour.mode === "refuse";
-    t.behaviour = resolveBehaviour(t.kind, t.explicit, fallback);
-    if (t.kind === "kube-apiserver") return;
+    t.behaviour = resolveBehaviour(t.kind, layered(t.kind, t.kind === "kube-apiserver" ? "" : t.node, t.explicit), fallback);
+    if (t.kind === "kube-apiserver" || t.virtual) return;
     if (t.behaviour.mode === "refuse" && !wasRefusing) await stopTarget(t);
     else if (t.behaviour.mode !== "refuse" && wasRefusing) await startTarget(t);
     resourceVersion++;
@@ -1822,6 +2219,8 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     if (closed) return;
     closed = true;
     for (const c of wss.clients) c.terminate();
+    for (const t of pendingTimers) clearTimeout(t);
+    pendingTimers.clear();
     for (const r of hangingResponses) r.destroy();
     for (const s of sockets) s.destroy();
     const servers = [apiserver, ...[...targets.values()].map((t) => t.server).filter((s): s is http.Server => !!s)];
@@ -1864,9 +2263,24 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     portOf(targetId: string): number {
       const t = targets.get(targetId) ?? (apiserverAliases.includes(targetId) ? apiserverTarget : undefined);
       if (!t) throw new Error(`fake cluster: unknown target ${JSON.stringify(targetId)}`);
+      if (t.virtual) throw new Error(`fake cluster: ${targetId} is on a virtual node: it has no listener (no direct connection)`);
       return t.port;
     },
     setBehaviour,
+    compact(): void {
+      // Tokens carry the revision of their first page; everything below the new one is gone.
+      resourceVersion++;
+      compactedBelow = resourceVersion;
+    },
+    throttle(n: number, o: ThrottleOptions = {}): void {
+      throttleLeft = Math.max(0, Math.floor(n));
+      throttleOpts = { ...o };
+    },
+    stats: (): FakeClusterStats => ({ ...counters }),
+    resetStats(): void {
+      counters.requests = 0;
+      counters.peakConnections = counters.connections;
+    },
     close,
   };
 }
