@@ -335,6 +335,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       token: req.token,
       tokenFile: req.tokenFile,
       timeoutMs: req.timeoutMs,
+      connections: req.concurrency,
       optional: req.endpoint !== undefined,
       env: io.env,
     };
@@ -347,7 +348,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     const apiOpts = { timeoutMs: req.timeoutMs, chunkSize: req.chunkSize };
     if (req.serviceAccount && access && !req.dryRun) {
       // The user's own identity stays open: it mints the token again before it expires.
-      access = await withServiceAccount(access, kubeApi(access, apiOpts), req.serviceAccount.namespace, req.serviceAccount.name, req.timeoutMs);
+      access = await withServiceAccount(access, kubeApi(access, apiOpts), req.serviceAccount.namespace, req.serviceAccount.name);
       used.push(access);
     }
 

@@ -40,6 +40,8 @@ export interface Access {
   dispatcher: Dispatcher;
   /** Where the settings came from, for messages: `kubeconfig ~/.kube/config, context kind-kind`. */
   source: string;
+  /** How the dispatcher was made (a renewed client certificate needs a new one, made the same way). */
+  pool: Pool;
   /**
    * For credentials that expire (exec plugins, auth providers, token files, minted
    * ServiceAccount tokens): gets them again. Resolves true when they changed.
@@ -75,9 +77,22 @@ export class BodyTooLargeError extends Error {
   override name = "BodyTooLargeError";
 }
 
+/** A dispatcher's limits: the timeout of each step, and how many connections it may open to one host. */
+export interface Pool {
+  timeoutMs: number;
+  /**
+   * At most this many connections per host (kvlog's --concurrency). Without a cap, undici opens a
+   * new connection when a request starts in the same tick another one finished, and a fleet run
+   * ends up holding about twice as many connections to the apiserver as it has requests in flight.
+   */
+  connections?: number | undefined;
+}
+
 /** An undici Agent with kvlog's TLS settings; client certificate only when credentials are given. */
-export function newDispatcher(tlsConf: ApiTls, credentials: Credentials | undefined, timeoutMs: number): Dispatcher {
+export function newDispatcher(tlsConf: ApiTls, credentials: Credentials | undefined, pool: Pool): Dispatcher {
+  const timeoutMs = pool.timeoutMs;
   return new Agent({
+    ...(pool.connections ? { connections: pool.connections } : {}),
     connect: {
       ca: tlsConf.ca,
       rejectUnauthorized: tlsConf.rejectUnauthorized,

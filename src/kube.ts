@@ -105,6 +105,8 @@ export interface AccessOptions {
   token?: string | undefined;
   tokenFile?: string | undefined;
   timeoutMs: number;
+  /** Connections to the apiserver at most (--concurrency); unlimited when absent. */
+  connections?: number | undefined;
   /** With --endpoint a kubeconfig is optional. */
   optional: boolean;
   env: NodeJS.ProcessEnv;
@@ -266,8 +268,9 @@ export async function loadAccess(opts: AccessOptions): Promise<Access | undefine
   };
   if (opts.insecureSkipTlsVerify && tlsConf.ca) tlsConf.ca = undefined;
 
-  const access: Access = { server, tls: tlsConf, credentials, dispatcher: newDispatcher(tlsConf, credentials, opts.timeoutMs), source };
-  if (renewCredentials) setRenewal(access, renewCredentials, RENEW_EVERY_MS, opts.timeoutMs);
+  const pool = { timeoutMs: opts.timeoutMs, connections: opts.connections };
+  const access: Access = { server, tls: tlsConf, credentials, dispatcher: newDispatcher(tlsConf, credentials, pool), source, pool };
+  if (renewCredentials) setRenewal(access, renewCredentials, RENEW_EVERY_MS);
   return access;
 }
 
@@ -276,7 +279,7 @@ export async function loadAccess(opts: AccessOptions): Promise<Access | undefine
  * refuses them (apiRequest). A new client certificate gets a new dispatcher; the old one is
  * closed once its requests in flight are done.
  */
-function setRenewal(access: Access, load: () => Promise<Credentials>, everyMs: number, timeoutMs: number): void {
+function setRenewal(access: Access, load: () => Promise<Credentials>, everyMs: number): void {
   let inFlight: Promise<boolean> | undefined;
   access.renewAt = Date.now() + everyMs;
   access.renew = () => {
@@ -289,7 +292,7 @@ function setRenewal(access: Access, load: () => Promise<Credentials>, everyMs: n
         if (same) return false;
         if (!sameBuffer(next.cert, prev.cert) || !sameBuffer(next.key, prev.key)) {
           const old = access.dispatcher;
-          access.dispatcher = newDispatcher(access.tls, next, timeoutMs);
+          access.dispatcher = newDispatcher(access.tls, next, access.pool);
           void old.close().catch(() => {});
         }
         access.credentials = { ...next, kind: prev.kind };
@@ -344,13 +347,8 @@ async function tokenOverride(opts: AccessOptions): Promise<{ credentials: Creden
 export async function bareAccess(opts: AccessOptions, endpoint: URL): Promise<Access> {
   const credentials = (await tokenOverride(opts))?.credentials ?? { kind: "none", headers: {} };
   const tlsConf: ApiTls = { rejectUnauthorized: !opts.insecureSkipTlsVerify };
-  return {
-    server: endpoint,
-    tls: tlsConf,
-    credentials,
-    dispatcher: newDispatcher(tlsConf, credentials, opts.timeoutMs),
-    source: "no kubeconfig",
-  };
+  const pool = { timeoutMs: opts.timeoutMs };
+  return { server: endpoint, tls: tlsConf, credentials, dispatcher: newDispatcher(tlsConf, credentials, pool), source: "no kubeconfig", pool };
 }
 
 export function describeCredentials(headers: Record<string, string>, hasCert: boolean): string {
@@ -373,14 +371,14 @@ const SA_TOKEN_RENEW_MS = 480_000;
  * Acts as a ServiceAccount: a short-lived token minted through the TokenRequest API with the
  * user's own credentials (`api`), minted again before it expires and when it is refused.
  */
-export async function withServiceAccount(access: Access, api: KubeApi, namespace: string, name: string, timeoutMs: number): Promise<Access> {
+export async function withServiceAccount(access: Access, api: KubeApi, namespace: string, name: string): Promise<Access> {
   const mint = async (): Promise<Credentials> => ({
     kind: `ServiceAccount ${namespace}/${name} token (TokenRequest, 10 min, renewed)`,
     headers: { Authorization: `Bearer ${await api.createToken(namespace, name, SA_TOKEN_SECONDS)}` },
   });
   const credentials = await mint();
-  const acting: Access = { ...access, credentials, dispatcher: newDispatcher(access.tls, credentials, timeoutMs), renew: undefined, renewAt: undefined };
-  setRenewal(acting, mint, SA_TOKEN_RENEW_MS, timeoutMs);
+  const acting: Access = { ...access, credentials, dispatcher: newDispatcher(access.tls, credentials, access.pool), renew: undefined, renewAt: undefined };
+  setRenewal(acting, mint, SA_TOKEN_RENEW_MS);
   return acting;
 }
 

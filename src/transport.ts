@@ -34,7 +34,7 @@ const direct: Way = (target, access, timeoutMs) => {
     return { url, send: (opts) => apiRequest(access, opts.path, opts), close: async () => {} };
   }
   const creds = sendsCredentials(target, access, base.protocol === "https:") ? access!.credentials : undefined;
-  const dispatcher = newDispatcher(access?.tls ?? { rejectUnauthorized: true }, creds, timeoutMs);
+  const dispatcher = newDispatcher(access?.tls ?? { rejectUnauthorized: true }, creds, { timeoutMs });
   return {
     url,
     send: (opts) => request(dispatcher, joinUrl(base, opts.path), creds?.headers ?? {}, opts),

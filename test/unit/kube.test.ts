@@ -41,8 +41,9 @@ function access(token: string, renewTo?: string): Access & { renewals: number } 
     server: base,
     tls: { rejectUnauthorized: true },
     credentials: { kind: "bearer token (kubeconfig)", headers: { Authorization: `Bearer ${token}` } },
-    dispatcher: newDispatcher({ rejectUnauthorized: true }, undefined, 5000),
+    dispatcher: newDispatcher({ rejectUnauthorized: true }, undefined, { timeoutMs: 5000 }),
     source: "test",
+    pool: { timeoutMs: 5000 },
     renewals: 0,
   };
   if (renewTo) {
@@ -120,7 +121,7 @@ describe("withServiceAccount", () => {
         return `minted-token-${minted}`;
       },
     } as KubeApi;
-    const acting = await withServiceAccount(user, api, "kvlog", "bot", 5000);
+    const acting = await withServiceAccount(user, api, "kvlog", "bot");
     expect(acting.credentials.headers.Authorization).toBe("Bearer minted-token-1");
     expect(acting.renewAt! - Date.now()).toBeGreaterThan(7 * 60_000); // before the 10-minute token expires
     expect(acting.renewAt! - Date.now()).toBeLessThan(10 * 60_000);
