@@ -27,6 +27,15 @@ NODES=(kvlog-node-1 kvlog-node-2)
 declare -A NODE_IP=([kvlog-node-1]=$NET_PREFIX.2 [kvlog-node-2]=$NET_PREFIX.3)
 declare -A NODE_VETH=([kvlog-node-1]=kvlog-veth1 [kvlog-node-2]=kvlog-veth2)
 CONTROL_PLANE_NODE=kvlog-node-1
+# The fleet: Node objects registered through the API with no kubelet behind them (see
+# README.md, "Fleet"). Their InternalIPs are host numbers FLEET_IP_FIRST..FLEET_IP_LAST
+# of the node /24, reused round robin; no interface has them, nothing answers there.
+FLEET_COUNT=${KVLOG_E2E_FLEET_NODES:-1200}
+FLEET_PREFIX=kvlog-fleet-
+FLEET_LABEL=kvlog.dev/e2e-fleet
+FLEET_IP_FIRST=16
+FLEET_IP_LAST=254
+FLEET_CONDITIONS=${KVLOG_E2E_FLEET_CONDITIONS:-unknown}
 SERVICE_CIDR=10.96.0.0/16
 SERVICE_IP=10.96.0.1
 CLUSTER_DNS=10.96.0.10

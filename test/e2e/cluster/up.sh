@@ -6,13 +6,16 @@
 #   bridge kvlog-br0            10.222.0.1/24 (the host-side address nodes use)
 #   netns kvlog-node-1 (.2)     fakecri, kubelet, kube-scheduler, kube-controller-manager, kube-proxy
 #   netns kvlog-node-2 (.3)     fakecri, kubelet, kube-proxy
+#   fleet (API only)            KVLOG_E2E_FLEET_NODES (1200) Node objects kvlog-fleet-NNNNN with no
+#                               kubelet, InternalIPs 10.222.0.16-.254 (unassigned, nothing answers)
 #
 # State (certs, kubeconfigs, logs, pids) in ${KVLOG_E2E_DIR:-/tmp/kvlog-e2e}.
 # Env: KVLOG_E2E_DIR, KVLOG_E2E_CACHE (binaries), KVLOG_E2E_V (start level, 1),
 #      KVLOG_E2E_TOKEN_TTL (2h), KVLOG_E2E_KEEP_ON_FAILURE=1 (do not tear down on error),
 #      KVLOG_E2E_KEY_ALG (ecdsa|rsa), KVLOG_E2E_BUILD_HOME (dir with build/build.sh, versions.env),
 #      KVLOG_E2E_APISERVER_PORT (6443), KVLOG_E2E_ETCD_PORT (2379; peer = +1),
-#      KVLOG_E2E_SKIP_BUILD=1 (use the cached binaries as they are), KVLOG_E2E_UNTIL=STAGE (stop after it).
+#      KVLOG_E2E_SKIP_BUILD=1 (use the cached binaries as they are), KVLOG_E2E_UNTIL=STAGE (stop after it),
+#      KVLOG_E2E_FLEET_NODES (1200; 0: none), KVLOG_E2E_FLEET_CONDITIONS (unknown|none).
 # One cluster per machine: the netns, bridge and ports are fixed names.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -52,6 +55,10 @@ if [[ ${#need[@]} -gt 0 ]]; then
   rm -f "$apt_log"
 fi
 [[ ${KVLOG_E2E_SKIP_BUILD:-0} == 1 ]] || command -v go >/dev/null || die "go is needed to build the binaries (see $BUILD_SH)"
+[[ $FLEET_COUNT =~ ^[0-9]+$ ]] && (( FLEET_COUNT <= 99999 )) ||
+  die "KVLOG_E2E_FLEET_NODES must be a number from 0 to 99999, not '$FLEET_COUNT'"
+[[ $FLEET_CONDITIONS == unknown || $FLEET_CONDITIONS == none ]] ||
+  die "KVLOG_E2E_FLEET_CONDITIONS must be unknown or none, not '$FLEET_CONDITIONS'"
 [[ -x $BUILD_SH && -f $VERSIONS_ENV ]] || die "no $BUILD_SH or $VERSIONS_ENV (set KVLOG_E2E_BUILD_HOME)"
 # shellcheck source=/dev/null
 . "$VERSIONS_ENV"
@@ -366,6 +373,45 @@ kc label node "$CONTROL_PLANE_NODE" node-role.kubernetes.io/control-plane= \
 stage_done nodes
 
 # ---------------------------------------------------------------------------
+# The fleet: FLEET_COUNT Node objects of production size registered through the API with
+# no kubelet behind them, as on a large cluster where some nodes are down (README.md,
+# "Fleet"). Made before the controller-manager and scheduler start, so those meet a
+# big cluster on their first list, as after a restart, and the TTL controller finds
+# the annotation it wants already there.
+stage_begin fleet
+node_images() { # NODE MIN: the kubelet has published at least MIN images
+  kc get node "$1" -o json | jq -e --argjson min "$2" '(.status.images // []) | length >= $min' >/dev/null
+}
+for n in "${NODES[@]}"; do
+  wait_for "kubelet-$n" 45 "node $n publishing 50 images (fakecri's preloaded ones)" node_images "$n" 50
+done
+FLEET_SECONDS=0
+if (( FLEET_COUNT > 0 )); then
+  total_nodes=$(( FLEET_COUNT + ${#NODES[@]} ))
+  # node.alpha.kubernetes.io/ttl as pkg/controller/ttl sets it for this many nodes.
+  if (( total_nodes <= 100 )); then ttl=0; elif (( total_nodes <= 500 )); then ttl=15
+  elif (( total_nodes <= 1000 )); then ttl=30; elif (( total_nodes <= 2000 )); then ttl=60; else ttl=300; fi
+  t0=$(now)
+  # One POST each (the apiserver keeps status on create), 8 at a time over HTTP/2: the
+  # apiserver's CPU is the limit (about 4 ms a node), more in flight gains nothing.
+  kc get --raw "/api/v1/nodes/${NODES[1]}" |
+    jq -r --argjson count "$FLEET_COUNT" --arg prefix "$FLEET_PREFIX" --arg fleetlabel "$FLEET_LABEL" \
+      --arg net "$NET_PREFIX" --argjson first "$FLEET_IP_FIRST" --argjson last "$FLEET_IP_LAST" \
+      --arg now "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --argjson ttl "$ttl" --arg conditions "$FLEET_CONDITIONS" \
+      --arg api "$APISERVER_LOCAL" --arg cacert "$PKI/ca.crt" --arg cert "$PKI/admin.crt" --arg key "$PKI/admin.key" \
+      -f "$CLUSTER_SRC/fleet-nodes.jq" |
+    curl --parallel --parallel-max 8 -K - > "$D/fleet-created.txt" 2>> "$LOGS/fleet.log" || true
+  created=$(awk '$1 == 201' "$D/fleet-created.txt" | wc -l)
+  if (( created != FLEET_COUNT )); then
+    die "created $created of $FLEET_COUNT fleet nodes; first failures (HTTP code, node): $(awk '$1 != 201' "$D/fleet-created.txt" |
+      head -5 | tr '\n' ' ') (curl errors in $LOGS/fleet.log)" kube-apiserver
+  fi
+  FLEET_SECONDS=$(elapsed "$t0")
+  say "  fleet: $FLEET_COUNT nodes created in ${FLEET_SECONDS}s"
+fi
+stage_done fleet
+
+# ---------------------------------------------------------------------------
 stage_begin control-plane
 launch kube-scheduler --netns "$CONTROL_PLANE_NODE" -- "$K8S_BIN/kube-scheduler" "${SCHED_ARGS[@]}"
 launch kube-controller-manager --netns "$CONTROL_PLANE_NODE" -- "$K8S_BIN/kube-controller-manager" "${KCM_ARGS[@]}"
@@ -408,14 +454,29 @@ stage_done pods
 # A machine-readable description for the e2e suite.
 kp_pods=$(kc get pods -n kube-system -l k8s-app=kube-proxy -o json |
   jq -c '[.items[] | {(.spec.nodeName): .metadata.name}] | add')
+# Serialized sizes: jsonBytes as the apiserver sends it (compact, managedFields included),
+# kubectlJsonBytes as `kubectl get node N -o json` prints it (indented, no managedFields).
+node_size() {
+  local raw; raw=$(kc get --raw "/api/v1/nodes/$1")
+  jq -n --arg n "$1" --argjson bytes "$(printf '%s' "$raw" | wc -c)" \
+    --argjson kbytes "$(kc get node "$1" -o json | wc -c)" --argjson images "$(jq '.status.images // [] | length' <<<"$raw")" \
+    '{($n): {jsonBytes: $bytes, kubectlJsonBytes: $kbytes, images: $images}}'
+}
+sizes=$(for n in "${NODES[@]}"; do node_size "$n"; done; if (( FLEET_COUNT > 0 )); then node_size "${FLEET_PREFIX}00001"; fi)
+sizes=$(jq -s 'add' <<<"$sizes")
 jq -n --arg d "$D" --arg kv "$K8S_VERSION" --arg ev "$ETCD_VERSION" --arg kubectl "$KUBECTL" \
   --arg local "$APISERVER_LOCAL" --arg nodesurl "$APISERVER_NODES" --arg host "$HOST_IP" \
   --arg cp "$CONTROL_PLANE_NODE" --arg rbacsrc "README.md" \
-  --argjson kp "$kp_pods" \
+  --argjson kp "$kp_pods" --argjson sizes "$sizes" \
+  --argjson fcount "$FLEET_COUNT" --arg fprefix "$FLEET_PREFIX" --arg flabel "$FLEET_LABEL" \
+  --arg ffirst "$NET_PREFIX.$FLEET_IP_FIRST" --arg flast "$NET_PREFIX.$FLEET_IP_LAST" \
+  --arg fcond "$FLEET_CONDITIONS" --argjson fsecs "$FLEET_SECONDS" \
   --argjson nodes "$(for n in "${NODES[@]}"; do jq -n --arg n "$n" --arg ip "${NODE_IP[$n]}" \
       --argjson prof "$([[ $n == "$CONTROL_PLANE_NODE" ]] && echo true || echo false)" \
       '{name: $n, ip: $ip, netns: $n, kubeletPort: 10250, kubeProxyProfiling: $prof}'; done | jq -s .)" '
-{
+($nodes | map(. + $sizes[.name])) as $nodes
+| ("\($fprefix)00001") as $ffirstname
+| {
   stateDir: $d, k8sVersion: $kv, etcdVersion: $ev, kubectl: $kubectl,
   kubeconfigs: {admin: "\($d)/admin.kubeconfig", kvlog: "\($d)/kvlog.kubeconfig",
                 nobody: "\($d)/nobody.kubeconfig", adminToken: "\($d)/admin-token.kubeconfig"},
@@ -423,6 +484,15 @@ jq -n --arg d "$D" --arg kv "$K8S_VERSION" --arg ev "$ETCD_VERSION" --arg kubect
   kvlogRbacSource: $rbacsrc,
   apiserver: {url: $local, nodeSideUrl: $nodesurl, hostIP: $host},
   nodes: $nodes,
+  totalNodes: (($nodes | length) + $fcount),
+  fleet: {
+    count: $fcount, namePrefix: $fprefix,
+    names: (if $fcount > 0 then "\($ffirstname)..\($fprefix)\("0000\($fcount)"[-5:])" else null end),
+    label: "\($flabel)=true", labelSelector: $flabel,
+    addresses: "\($ffirst)-\($flast)", addressesNote: "InternalIPs reused round robin; no interface has them: a dial fails (no ARP answer)",
+    kubeletPort: 10250, conditions: $fcond, createSeconds: $fsecs,
+    sample: (if $fcount > 0 then ({name: $ffirstname} + $sizes[$ffirstname]) else null end)
+  },
   components: ({
     "kube-apiserver": {log: "\($d)/logs/kube-apiserver.log", via: "apiserver"},
     "kube-scheduler": {log: "\($d)/logs/kube-scheduler.log", namespace: "kube-system",

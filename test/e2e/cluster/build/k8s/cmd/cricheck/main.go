@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -50,6 +51,35 @@ func check(name string, err error, detail ...any) {
 		return
 	}
 	fmt.Printf("ok   %s %s\n", name, strings.TrimSpace(fmt.Sprintln(detail...)))
+}
+
+var hex64 = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// checkImages checks the preloaded images look like containerd's: sha256 ids,
+// tags, repo@sha256 digests, sizes; at least 50 of them (nodeStatusMaxImages);
+// the sandbox image pinned.
+func checkImages(images []*kubeapi.Image) error {
+	if len(images) < 50 {
+		return fmt.Errorf("%d images, want at least 50 (the kubelet publishes up to 50)", len(images))
+	}
+	pinned := false
+	for _, img := range images {
+		if !hex64.MatchString(img.GetId()) || len(img.GetRepoTags()) == 0 || len(img.GetRepoDigests()) == 0 || img.GetSize() == 0 {
+			return fmt.Errorf("not containerd-shaped: %v", img)
+		}
+		for _, d := range img.GetRepoDigests() {
+			if _, h, ok := strings.Cut(d, "@"); !ok || !hex64.MatchString(h) {
+				return fmt.Errorf("bad repo digest %q", d)
+			}
+		}
+		if strings.HasPrefix(img.GetRepoTags()[0], "registry.k8s.io/pause:") {
+			pinned = img.GetPinned()
+		}
+	}
+	if !pinned {
+		return errors.New("no pinned registry.k8s.io/pause image")
+	}
+	return nil
 }
 
 func main() {
@@ -128,11 +158,46 @@ func main() {
 		NetworkConfig: &kubeapi.NetworkConfig{PodCidr: "10.244.0.0/24"}}})
 	check("UpdateRuntimeConfig", err)
 
-	image := &kubeapi.ImageSpec{Image: "registry.k8s.io/kube-scheduler:v1.36.3"}
-	is, err := im.ImageStatus(ctx, &kubeapi.ImageStatusRequest{Image: image})
+	// The image service: preloaded like a production node's containerd.
+	imgs, err := im.ListImages(ctx, &kubeapi.ListImagesRequest{})
+	if err == nil {
+		err = checkImages(imgs.GetImages())
+	}
+	check("ListImages (preloaded, containerd-shaped)", err, len(imgs.GetImages()), "images")
+	is, err := im.ImageStatus(ctx, &kubeapi.ImageStatusRequest{Image: &kubeapi.ImageSpec{Image: "registry.k8s.io/kube-scheduler:v1.36.3"}})
+	if err == nil && is.GetImage() == nil {
+		err = errors.New("the preloaded kube-scheduler image is absent")
+	}
+	check("ImageStatus (preloaded, by tag)", err, is.GetImage().GetId())
+	if len(is.GetImage().GetRepoDigests()) > 0 {
+		byDigest, err := im.ImageStatus(ctx, &kubeapi.ImageStatusRequest{Image: &kubeapi.ImageSpec{Image: is.GetImage().GetRepoDigests()[0]}})
+		if err == nil && byDigest.GetImage().GetId() != is.GetImage().GetId() {
+			err = fmt.Errorf("by digest: %v", byDigest.GetImage())
+		}
+		check("ImageStatus (by digest)", err)
+	}
+	short, err := im.ImageStatus(ctx, &kubeapi.ImageStatusRequest{Image: &kubeapi.ImageSpec{Image: "busybox:1.37.0"}})
+	if err == nil && short.GetImage() == nil {
+		err = errors.New("busybox:1.37.0 not found as docker.io/library/busybox:1.37.0")
+	}
+	check("ImageStatus (short Docker Hub name)", err, short.GetImage().GetRepoTags())
+
+	image := &kubeapi.ImageSpec{Image: "registry.k8s.io/e2e-test-images/agnhost:2.56"}
+	is, err = im.ImageStatus(ctx, &kubeapi.ImageStatusRequest{Image: image})
 	check("ImageStatus (absent)", err, is.GetImage() == nil)
 	pull, err := im.PullImage(ctx, &kubeapi.PullImageRequest{Image: image})
+	if err == nil && !strings.HasPrefix(pull.GetImageRef(), "sha256:") {
+		err = fmt.Errorf("image ref %q is not an image id", pull.GetImageRef())
+	}
 	check("PullImage", err, pull.GetImageRef())
+	is, err = im.ImageStatus(ctx, &kubeapi.ImageStatusRequest{Image: image})
+	if err == nil && is.GetImage().GetId() != pull.GetImageRef() {
+		err = fmt.Errorf("after the pull: %v", is.GetImage())
+	}
+	check("ImageStatus (pulled)", err, is.GetImage().GetSize(), "bytes")
+	pulled := is.GetImage()
+	// The kubelet creates containers from the image id that PullImage returned.
+	image = &kubeapi.ImageSpec{Image: pull.GetImageRef(), UserSpecifiedImage: image.Image}
 
 	logDir, _ := os.MkdirTemp("", "cricheck-logs")
 	defer os.RemoveAll(logDir)
@@ -162,6 +227,12 @@ func main() {
 		err = fmt.Errorf("state %v", cst.GetStatus().GetState())
 	}
 	check("ContainerStatus", err, cst.GetStatus().GetState(), cst.GetStatus().GetLogPath())
+	if st := cst.GetStatus(); err == nil && (st.GetImage().GetImage() != pulled.GetRepoTags()[0] ||
+		st.GetImageRef() != pulled.GetRepoDigests()[0] || st.GetImageId() != pulled.GetId()) {
+		err = fmt.Errorf("image %q, imageRef %q, imageId %q; want the tag, the repo digest and the id of %v",
+			st.GetImage().GetImage(), st.GetImageRef(), st.GetImageId(), pulled)
+	}
+	check("ContainerStatus image names (tag, repo digest, id)", err, cst.GetStatus().GetImageRef())
 	logData, err := os.ReadFile(cst.GetStatus().GetLogPath())
 	check("container log file", err, strings.TrimSpace(string(logData)))
 	_, err = rt.ContainerStatus(ctx, &kubeapi.ContainerStatusRequest{ContainerId: "nope"})
@@ -176,6 +247,17 @@ func main() {
 	check("PodSandboxStats", err)
 	list, err := rt.ListPodSandbox(ctx, &kubeapi.ListPodSandboxRequest{})
 	check("ListPodSandbox", err, len(list.GetItems()))
+
+	_, err = im.RemoveImage(ctx, &kubeapi.RemoveImageRequest{Image: &kubeapi.ImageSpec{Image: pulled.GetRepoTags()[0]}})
+	if err == nil {
+		if gone, e := im.ImageStatus(ctx, &kubeapi.ImageStatusRequest{Image: &kubeapi.ImageSpec{Image: pulled.GetId()}}); e != nil || gone.GetImage() != nil {
+			err = fmt.Errorf("still there after RemoveImage: %v %v", gone.GetImage(), e)
+		}
+	}
+	if err == nil {
+		_, err = im.RemoveImage(ctx, &kubeapi.RemoveImageRequest{Image: &kubeapi.ImageSpec{Image: pulled.GetId()}})
+	}
+	check("RemoveImage (twice: idempotent)", err)
 
 	// PortForward through the streaming server to a local echo server.
 	echo, err := net.Listen("tcp", "127.0.0.1:0")

@@ -3,13 +3,17 @@
 //
 // It wraps the fake gRPC runtime that upstream uses for kubemark and kubelet
 // tests (k8s.io/cri-client/pkg/fake, itself wrapping k8s.io/cri-api's
-// FakeRuntimeService and FakeImageService): pod sandboxes and containers exist
-// only in memory, no process is started for them, image pulls succeed at once.
+// FakeRuntimeService): pod sandboxes and containers exist only in memory, no
+// process is started for them. Its image service is fakecri's own (images.go):
+// image pulls succeed at once.
 // On top of that it
 //
 //   - reports RuntimeReady and NetworkReady, a cgroup driver and an image
 //     filesystem, so the node becomes Ready and the kubelet's stats, eviction
 //     and image-GC loops get valid (empty) answers;
+//   - serves images like containerd (sha256 ids, repo tags and repo digests)
+//     from an in-memory store preloaded with the 56 images of a production node
+//     (images.go), so the kubelet publishes a production-sized status.images;
 //   - makes port-forward real: PortForward hands the kubelet a URL of an
 //     upstream CRI streaming server (k8s.io/cri-streaming) whose forwarder dials
 //     --forward-host:PORT (127.0.0.1 by default) in the network namespace this
@@ -20,7 +24,8 @@
 //
 // Usage:
 //
-//	fakecri --listen /run/kvlog/cri.sock [--streaming-addr 127.0.0.1:0] [--pod-ip IP] [-v 2]
+//	fakecri --listen /run/kvlog/cri.sock [--streaming-addr 127.0.0.1:0] [--pod-ip IP] [--preload-images=false] [-v 2]
+//	fakecri --list-images    print the preloaded images (id, size, names) and exit
 //
 // and the kubelet with --container-runtime-endpoint=unix:///run/kvlog/cri.sock.
 package main
@@ -75,6 +80,8 @@ type options struct {
 	cgroupDriver  string
 	imageFsPath   string
 	imageSize     uint64
+	preload       bool
+	kubeTag       string
 }
 
 func main() {
@@ -94,12 +101,24 @@ func main() {
 		"cgroup driver reported to the kubelet through RuntimeConfig (cgroupfs or systemd); the kubelet adopts it")
 	flag.StringVar(&o.imageFsPath, "image-fs-path", "",
 		"directory reported as the mountpoint of the image and container filesystems (default: the socket's directory)")
-	flag.Uint64Var(&o.imageSize, "image-size", 1<<20, "size in bytes reported for each pulled image")
+	flag.Uint64Var(&o.imageSize, "image-size", 0,
+		"size in bytes reported for a pulled image that is not preloaded; 0: 5-300 MB, derived from its name")
+	flag.BoolVar(&o.preload, "preload-images", true,
+		"start with the images of a production node (images.go); false: start with none, like a fresh containerd")
+	// gitVersion is set by build.sh's -ldflags, as for the upstream binaries.
+	flag.StringVar(&o.kubeTag, "kube-image-tag", version.Get().GitVersion,
+		"tag of the preloaded registry.k8s.io/kube-* images")
 	showVersion := flag.Bool("version", false, "print the version and exit")
+	listImages := flag.Bool("list-images", false, "print the preloaded images (id, size in bytes, names) and exit")
 	flag.Parse()
 	if *showVersion {
-		// gitVersion is set by build.sh's -ldflags, as for the upstream binaries.
 		fmt.Printf("fakecri %s (CRI fakes of Kubernetes %s)\n", runtimeVersion, version.Get().GitVersion)
+		return
+	}
+	if *listImages {
+		for _, img := range newImageStore(catalog(o.kubeTag), 0).list("") {
+			fmt.Println(img.Id, img.Size, strings.Join(append(img.RepoTags, img.RepoDigests...), " "))
+		}
 		return
 	}
 	if flag.NArg() > 0 {
@@ -177,8 +196,11 @@ func run(o options) error {
 		},
 	}
 	rt.RuntimeService.FakeLinuxConfiguration = &kubeapi.LinuxRuntimeConfiguration{CgroupDriver: driver}
-	rt.ImageService.SetFakeImageSize(o.imageSize)
-	f := &fakeCRI{RemoteRuntime: rt, streams: ss, imageFsPath: o.imageFsPath}
+	var preload []catalogImage
+	if o.preload {
+		preload = catalog(o.kubeTag)
+	}
+	f := &fakeCRI{RemoteRuntime: rt, streams: ss, imageFsPath: o.imageFsPath, images: newImageStore(preload, o.imageSize)}
 
 	if err := os.MkdirAll(filepath.Dir(sock), 0o755); err != nil {
 		return err
@@ -213,7 +235,8 @@ func run(o options) error {
 	}()
 
 	klog.InfoS("fakecri serving", "socket", sock, "streamingURL", baseURL.String(),
-		"forwardHost", o.forwardHost, "podIP", o.podIP, "cgroupDriver", o.cgroupDriver, "imageFsPath", o.imageFsPath)
+		"forwardHost", o.forwardHost, "podIP", o.podIP, "cgroupDriver", o.cgroupDriver, "imageFsPath", o.imageFsPath,
+		"images", len(preload))
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
@@ -264,6 +287,7 @@ type fakeCRI struct {
 	*fake.RemoteRuntime
 	streams     streaming.Server
 	imageFsPath string
+	images      *imageStore
 }
 
 func newID() string {
@@ -427,11 +451,27 @@ func (f *fakeCRI) RemoveContainer(ctx context.Context, req *kubeapi.RemoveContai
 	return f.RemoteRuntime.RemoveContainer(ctx, req)
 }
 
+// ContainerStatus names the image as containerd does: the tag as the image, the
+// repo digest as ImageRef (the pod's status.containerStatuses[].imageID) and the
+// image id as ImageId.
 func (f *fakeCRI) ContainerStatus(ctx context.Context, req *kubeapi.ContainerStatusRequest) (*kubeapi.ContainerStatusResponse, error) {
 	if _, ok := f.container(req.GetContainerId()); !ok {
 		return nil, notFound("container %q not found", req.GetContainerId())
 	}
-	return f.RemoteRuntime.ContainerStatus(ctx, req)
+	resp, err := f.RemoteRuntime.ContainerStatus(ctx, req)
+	if err != nil || resp.GetStatus() == nil {
+		return resp, err
+	}
+	st := resp.Status
+	if image, ref, id, ok := f.imageNames(st.GetImageRef()); ok {
+		spec := proto.Clone(st.GetImage()).(*kubeapi.ImageSpec)
+		if spec == nil {
+			spec = &kubeapi.ImageSpec{}
+		}
+		spec.Image = image
+		st.Image, st.ImageRef, st.ImageId = spec, ref, id
+	}
+	return resp, nil
 }
 
 func (f *fakeCRI) UpdateContainerResources(ctx context.Context, req *kubeapi.UpdateContainerResourcesRequest) (*kubeapi.UpdateContainerResourcesResponse, error) {
@@ -484,12 +524,7 @@ func (f *fakeCRI) GetContainerEvents(req *kubeapi.GetEventsRequest, s kubeapi.Ru
 // ImageFsInfo reports one filesystem (mountpoint --image-fs-path) for images
 // and containers; the kubelet's stats provider needs at least one of each.
 func (f *fakeCRI) ImageFsInfo(ctx context.Context, req *kubeapi.ImageFsInfoRequest) (*kubeapi.ImageFsInfoResponse, error) {
-	f.ImageService.Lock()
-	var used uint64
-	for _, img := range f.ImageService.Images {
-		used += img.Size
-	}
-	f.ImageService.Unlock()
+	used := f.images.usedBytes()
 	now := time.Now().UnixNano()
 	usage := func(bytes uint64) []*kubeapi.FilesystemUsage {
 		return []*kubeapi.FilesystemUsage{{
@@ -500,11 +535,6 @@ func (f *fakeCRI) ImageFsInfo(ctx context.Context, req *kubeapi.ImageFsInfoReque
 		}}
 	}
 	return &kubeapi.ImageFsInfoResponse{ImageFilesystems: usage(used), ContainerFilesystems: usage(0)}, nil
-}
-
-func (f *fakeCRI) PullImage(ctx context.Context, req *kubeapi.PullImageRequest) (*kubeapi.PullImageResponse, error) {
-	klog.InfoS("PullImage (fake, instant)", "image", req.GetImage().GetImage())
-	return f.RemoteRuntime.PullImage(ctx, req)
 }
 
 // PortForward hands out a URL of the streaming server; the kubelet proxies the
