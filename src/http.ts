@@ -11,12 +11,6 @@ export const FLAGS_PATH = "/debug/flags/v";
 /** A component's answer (or an error body) is one line: read at most this much of it. */
 export const MAX_ANSWER = 64 * 1024;
 
-/**
- * One page of an API list is read whole (a page of 500 real nodes is 5–10 MB), up to this
- * size. Lists are paged (plan.ts asks for --chunk-size items a page), so this bounds memory.
- */
-export const MAX_LIST_PAGE = 100 * 1024 * 1024;
-
 export interface ApiTls {
   ca?: Buffer | undefined;
   rejectUnauthorized: boolean;
@@ -59,6 +53,8 @@ export interface HttpAnswer {
   retryAfter?: number | undefined;
   /** How many HTTP attempts it took (more than 1 after a 429 or a credential refresh). */
   attempts?: number | undefined;
+  /** What `SendOptions.readOk` made of a 2xx body (then `body` is empty). */
+  value?: unknown;
 }
 
 export interface SendOptions {
@@ -66,15 +62,11 @@ export interface SendOptions {
   path: string;
   body?: string;
   timeoutMs: number;
-  /** Read at most this much of the body (default MAX_ANSWER, then the rest is dropped). */
-  maxBytes?: number;
-  /** With maxBytes: fail with BodyTooLargeError instead of truncating (an API list must be whole). */
-  whole?: boolean;
-}
-
-/** An answer larger than the caller can use whole. */
-export class BodyTooLargeError extends Error {
-  override name = "BodyTooLargeError";
+  /**
+   * Reads a 2xx body itself (an API list, streamed item by item) into `HttpAnswer.value`.
+   * Any other answer is read the usual way: at most MAX_ANSWER bytes.
+   */
+  readOk?: (body: AsyncIterable<unknown>) => Promise<unknown>;
 }
 
 /** A dispatcher's limits: the timeout of each step, and how many connections it may open to one host. */
@@ -122,12 +114,22 @@ export async function request(dispatcher: Dispatcher, url: URL, headers: Record<
     bodyTimeout: opts.timeoutMs,
     signal: AbortSignal.timeout(opts.timeoutMs),
   });
-  const body = await readBody(res.body, opts.maxBytes ?? MAX_ANSWER, opts.whole === true);
+  const ok = res.statusCode >= 200 && res.statusCode < 300;
+  let value: unknown;
+  let body = "";
+  if (ok && opts.readOk) {
+    try {
+      value = await opts.readOk(res.body);
+    } finally {
+      res.body.destroy(); // stop reading whatever is left after a failure
+    }
+  } else body = await readBody(res.body);
   return {
     status: res.statusCode,
     contentType: header(res.headers["content-type"]),
     body,
     retryAfter: retryAfterSeconds(header(res.headers["retry-after"])),
+    ...(value !== undefined ? { value } : {}),
   };
 }
 
@@ -140,19 +142,12 @@ export function retryAfterSeconds(v: string): number | undefined {
   return /^\s*\d+\s*$/.test(v) ? Number(v) : undefined;
 }
 
-/**
- * Reads a body up to `max` bytes. Past that, the rest is drained and dropped, or, with `whole`,
- * reading stops with BodyTooLargeError.
- */
-export async function readBody(body: AsyncIterable<unknown>, max = MAX_ANSWER, whole = false): Promise<string> {
+/** Reads a body, keeping at most `max` bytes of it; the rest is drained and dropped. */
+export async function readBody(body: AsyncIterable<unknown>, max = MAX_ANSWER): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
     const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
-    if (whole && size + b.length > max) {
-      (body as { destroy?: () => void }).destroy?.();
-      throw new BodyTooLargeError(`the answer is larger than ${Math.round(max / 1024 / 1024)} MiB`);
-    }
     if (size < max) chunks.push(b.subarray(0, max - size));
     size += b.length;
   }

@@ -10,10 +10,8 @@ import { readFile } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import { ConfigError, RunError } from "./errors.js";
 import {
-  BodyTooLargeError,
   displayUrl,
   joinUrl,
-  MAX_LIST_PAGE,
   networkReason,
   newDispatcher,
   request,
@@ -27,6 +25,7 @@ import {
   type HttpAnswer,
   type SendOptions,
 } from "./http.js";
+import { ListFormatError, readList, type ListPage } from "./lists.js";
 
 // Discovery keeps these few fields of each listed object, and drops the rest of the page
 // before the next one is read: a real node is 10–20 KB of JSON, of which kvlog needs ~200 bytes.
@@ -59,6 +58,18 @@ export interface Node {
       }
     | undefined;
 }
+
+/**
+ * Fields of a listed Node or Pod that reducePod/reduceNode never read, dropped while the list
+ * streams in (lists.ts), before they are parsed: on a real node, images and managedFields
+ * alone are most of its 10–20 KB. Pod and node "conditions" differ: only nodes keep theirs.
+ */
+const NODE_FIELDS_UNUSED = ["managedFields", "annotations", "labels", "images", "capacity", "allocatable", "volumesInUse", "volumesAttached", "taints", "config", "runtimeHandlers", "features"];
+const POD_FIELDS_UNUSED = [
+  "managedFields", "annotations", "labels", "ownerReferences", "volumes", "tolerations", "affinity", "conditions", "containerStatuses",
+  "initContainerStatuses", "initContainers", "env", "envFrom", "volumeMounts", "resources", "securityContext", "livenessProbe",
+  "readinessProbe", "startupProbe", "command", "args", "ports",
+];
 
 /** The few fields of a listed Pod that kvlog uses. */
 export function reducePod(p: Pod): Pod {
@@ -143,7 +154,7 @@ export async function loadAccess(opts: AccessOptions): Promise<Access | undefine
     throw new ConfigError("no kubeconfig found: set KUBECONFIG, pass --kubeconfig, or create ~/.kube/config (kubectl config view should show a cluster)");
   }
 
-  const { KubeConfig, bufferFromFileOrString } = await import("@kubernetes/client-node");
+  const { KubeConfig, bufferFromFileOrString } = await import("./kubeconfig.js");
   const kc = new KubeConfig();
   let source = inCluster ? "in-cluster ServiceAccount" : `kubeconfig ${files.join(delimiter)}`;
   let current = "";
@@ -432,23 +443,28 @@ export interface KubeApiOptions {
 const MAX_LIST_RESTARTS = 3;
 
 export function kubeApi(access: Access, o: KubeApiOptions): KubeApi {
-  const call = async (method: string, path: string, what: string, body: unknown, list: boolean): Promise<HttpAnswer> => {
+  const notApiserver = (what: string, ans: { status: number; contentType: string }, why: string, cause?: unknown): RunError =>
+    new RunError(
+      `cannot ${what}: the apiserver answered ${ans.status} with something that is not ${why} (${ans.contentType || "no content type"}); is ${access.server.origin} an apiserver?`,
+      { cause },
+    );
+  const call = async (method: string, path: string, what: string, body: unknown, readOk?: SendOptions["readOk"]): Promise<HttpAnswer> => {
     try {
       return await apiRequest(
         access,
         path,
-        { method, path, body: body ? JSON.stringify(body) : undefined, timeoutMs: o.timeoutMs, ...(list ? { maxBytes: MAX_LIST_PAGE, whole: true } : {}) },
+        { method, path, body: body ? JSON.stringify(body) : undefined, timeoutMs: o.timeoutMs, readOk },
         { accept: "application/json", ...(body ? { "content-type": "application/json" } : {}) },
       );
     } catch (e) {
-      if (e instanceof BodyTooLargeError) {
-        throw new RunError(`cannot ${what}: one page of the answer is larger than ${MAX_LIST_PAGE / 1024 / 1024} MiB; pass a smaller --chunk-size`, { cause: e });
-      }
+      if (e instanceof ListFormatError) throw notApiserver(what, { status: 200, contentType: "" }, `a whole JSON list (${e.message})`, e);
       throw new RunError(`cannot reach the apiserver at ${access.server.origin} to ${what}: ${networkReason(e)} (${access.source})`, { cause: e });
     }
   };
-  const json = async <T>(method: string, path: string, what: string, rule: string, body?: unknown, list = false): Promise<T | undefined> => {
-    const ans = await call(method, path, what, body, list);
+  /** The answer's value (a parsed object, or what `readOk` made of a list), undefined for 404; errors thrown. */
+  const json = async <T>(method: string, path: string, what: string, rule: string, body?: unknown, readOk?: SendOptions["readOk"]): Promise<T | undefined> => {
+    const ans = await call(method, path, what, body, readOk);
+    const list = readOk !== undefined;
     if (ans.status === 404) return undefined;
     if (ans.status < 200 || ans.status > 299) {
       const msg = statusMessage(ans.body) ?? `HTTP ${ans.status}`;
@@ -463,22 +479,28 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi {
       if (ans.status === 400) throw new ConfigError(`cannot ${what}: HTTP 400 ${msg}; check the -l/--selector syntax`);
       throw new RunError(`cannot ${what}: HTTP ${ans.status} ${msg}`);
     }
+    if (list) return ans.value as T;
     try {
       return JSON.parse(ans.body) as T;
     } catch (e) {
-      throw new RunError(
-        `cannot ${what}: the apiserver answered ${ans.status} with something that is not JSON (${ans.contentType || "no content type"}); is ${access.server.origin} an apiserver?`,
-        { cause: e },
-      );
+      throw notApiserver(what, ans, "JSON", e);
     }
   };
 
   /**
-   * Reads a whole list page by page (limit/continue, as kubectl does) and keeps only what
-   * `reduce` returns of each item, so memory holds one page at a time. A continue token that
-   * expired (410, after an etcd compaction) starts the list again.
+   * Reads a whole list page by page (limit/continue, as kubectl does), each page streamed item
+   * by item and each item reduced at once to what `reduce` keeps, so memory holds one item of
+   * the answer at a time. A continue token that expired (410, after an etcd compaction) starts
+   * the list again.
    */
-  const listAll = async <T, R>(path: string, params: Record<string, string | undefined>, what: string, rule: string, reduce: (item: T) => R): Promise<R[]> => {
+  const listAll = async <T, R>(
+    path: string,
+    params: Record<string, string | undefined>,
+    what: string,
+    rule: string,
+    reduce: (item: T) => R,
+    prune: string[],
+  ): Promise<R[]> => {
     for (let restart = 0; ; restart++) {
       const out: R[] = [];
       let cont: string | undefined;
@@ -489,9 +511,10 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi {
           if (o.chunkSize > 0) q.set("limit", String(o.chunkSize));
           if (cont) q.set("continue", cont);
           const qs = q.toString();
-          const page = await json<{ items?: T[] | null; metadata?: { continue?: string } }>("GET", qs ? `${path}?${qs}` : path, what, rule, undefined, true);
-          for (const item of page?.items ?? []) out.push(reduce(item));
-          cont = page?.metadata?.continue || undefined;
+          const page = await json<ListPage<R>>("GET", qs ? `${path}?${qs}` : path, what, rule, undefined, (body) => readList(body, (item) => reduce(item as T), { prune }));
+          if (!page) break; // 404: no such list here, nothing to act on
+          for (const item of page.items) out.push(item);
+          cont = page.meta.metadata?.continue || undefined;
         } while (cont);
         return out;
       } catch (e) {
@@ -507,10 +530,10 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi {
     async listPods(namespace, sel) {
       const what = `list pods in namespace ${namespace}`;
       const rule = `apiGroups [""] resources ["pods"] verbs ["list"] in namespace ${namespace}`;
-      return listAll(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, { labelSelector: sel.labelSelector, fieldSelector: sel.fieldSelector }, what, rule, reducePod);
+      return listAll(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, { labelSelector: sel.labelSelector, fieldSelector: sel.fieldSelector }, what, rule, reducePod, POD_FIELDS_UNUSED);
     },
     async listNodes(labelSelector) {
-      return listAll("/api/v1/nodes", { labelSelector }, "list nodes", `apiGroups [""] resources ["nodes"] verbs ["list"]`, reduceNode);
+      return listAll("/api/v1/nodes", { labelSelector }, "list nodes", `apiGroups [""] resources ["nodes"] verbs ["list"]`, reduceNode, NODE_FIELDS_UNUSED);
     },
     async getNode(name) {
       const n = await json<Node>("GET", `/api/v1/nodes/${encodeURIComponent(name)}`, `get node ${name}`, `apiGroups [""] resources ["nodes"] verbs ["get"]`);

@@ -1,0 +1,111 @@
+// The built CLI against a SIMULATED production-sized cluster: 5,000 real-size nodes (10–20 KB
+// of JSON each) with a kube-proxy pod on each, nodes that are down, lists paged like the
+// apiserver's (and continue tokens that expire), and API Priority and Fairness 429s.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fleetNodes, startFakeCluster, type FakeCluster, type FakeNodeSpec } from "../fake/cluster.ts";
+import { kvlog, type CliRun } from "./run.ts";
+
+const SIZE = 5000;
+let fake: FakeCluster;
+let nodes: FakeNodeSpec[];
+const DOWN = ["Unknown", "absent"] as const;
+
+async function run(args: string[], user = "admin", timeoutMs = 120_000): Promise<CliRun> {
+  const r = await kvlog(args, { KUBECONFIG: fake.kubeconfig(user) }, timeoutMs);
+  for (const u of ["admin", "kvlog"]) expect(r.stdout + r.stderr).not.toContain(fake.tokenFor(u));
+  return r;
+}
+
+const lists = (path: string) => fake.requests.filter((q) => q.target === "kube-apiserver" && q.method === "GET" && q.path === path);
+
+beforeAll(async () => {
+  nodes = fleetNodes(SIZE);
+  // Two nodes whose kubelet is gone (Ready Unknown, and registered but never reported), one
+  // whose kubelet is up but NotReady (it is tried).
+  nodes[10] = { ...nodes[10]!, readyCondition: "Unknown" };
+  nodes[20] = { ...nodes[20]!, readyCondition: "absent" };
+  nodes[30] = { ...nodes[30]!, readyCondition: "False" };
+  fake = await startFakeCluster({ nodes, defaultBehaviour: { "kube-proxy": { profiling: true } } });
+}, 60_000);
+afterAll(async () => {
+  await fake?.close();
+});
+
+describe(`${SIZE} real-size nodes`, () => {
+  it("set kubelet: every page of the node list, every node set, the nodes that are down skipped without waiting", async () => {
+    fake.resetStats();
+    const r = await run(["set", "kubelet", "3", "-o", "json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = r.json();
+    expect(doc.summary).toEqual({ total: SIZE, succeeded: SIZE - 2, failed: 0, skipped: 2 });
+    expect(new Set(doc.results.map((x: any) => x.id)).size).toBe(SIZE);
+    const skipped = doc.results.filter((x: any) => x.skipped);
+    expect(skipped.map((x: any) => [x.node, x.outcome])).toEqual(DOWN.map((_, i) => [nodes[(i + 1) * 10]!.name, "node-not-ready"]));
+    expect(doc.results.find((x: any) => x.node === nodes[30]!.name)).toMatchObject({ outcome: "set", skipped: false });
+    // 5,000 nodes in pages of 500 (kubectl's chunk size): 10 requests, each with limit=500.
+    const pages = lists("/api/v1/nodes");
+    expect(pages).toHaveLength(10);
+    expect(pages.every((q) => new URLSearchParams(q.query).get("limit") === "500")).toBe(true);
+    expect(pages.filter((q) => new URLSearchParams(q.query).has("continue"))).toHaveLength(9);
+    // Connections to the apiserver are reused: about one per concurrent target, not one per target.
+    expect(fake.stats().peakConnections).toBeLessThanOrEqual(40);
+    expect(fake.level(`kubelet/${nodes[0]!.name}`)).toBe(3);
+    expect(fake.level(`kubelet/${nodes[SIZE - 1]!.name}`)).toBe(3);
+  });
+
+  it("set kube-proxy: one port-forward per node, pods on nodes that are down skipped", async () => {
+    const r = await run(["set", "kube-proxy", "4", "-o", "json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = r.json();
+    expect(doc.summary).toEqual({ total: SIZE, succeeded: SIZE - 2, failed: 0, skipped: 2 });
+    expect(doc.results.filter((x: any) => x.outcome === "set").every((x: any) => x.via === "port-forward")).toBe(true);
+  });
+
+  it("--chunk-size sets the page size; --include-not-ready tries the nodes that are down (and they time out)", async () => {
+    const before = lists("/api/v1/nodes").length;
+    const r = await run(["set", "kubelet", "2", "-o", "json", "--chunk-size", "2000", "--include-not-ready", "--request-timeout", "2s"]);
+    expect(lists("/api/v1/nodes").length - before).toBe(3);
+    const doc = r.json();
+    expect(r.code).toBe(1);
+    expect(doc.summary).toMatchObject({ total: SIZE, succeeded: SIZE - 2, failed: 2, skipped: 0 });
+    const down = doc.results.filter((x: any) => !x.ok);
+    expect(down.map((x: any) => x.node)).toEqual([nodes[10]!.name, nodes[20]!.name]);
+    for (const x of down) expect(["timeout", "unreachable"]).toContain(x.outcome);
+  });
+
+  it("an expired continue token (410 after an etcd compaction) restarts the list, and nothing is lost or doubled", async () => {
+    const expired = await startFakeCluster({ nodes: fleetNodes(1200), expireContinue: 1 });
+    try {
+      const r = await kvlog(["set", "kubelet", "1", "-o", "json", "--dry-run"], { KUBECONFIG: expired.kubeconfig("admin") }, 60_000);
+      expect(r.code, r.stderr).toBe(0);
+      const ids = r.json().results.map((x: any) => x.id);
+      expect(ids).toHaveLength(1200);
+      expect(new Set(ids).size).toBe(1200);
+      const seen = expired.requests.filter((q) => q.path === "/api/v1/nodes");
+      // page 1, page 2 -> 410, then again from page 1: three pages of 500.
+      expect(seen.map((q) => q.status)).toEqual([200, 410, 200, 200, 200]);
+    } finally {
+      await expired.close();
+    }
+  });
+
+  it("429 from API Priority and Fairness during discovery is waited out (Retry-After), not a failure", async () => {
+    fake.throttle(3, { retryAfterSeconds: 1, match: (p) => p.startsWith("/api/v1/nodes?") });
+    const started = Date.now();
+    const r = await run(["set", "kubelet", "5", "-o", "json", "--dry-run"], "kvlog");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().summary.total).toBe(SIZE);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3000);
+    const statuses = lists("/api/v1/nodes").slice(-13).map((q) => q.status);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(3);
+  });
+
+  it("kube-proxy --node asks for that node's pod with a field selector, not for every pod", async () => {
+    const name = nodes[123]!.name;
+    const r = await run(["set", "kube-proxy", "2", "--node", name, "-o", "json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().results.map((x: any) => [x.node, x.outcome])).toEqual([[name, "set"]]);
+    const q = fake.requests.filter((x) => x.path === "/api/v1/namespaces/kube-system/pods").at(-1)!;
+    expect(new URLSearchParams(q.query).get("fieldSelector")).toBe(`spec.nodeName=${name}`);
+  });
+});
