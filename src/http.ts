@@ -3,6 +3,7 @@
 // URL joining, and one place that decides what counts as a timeout and how a
 // network failure is described. Imports nothing of kvlog's own.
 
+import tls from "node:tls";
 import { Agent, type Dispatcher } from "undici";
 
 /** The path every component serves. */
@@ -43,6 +44,8 @@ export interface Access {
   renew?: (() => Promise<boolean>) | undefined;
   /** When `renew` is next due (ms since the epoch), like client-go's credential refresh. */
   renewAt?: number | undefined;
+  /** The TLS session of the last port-forward tunnel, resumed by the next (cleared when the client certificate changes). */
+  tlsSession?: Buffer | undefined;
 }
 
 export interface HttpAnswer {
@@ -67,6 +70,24 @@ export interface SendOptions {
    * Any other answer is read the usual way: at most MAX_ANSWER bytes.
    */
   readOk?: (body: AsyncIterable<unknown>) => Promise<unknown>;
+}
+
+const NONE = {};
+const contexts = new WeakMap<object, WeakMap<object, tls.SecureContext>>();
+
+/**
+ * One TLS context per identity (client certificate) and trust (CA), made once: parsing a CA and
+ * a key for every connection cost ~0.6 ms each, 3 s of a 5,000-tunnel run.
+ */
+export function secureContextFor(credentials: Credentials | undefined, ca: Buffer | undefined): tls.SecureContext {
+  const byCa = contexts.get(credentials ?? NONE) ?? new WeakMap<object, tls.SecureContext>();
+  contexts.set(credentials ?? NONE, byCa);
+  let ctx = byCa.get(ca ?? NONE);
+  if (!ctx) {
+    ctx = tls.createSecureContext({ ca, cert: credentials?.cert, key: credentials?.key });
+    byCa.set(ca ?? NONE, ctx);
+  }
+  return ctx;
 }
 
 /** A dispatcher's limits: the timeout of each step, and how many connections it may open to one host. */

@@ -304,6 +304,7 @@ function setRenewal(access: Access, load: () => Promise<Credentials>, everyMs: n
         if (!sameBuffer(next.cert, prev.cert) || !sameBuffer(next.key, prev.key)) {
           const old = access.dispatcher;
           access.dispatcher = newDispatcher(access.tls, next, access.pool);
+          access.tlsSession = undefined; // a resumed session would carry the old certificate's identity
           void old.close().catch(() => {});
         }
         access.credentials = { ...next, kind: prev.kind };
@@ -388,7 +389,7 @@ export async function withServiceAccount(access: Access, api: KubeApi, namespace
     headers: { Authorization: `Bearer ${await api.createToken(namespace, name, SA_TOKEN_SECONDS)}` },
   });
   const credentials = await mint();
-  const acting: Access = { ...access, credentials, dispatcher: newDispatcher(access.tls, credentials, access.pool), renew: undefined, renewAt: undefined };
+  const acting: Access = { ...access, credentials, dispatcher: newDispatcher(access.tls, credentials, access.pool), renew: undefined, renewAt: undefined, tlsSession: undefined };
   setRenewal(acting, mint, SA_TOKEN_RENEW_MS);
   return acting;
 }

@@ -9,9 +9,11 @@
 // The tunnel is returned as a Duplex so undici (or tls.connect) can run HTTP over it
 // without any local listening port.
 
+import net from "node:net";
 import { Duplex } from "node:stream";
+import tls from "node:tls";
 import WebSocket from "ws";
-import { readBody, retryAfterSeconds, statusMessage, type ApiTls, type Credentials } from "./http.js";
+import { readBody, retryAfterSeconds, secureContextFor, statusMessage, type ApiTls, type Credentials } from "./http.js";
 
 export const PORT_FORWARD_PROTOCOL = "v4.channel.k8s.io";
 
@@ -41,6 +43,12 @@ export interface TunnelOptions {
   pod: string;
   port: number;
   timeoutMs: number;
+  /**
+   * A TLS session of an earlier connection to the same apiserver, resumed so that each of a
+   * fleet's thousands of tunnels skips the certificate exchange; `onSession` gets the new one.
+   */
+  session?: Buffer | undefined;
+  onSession?: ((session: Buffer) => void) | undefined;
 }
 
 export function portForwardUrl(server: URL, namespace: string, pod: string, port: number): URL {
@@ -67,7 +75,15 @@ export function openTunnel(opts: TunnelOptions): Promise<Duplex> {
       handshakeTimeout: opts.timeoutMs,
       perMessageDeflate: false,
       followRedirects: false,
-    };
+      // ws's own TLS connect, plus session resumption.
+      createConnection: (o: tls.ConnectionOptions) => {
+        const servername = o.servername ?? (net.isIP(o.host ?? "") ? "" : o.host);
+        const secureContext = secureContextFor(opts.credentials, opts.tls.ca);
+        const socket = tls.connect({ ...o, path: undefined, servername, session: opts.session, secureContext });
+        if (opts.onSession) socket.once("session", opts.onSession);
+        return socket;
+      },
+    } as WebSocket.ClientOptions;
     // ws passes TLS options through to tls.connect; servername is one (kubeconfig tls-server-name).
     const ws = new WebSocket(url, [PORT_FORWARD_PROTOCOL], wsOptions);
     const fail = (err: Error): void => {

@@ -6,7 +6,7 @@
 
 import tls from "node:tls";
 import { Client } from "undici";
-import { displayUrl, FLAGS_PATH, joinUrl, newDispatcher, request, sleep, type Access, type HttpAnswer, type SendOptions } from "./http.js";
+import { displayUrl, FLAGS_PATH, joinUrl, newDispatcher, request, secureContextFor, sleep, type Access, type HttpAnswer, type SendOptions } from "./http.js";
 import { apiRequest, freshCredentials, MAX_THROTTLE_RETRIES } from "./kube.js";
 import { openTunnel, portForwardUrl, TunnelRefusedError } from "./portforward.js";
 import type { Target } from "./plan.js";
@@ -85,8 +85,7 @@ const portForward: Way = (target, access, timeoutMs) => {
               socket: stream,
               rejectUnauthorized: false,
               servername: "localhost",
-              cert: creds ? access.credentials.cert : undefined,
-              key: creds ? access.credentials.key : undefined,
+              secureContext: secureContextFor(creds ? access.credentials : undefined, undefined),
               ALPNProtocols: ["http/1.1"],
             });
             const timer = setTimeout(
@@ -148,6 +147,10 @@ async function openTunnelRetrying(access: Access, target: Target, timeoutMs: num
         pod: target.pod!,
         port: target.port,
         timeoutMs: Math.max(1, deadline - Date.now()),
+        session: access.tlsSession,
+        onSession: (session) => {
+          if (access.credentials === credentials) access.tlsSession = session;
+        },
       });
     } catch (e) {
       if (!(e instanceof TunnelRefusedError) || attempt >= MAX_THROTTLE_RETRIES) throw e;
