@@ -59,7 +59,7 @@ export interface ApplyOptions {
   timeoutMs: number;
   concurrency: number;
   dryRun: boolean;
-  /** Called after each target finishes (progress on a terminal). */
+  /** Called after each target finishes (progress on a terminal); total is 0 while discovery goes on. */
   onResult?: (r: Result, done: number, total: number) => void;
   now?: () => number;
   /** The way to open a channel (tests may pass another). */
@@ -77,25 +77,94 @@ export interface Classified {
 
 const catalog = (name: ComponentName): Component => COMPONENTS.find((c) => c.name === name)!;
 
-export async function applyAll(targets: Target[], opts: ApplyOptions): Promise<Result[]> {
-  const results: Result[] = new Array(targets.length);
-  let next = 0;
+/**
+ * Targets as discovery finds them, page by page, so the fan-out starts with the first page of a
+ * 5,000-node list instead of after the last. `end()` says no more will come.
+ */
+export class TargetFeed {
+  private readonly items: Target[] = [];
+  private taken = 0;
+  private ended = false;
+  private wake: (() => void) | undefined;
+  private waiting: Promise<void> | undefined;
+
+  push(targets: Target[]): void {
+    this.items.push(...targets);
+    this.release();
+  }
+
+  end(): void {
+    this.ended = true;
+    this.release();
+  }
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  get complete(): boolean {
+    return this.ended;
+  }
+
+  /** The next target and its index, or undefined once the feed has ended and is empty. */
+  async next(): Promise<{ target: Target; index: number } | undefined> {
+    while (this.taken >= this.items.length) {
+      if (this.ended) return undefined;
+      this.waiting ??= new Promise((resolve) => (this.wake = resolve));
+      await this.waiting;
+    }
+    const index = this.taken++;
+    return { target: this.items[index]!, index };
+  }
+
+  /** Every target not handed out yet; waits for the feed to end. */
+  async rest(): Promise<{ target: Target; index: number }[]> {
+    while (!this.ended) {
+      this.waiting ??= new Promise((resolve) => (this.wake = resolve));
+      await this.waiting;
+    }
+    const out = this.items.slice(this.taken).map((target, k) => ({ target, index: this.taken + k }));
+    this.taken = this.items.length;
+    return out;
+  }
+
+  private release(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    this.waiting = undefined;
+    wake?.();
+  }
+}
+
+export async function applyAll(targets: Target[] | TargetFeed, opts: ApplyOptions): Promise<Result[]> {
+  const feed = targets instanceof TargetFeed ? targets : new TargetFeed();
+  if (!(targets instanceof TargetFeed)) {
+    feed.push(targets);
+    feed.end();
+  }
+  const results: Result[] = [];
   let done = 0;
+  const total = (): number => (feed.complete ? feed.size : 0);
+  const unstarted: { target: Target; index: number }[] = [];
   const worker = async (): Promise<void> => {
-    while (next < targets.length && !opts.signal?.aborted) {
-      const i = next++;
-      const r = await applyOne(targets[i]!, opts);
-      results[i] = r;
+    while (!opts.signal?.aborted) {
+      const next = await feed.next();
+      if (!next) return;
+      if (opts.signal?.aborted) {
+        unstarted.push(next); // interrupted while this worker waited for discovery
+        return;
+      }
+      const r = await applyOne(next.target, opts);
+      results[next.index] = r;
       done++;
-      opts.onResult?.(r, done, targets.length);
+      opts.onResult?.(r, done, total());
     }
   };
-  const n = Math.max(1, Math.min(opts.concurrency, targets.length));
-  await Promise.all(Array.from({ length: n }, worker));
+  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency) }, worker));
   // Targets never started are reported too: the user must know which ones were not changed.
-  for (let i = next; i < targets.length; i++) {
+  for (const { target, index } of [...unstarted, ...(await feed.rest())]) {
     const message = "not attempted: interrupted before kvlog reached it (its level is unchanged)";
-    results[i] = await applyOne({ ...targets[i]!, unavailable: { outcome: "interrupted", message } }, opts);
+    results[index] = await applyOne({ ...target, unavailable: { outcome: "interrupted", message } }, opts);
   }
   return results;
 }

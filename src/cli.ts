@@ -4,7 +4,7 @@
 import v8 from "node:v8";
 import vm from "node:vm";
 import { Command, CommanderError, Option } from "commander";
-import { applyAll, type Result } from "./apply.js";
+import { applyAll, TargetFeed, type Result } from "./apply.js";
 import { COMPONENTS, findComponent, suggestComponent, type Component } from "./components.js";
 import { ConfigError, KvlogError, UsageError } from "./errors.js";
 import { bareAccess, kubeApi, loadAccess, withServiceAccount } from "./kube.js";
@@ -359,7 +359,15 @@ export async function run(argv: string[], io: Io): Promise<number> {
       used.push(access);
     }
 
-    const targets = await planTargets(
+    if (req.serviceAccount && req.dryRun && access) {
+      access.credentials = { ...access.credentials, kind: `ServiceAccount ${req.serviceAccount.namespace}/${req.serviceAccount.name} token (minted when not --dry-run)` };
+    }
+
+    // Discovery feeds the fan-out as it goes: a node list's first page is being changed while
+    // the next pages are read.
+    const feed = new TargetFeed();
+    let discoveryError: unknown;
+    const discovery = planTargets(
       {
         component: req.component,
         nodes: req.nodes,
@@ -372,13 +380,18 @@ export async function run(argv: string[], io: Io): Promise<number> {
       },
       access && !req.endpoint ? kubeApi(access, apiOpts) : undefined,
       access?.server,
+      (targets) => feed.push(targets),
+    ).then(
+      () => feed.end(),
+      (e: unknown) => {
+        discoveryError = e;
+        feed.end();
+      },
     );
-    if (req.serviceAccount && req.dryRun && access) {
-      access.credentials = { ...access.credentials, kind: `ServiceAccount ${req.serviceAccount.namespace}/${req.serviceAccount.name} token (minted when not --dry-run)` };
-    }
 
-    const progress = io.stderr.isTTY === true && req.output === "table" && targets.length > 1;
-    const results = await applyAll(targets, {
+    const progress = io.stderr.isTTY === true && req.output === "table";
+    let shown = false;
+    const results = await applyAll(feed, {
       level: req.level,
       access,
       timeoutMs: req.timeoutMs,
@@ -386,15 +399,27 @@ export async function run(argv: string[], io: Io): Promise<number> {
       dryRun: req.dryRun,
       signal: io.signal,
       onResult: (_r, done, total) => {
-        if (progress) io.stderr.write(`\r\x1b[2K${req.dryRun ? "resolving" : "setting"} ${done}/${total}…`);
+        if (progress && (shown || done > 1)) {
+          shown = true;
+          io.stderr.write(`\r\x1b[2K${req.dryRun ? "resolving" : "setting"} ${done}/${total || "…"}…`);
+        }
         if (done % COLLECT_EVERY === 0) io.collectGarbage?.();
       },
     });
-    if (progress) io.stderr.write("\r\x1b[2K");
+    await discovery;
+    if (shown) io.stderr.write("\r\x1b[2K");
+    // Discovery failed before anything was tried: one error line, as for any run-ending error.
+    if (discoveryError !== undefined && results.length === 0) throw discoveryError;
 
     const report = buildReport(req.component.name, req.level, req.dryRun, redact(results, used));
     io.stdout.write(req.output === "json" ? renderJson(report) : renderTable(report, colorOn(io.stdout)));
     io.stderr.write(renderSummary(report, colorOn(io.stderr)));
+    if (discoveryError !== undefined) {
+      // Failed part-way (a later page refused or unreachable): what was done is reported above.
+      const e = discoveryError;
+      io.stderr.write(`kvlog: discovery stopped after ${results.length} target(s): ${redactText(e instanceof Error ? e.message : String(e), used)}\n`);
+      return e instanceof KvlogError ? Math.max(e.exitCode, 1) : 1;
+    }
     if (io.signal?.aborted) return EXIT_INTERRUPTED;
     return exitCode(report);
   } catch (e) {

@@ -104,7 +104,8 @@ export interface ListOptions {
 /** What discovery needs from the apiserver, and nothing more (tests pass a fake). */
 export interface KubeApi {
   listPods(namespace: string, opts: ListOptions): Promise<Pod[]>;
-  listNodes(labelSelector?: string): Promise<Node[]>;
+  /** Every node (or those matching the selector); `onPage` gets each page as it arrives. */
+  listNodes(labelSelector?: string, onPage?: (nodes: Node[]) => void): Promise<Node[]>;
   getNode(name: string): Promise<Node | undefined>;
   createToken(namespace: string, name: string, expirationSeconds: number): Promise<string>;
 }
@@ -501,6 +502,7 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi {
     rule: string,
     reduce: (item: T) => R,
     prune: string[],
+    onPage?: (items: R[]) => void,
   ): Promise<R[]> => {
     for (let restart = 0; ; restart++) {
       const out: R[] = [];
@@ -515,6 +517,7 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi {
           const page = await json<ListPage<R>>("GET", qs ? `${path}?${qs}` : path, what, rule, undefined, (body) => readList(body, (item) => reduce(item as T), { prune }));
           if (!page) break; // 404: no such list here, nothing to act on
           for (const item of page.items) out.push(item);
+          onPage?.(page.items);
           cont = page.meta.metadata?.continue || undefined;
         } while (cont);
         return out;
@@ -533,8 +536,8 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi {
       const rule = `apiGroups [""] resources ["pods"] verbs ["list"] in namespace ${namespace}`;
       return listAll(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, { labelSelector: sel.labelSelector, fieldSelector: sel.fieldSelector }, what, rule, reducePod, POD_FIELDS_UNUSED);
     },
-    async listNodes(labelSelector) {
-      return listAll("/api/v1/nodes", { labelSelector }, "list nodes", `apiGroups [""] resources ["nodes"] verbs ["list"]`, reduceNode, NODE_FIELDS_UNUSED);
+    async listNodes(labelSelector, onPage) {
+      return listAll("/api/v1/nodes", { labelSelector }, "list nodes", `apiGroups [""] resources ["nodes"] verbs ["list"]`, reduceNode, NODE_FIELDS_UNUSED, onPage);
     },
     async getNode(name) {
       const n = await json<Node>("GET", `/api/v1/nodes/${encodeURIComponent(name)}`, `get node ${name}`, `apiGroups [""] resources ["nodes"] verbs ["get"]`);

@@ -50,7 +50,36 @@ const LOOKUP_CONCURRENCY = 16;
 /** Past this many named nodes, kube-proxy's pods are listed once rather than node by node. */
 const PER_NODE_POD_QUERIES = 20;
 
-export async function planTargets(sel: Selection, api: KubeApi | undefined, server: URL | undefined): Promise<Target[]> {
+/**
+ * The targets of a selection. With `emit`, every target is also handed to it exactly once, as
+ * soon as it is known: a node list's targets page by page (so a fleet's fan-out starts with the
+ * first page), the others when discovery is done.
+ */
+export async function planTargets(sel: Selection, api: KubeApi | undefined, server: URL | undefined, emit?: (targets: Target[]) => void): Promise<Target[]> {
+  if (sel.component.discovery === "node" && sel.nodes.length === 0 && api && !sel.endpoint && emit) {
+    return streamNodeTargets(sel, api, emit);
+  }
+  const targets = await findTargets(sel, api, server);
+  emit?.(targets);
+  return targets;
+}
+
+/** Every node (or every node matching -l), emitted page by page. */
+async function streamNodeTargets(sel: Selection, api: KubeApi, emit: (targets: Target[]) => void): Promise<Target[]> {
+  const seen = new Set<string>(); // a list that starts again after a 410 sends its first pages twice
+  const all: Target[] = [];
+  await api.listNodes(sel.selector, (page) => {
+    const fresh = page.filter((n) => !seen.has(n.metadata.name));
+    for (const n of fresh) seen.add(n.metadata.name);
+    const targets = skipNotReady(nodeTargets(sel.component, fresh, sel.direct), fresh, sel);
+    all.push(...targets);
+    if (targets.length > 0) emit(targets);
+  });
+  if (all.length === 0) throw new NothingMatchedError(noNodesMessage(sel));
+  return all;
+}
+
+async function findTargets(sel: Selection, api: KubeApi | undefined, server: URL | undefined): Promise<Target[]> {
   const c = sel.component;
   if (sel.endpoint) return [endpointTarget(c, sel.endpoint)];
   if (!api || !server) throw new Error("discovery needs an apiserver");

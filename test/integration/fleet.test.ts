@@ -108,4 +108,16 @@ describe(`${SIZE} real-size nodes`, () => {
     const q = fake.requests.filter((x) => x.path === "/api/v1/namespaces/kube-system/pods").at(-1)!;
     expect(new URLSearchParams(q.query).get("fieldSelector")).toBe(`spec.nodeName=${name}`);
   });
+
+  it("a page that fails after others were changed: those are reported, then the error, exit 1", async () => {
+    // API Priority and Fairness keeps refusing the second page; the first page's nodes were already set.
+    fake.throttle(1000, { retryAfterSeconds: 1, match: (p) => p.startsWith("/api/v1/nodes?") && p.includes("continue=") });
+    const r = await run(["set", "kubelet", "6", "-o", "json", "--request-timeout", "2s"], "kvlog");
+    fake.throttle(0);
+    expect(r.code).toBe(1);
+    const doc = r.json();
+    expect(doc.summary.total).toBe(500);
+    expect(doc.results.filter((x: any) => x.outcome === "set").length).toBeGreaterThanOrEqual(498);
+    expect(r.stderr).toMatch(/^kvlog: discovery stopped after 500 target\(s\): cannot list nodes: the apiserver is overloaded \(429/m);
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyAll, classifyAnswer, classifyError, type Result } from "../../src/apply.js";
+import { applyAll, classifyAnswer, classifyError, TargetFeed, type Result } from "../../src/apply.js";
 import { TunnelError, TunnelRefusedError } from "../../src/portforward.js";
 import type { Target } from "../../src/plan.js";
 import type { HttpAnswer } from "../../src/http.js";
@@ -173,6 +173,44 @@ describe("applyAll", () => {
     expect(outcomes.slice(3)).toEqual(Array(4).fill("interrupted"));
     expect(results[6]).toMatchObject({ ok: false, httpStatus: null, message: expect.stringMatching(/not attempted/) });
     expect(log.filter((l) => l.startsWith("PUT")).length).toBe(outcomes.filter((o) => o === "set").length);
+  });
+
+  it("a feed: targets are changed as discovery hands them over, and reported in discovery's order", async () => {
+    const feed = new TargetFeed();
+    const log: string[] = [];
+    const started: string[] = [];
+    const totals: number[] = [];
+    const run = applyAll(feed, {
+      level: 3, access: undefined, timeoutMs: 1000, concurrency: 3, dryRun: false,
+      onResult: (_r, _done, total) => totals.push(total),
+      open: (t) => channel(async () => { started.push(t.id); return plain(200, "successfully set klog.logging.verbosity to 3\n"); }, log, t.id),
+    });
+    feed.push(targets.slice(0, 2));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(started).toEqual(["kubelet/n0", "kubelet/n1"]); // the first page is done before the second arrives
+    feed.push(targets.slice(2));
+    feed.end();
+    const results = await run;
+    expect(results.map((r) => r.id)).toEqual(targets.map((t) => t.id));
+    expect(results.every((r) => r.outcome === "set")).toBe(true);
+    expect(totals.slice(0, 2)).toEqual([0, 0]); // total unknown while discovery goes on
+    expect(totals.at(-1)).toBe(7);
+  });
+
+  it("a feed interrupted mid-way: what arrives later is reported as interrupted too", async () => {
+    const feed = new TargetFeed();
+    const stop = new AbortController();
+    const run = applyAll(feed, {
+      level: 3, access: undefined, timeoutMs: 1000, concurrency: 2, dryRun: false, signal: stop.signal,
+      open: (t) => channel(async () => plain(200, "successfully set klog.logging.verbosity to 3\n"), [], t.id),
+    });
+    feed.push(targets.slice(0, 2));
+    await new Promise((r) => setTimeout(r, 20));
+    stop.abort();
+    feed.push(targets.slice(2));
+    feed.end();
+    const results = await run;
+    expect(results.map((r) => r.outcome)).toEqual(["set", "set", ...Array(5).fill("interrupted")]);
   });
 
   it("dry-run sends nothing and says what it would send", async () => {

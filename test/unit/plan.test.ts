@@ -30,9 +30,11 @@ function fakeApi(pods: Pod[], nodes: Node[]): KubeApi & { calls: string[] } {
       const onNode = fieldSelector?.replace(/^spec\.nodeName=/, "");
       return pods.filter((p) => p.metadata.namespace === ns && matches(p.metadata.labels, labelSelector) && (!onNode || p.spec?.nodeName === onNode));
     },
-    async listNodes(sel) {
+    async listNodes(sel, onPage) {
       calls.push(`listNodes ${sel ?? ""}`);
-      return nodes.filter((n) => matches(n.metadata.labels, sel));
+      const found = nodes.filter((n) => matches(n.metadata.labels, sel));
+      onPage?.(found);
+      return found;
     },
     async getNode(name) {
       calls.push(`getNode ${name}`);
@@ -197,6 +199,37 @@ describe("planTargets with a fake KubeApi", () => {
     await planTargets(sel("proxy", { nodes: ["w-1", ...many.map((n) => n.metadata.name)] }), api, server);
     expect(api.calls.filter((c) => c.startsWith("listPods"))).toEqual(["listPods kube-system k8s-app=kube-proxy"]);
     expect(api.calls.filter((c) => c.startsWith("getNode"))).toHaveLength(31);
+  });
+});
+
+describe("node discovery page by page", () => {
+  it("hands each page's targets over as it arrives, and a list that starts again (410) twice gives nothing twice", async () => {
+    const page1 = [node("a"), node("b")];
+    const page2 = [node("c", {}, [{ type: "InternalIP", address: "10.0.0.3" }], 10250, [UNKNOWN])];
+    const api = {
+      ...fakeApi([], []),
+      async listNodes(_sel?: string, onPage?: (nodes: Node[]) => void) {
+        onPage?.(page1);
+        onPage?.(page1); // the continue token expired: the list started again
+        onPage?.(page2);
+        return [...page1, ...page2];
+      },
+    } as KubeApi;
+    const emitted: string[][] = [];
+    const all = await planTargets(sel("kubelet"), api, server, (ts) => emitted.push(ts.map((t) => t.id)));
+    expect(emitted).toEqual([["kubelet/a", "kubelet/b"], ["kubelet/c"]]);
+    expect(all.map((t) => [t.id, t.unavailable?.outcome ?? "try"])).toEqual([["kubelet/a", "try"], ["kubelet/b", "try"], ["kubelet/c", "node-not-ready"]]);
+  });
+
+  it("other discoveries hand all their targets over once, at the end", async () => {
+    const emitted: string[][] = [];
+    const t = await planTargets(sel("kubelet", { nodes: ["w-1", "ghost"] }), fakeApi([], [node("w-1")]), server, (ts) => emitted.push(ts.map((x) => x.id)));
+    expect(emitted).toEqual([t.map((x) => x.id)]);
+    expect(emitted[0]).toEqual(["kubelet/w-1", "kubelet/ghost"]);
+  });
+
+  it("a selector that matches nothing is still 'nothing matched'", async () => {
+    await expect(planTargets(sel("kubelet", { selector: "role=none" }), fakeApi([], [node("a")]), server, () => {})).rejects.toThrow(NothingMatchedError);
   });
 });
 
