@@ -10,7 +10,7 @@ import { ConfigError, KvlogError, UsageError } from "./errors.js";
 import { bareAccess, kubeApi, loadAccess, withServiceAccount } from "./kube.js";
 import { planTargets } from "./plan.js";
 import type { Access } from "./http.js";
-import { buildReport, exitCode, renderJson, renderSummary, renderTable } from "./report.js";
+import { buildReport, exitCode, jsonParts, renderSummary, renderTable } from "./report.js";
 
 export const VERSION = "0.1.0";
 export const MAX_LEVEL = 2147483647;
@@ -407,12 +407,14 @@ export async function run(argv: string[], io: Io): Promise<number> {
       },
     });
     await discovery;
+    io.collectGarbage?.(); // the fan-out's garbage goes before the report is built
     if (shown) io.stderr.write("\r\x1b[2K");
     // Discovery failed before anything was tried: one error line, as for any run-ending error.
     if (discoveryError !== undefined && results.length === 0) throw discoveryError;
 
     const report = buildReport(req.component.name, req.level, req.dryRun, redact(results, used));
-    io.stdout.write(req.output === "json" ? renderJson(report) : renderTable(report, colorOn(io.stdout)));
+    if (req.output === "json") for (const part of jsonParts(report)) io.stdout.write(part);
+    else io.stdout.write(renderTable(report, colorOn(io.stdout)));
     io.stderr.write(renderSummary(report, colorOn(io.stderr)));
     if (discoveryError !== undefined) {
       // Failed part-way (a later page refused or unreachable): what was done is reported above.
@@ -446,7 +448,7 @@ function secretsOf(used: Access[]): string[] {
 
 function redactText(s: string, used: Access[]): string {
   let out = s;
-  for (const secret of secretsOf(used)) out = out.split(secret).join("<redacted>");
+  for (const secret of secretsOf(used)) if (out.includes(secret)) out = out.split(secret).join("<redacted>");
   return out;
 }
 

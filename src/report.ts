@@ -36,7 +36,27 @@ export function buildReport(component: string, level: number, dryRun: boolean, r
 }
 
 export function renderJson(report: Report): string {
-  return `${JSON.stringify(report, null, 2)}\n`;
+  return [...jsonParts(report)].join("");
+}
+
+/**
+ * The JSON document in pieces of a few hundred results, exactly as renderJson prints it, so a
+ * 5,000-target report is never one string of several MB in memory.
+ */
+export function* jsonParts(report: Report, perPart = 200): Generator<string> {
+  if (report.results.length === 0) {
+    yield `${JSON.stringify(report, null, 2)}\n`;
+    return;
+  }
+  const head = JSON.stringify({ ...report, results: [] }, null, 2);
+  yield `${head.slice(0, head.lastIndexOf("[]"))}[\n`;
+  for (let i = 0; i < report.results.length; i += perPart) {
+    yield report.results
+      .slice(i, i + perPart)
+      .map((r, k) => `    ${JSON.stringify(r, null, 2).replaceAll("\n", "\n    ")}${i + k < report.results.length - 1 ? "," : ""}\n`)
+      .join("");
+  }
+  yield "  ]\n}\n";
 }
 
 export function renderTable(report: Report, color: boolean): string {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Result } from "../../src/apply.js";
-import { buildReport, exitCode, renderJson, renderSummary, renderTable } from "../../src/report.js";
+import { buildReport, exitCode, jsonParts, renderJson, renderSummary, renderTable } from "../../src/report.js";
 
 const r = (id: string, ok: boolean, extra: Partial<Result> = {}): Result => ({
   id, component: "kubelet", node: id.split("/")[1]!, namespace: null, pod: null, via: "node-proxy",
@@ -24,6 +24,16 @@ describe("report", () => {
     expect(Object.keys(doc.results[0]).sort()).toEqual(
       ["attempts", "component", "durationMs", "endpoint", "errorCode", "hint", "httpStatus", "id", "level", "message", "namespace", "node", "ok", "outcome", "pod", "request", "skipped", "via"].sort(),
     );
+  });
+
+  it("JSON in pieces is byte for byte JSON.stringify's document, whatever the number of results", () => {
+    for (const n of [0, 1, 2, 3, 450]) {
+      const rep = buildReport("kubelet", 4, false, Array.from({ length: n }, (_, i) => r(`kubelet/n${i}`, i % 3 !== 0)));
+      const whole = `${JSON.stringify(rep, null, 2)}\n`;
+      expect([...jsonParts(rep, 2)].join("")).toBe(whole);
+      expect(renderJson(rep)).toBe(whole);
+    }
+    expect([...jsonParts(buildReport("kubelet", 4, false, Array.from({ length: 450 }, (_, i) => r(`kubelet/n${i}`, true))))].length).toBe(5);
   });
 
   it("table: uppercase headers, one row per target, no colour codes when off", () => {
