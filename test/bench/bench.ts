@@ -10,7 +10,8 @@
 // kube-proxy pod on each, every kubelet and kube-proxy answering after DELAY_MS. The lower
 // bound of a fleet run is targets × delay ÷ concurrency: the time the answers alone take
 // at kvlog's default concurrency. The whole run (start-up, discovery of every node, page by
-// page, and the fan-out) is compared with it.
+// page, and the fan-out) is compared with it. The simulated cluster runs in this process, on the
+// same cores as kvlog: KVLOG CPU shows how much of the wall time kvlog itself was busy.
 
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -27,6 +28,8 @@ const CONCURRENCY = 32; // kvlog's default (src/cli.ts DEFAULT_CONCURRENCY)
 interface Sample {
   wallMs: number;
   rssMiB: number;
+  /** kvlog's own CPU time (user + system). */
+  cpuMs: number;
   code: number | null;
   peakConnections?: number;
   summary?: { total: number; succeeded: number; failed: number; skipped: number };
@@ -66,12 +69,15 @@ function runKvlog(argv: string[], env: Record<string, string>): Promise<Sample &
     child.on("close", (code) => {
       const wallMs = performance.now() - started;
       let rssMiB = NaN;
+      let cpuMs = NaN;
       try {
-        rssMiB = Number(readFileSync(rssFile, "utf8")) / 1024;
+        const u = JSON.parse(readFileSync(rssFile, "utf8")) as { maxRSS: number; cpuMs: number };
+        rssMiB = u.maxRSS / 1024;
+        cpuMs = u.cpuMs;
       } catch {
         // the probe did not write (the process was killed)
       }
-      resolve({ wallMs, rssMiB, code, stdout, stderr });
+      resolve({ wallMs, rssMiB, cpuMs, code, stdout, stderr });
     });
   });
 }
@@ -100,7 +106,7 @@ async function fleetRows(size: number): Promise<Row[]> {
           } catch {
             process.stderr.write(`bench: ${name}: no JSON (exit ${r.code}): ${r.stderr.slice(0, 300)}\n`);
           }
-          samples.push({ wallMs: r.wallMs, rssMiB: r.rssMiB, code: r.code, peakConnections: cluster.stats().peakConnections, summary });
+          samples.push({ wallMs: r.wallMs, rssMiB: r.rssMiB, cpuMs: r.cpuMs, code: r.code, peakConnections: cluster.stats().peakConnections, summary });
         }
         const lower = (size * DELAY_MS) / CONCURRENCY;
         rows.push({
@@ -126,7 +132,7 @@ const median = (xs: number[]): number => {
 const fmtMs = (ms: number): string => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
 
 function render(rows: Row[]): string {
-  const header = ["ROW", "MEDIAN", "MIN–MAX", "PEAK RSS", "CONNS", "RESULT", "RATIO"];
+  const header = ["ROW", "MEDIAN", "MIN–MAX", "KVLOG CPU", "PEAK RSS", "CONNS", "RESULT", "RATIO"];
   const lines = rows.map((r) => {
     const walls = r.samples.map((s) => s.wallMs);
     const med = median(walls);
@@ -135,7 +141,8 @@ function render(rows: Row[]): string {
     const s = r.samples.at(-1)?.summary;
     const result = s ? `${s.succeeded} set/ok, ${s.failed} failed, ${s.skipped} skipped` : `exit ${r.samples.at(-1)?.code}`;
     const ratio = r.against ? `${(med / r.against.ms).toFixed(2)}× ${r.against.label} (${fmtMs(r.against.ms)})` : "-";
-    return [r.name, fmtMs(med), `${fmtMs(Math.min(...walls))}–${fmtMs(Math.max(...walls))}`, `${rss.toFixed(0)} MiB`, String(conns), result, ratio];
+    const cpu = median(r.samples.map((x) => x.cpuMs));
+    return [r.name, fmtMs(med), `${fmtMs(Math.min(...walls))}–${fmtMs(Math.max(...walls))}`, fmtMs(cpu), `${rss.toFixed(0)} MiB`, String(conns), result, ratio];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   return [header, ...lines].map((l) => l.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
