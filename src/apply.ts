@@ -25,6 +25,7 @@ export type Outcome =
   | "unreachable"
   | "pod-not-running"
   | "node-not-ready"
+  | "untrusted"
   | "missing"
   | "interrupted"
   | "error";

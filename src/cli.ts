@@ -35,6 +35,8 @@ export interface SetRequest {
   selector?: string | undefined;
   podSelector?: string | undefined;
   nodes: string[];
+  /** --pod: these pods only, trusted because the user named them. */
+  pods: string[];
   direct: boolean;
   endpoint?: URL | undefined;
   token?: string | undefined;
@@ -57,6 +59,7 @@ interface RawSetOptions {
   selector?: string;
   podSelector?: string;
   node?: string[];
+  pod?: string[];
   direct?: boolean;
   endpoint?: string;
   token?: string;
@@ -122,7 +125,8 @@ Run 'kvlog set --help' for every flag.`,
     .option("-n, --namespace <namespace>", "namespace of the component's pods (default kube-system)")
     .option("-l, --selector <selector>", "label selector: of nodes for kubelet and kube-proxy, of pods for the control-plane components")
     .option("--pod-selector <selector>", "kube-proxy only: label selector of its pods (default k8s-app=kube-proxy)")
-    .option("--node <name>", "only this node (kubelet, kube-proxy); repeat or separate with commas", collect)
+    .option("--node <name>", "only this node (kubelet, kube-proxy); repeat or separate with commas", collect("node"))
+    .option("--pod <name>", "scheduler, controller-managers: only this pod, trusted even off a control-plane node; repeat or separate with commas", collect("pod"))
     .option("--direct", "kubelet only: connect to each node's address and kubelet port instead of the apiserver's node proxy")
     .option("--endpoint <url>", "send to this URL instead of discovering targets (e.g. https://10.0.0.5:10259)")
     .option("--token <token>", "bearer token to use instead of the kubeconfig's credentials")
@@ -164,10 +168,13 @@ Exit codes: 0 all targets set, 1 a target failed, 2 usage or configuration error
   return root;
 }
 
-function collect(value: string, previous: string[] | undefined): string[] {
-  const names = value.split(",").map((s) => s.trim());
-  if (names.some((n) => !n)) throw new UsageError(`--node "${value}" has an empty node name`);
-  return [...(previous ?? []), ...names];
+/** A repeatable flag of names, also comma-separated: --node a --node b,c. */
+function collect(what: "node" | "pod"): (value: string, previous: string[] | undefined) => string[] {
+  return (value, previous) => {
+    const names = value.split(",").map((s) => s.trim());
+    if (names.some((n) => !n)) throw new UsageError(`--${what} "${value}" has an empty ${what} name`);
+    return [...(previous ?? []), ...names];
+  };
 }
 
 /**
@@ -225,6 +232,10 @@ export function validate(componentArg: string, levelArg: string, o: RawSetOption
   if (o.namespace !== undefined && !podBased) throw new UsageError(`-n/--namespace does not apply to ${component.name}: it does not run as a pod kvlog looks up`);
   if (o.podSelector !== undefined && component.discovery !== "node-pod") throw new UsageError(`--pod-selector applies to kube-proxy only; for ${component.name} use -l`);
   if (o.direct && component.name !== "kubelet") throw new UsageError("--direct applies to kubelet only");
+  if (o.pod !== undefined && component.discovery !== "pod") {
+    throw new UsageError(`--pod applies to the scheduler and controller-managers, not ${component.name}${nodeScoped ? "; use --node" : ""}`);
+  }
+  if (o.pod !== undefined && o.selector !== undefined) throw new UsageError("--pod names the pods: drop -l");
   for (const [flag, value] of [["-l/--selector", o.selector], ["--pod-selector", o.podSelector], ["-n/--namespace", o.namespace]] as const) {
     if (value !== undefined && !value.trim()) throw new UsageError(`${flag} is empty; give a value or leave the flag out`);
   }
@@ -238,8 +249,8 @@ export function validate(componentArg: string, levelArg: string, o: RawSetOption
     }
     if (endpoint.protocol !== "https:" && endpoint.protocol !== "http:") throw new UsageError(`--endpoint must be an http:// or https:// URL, got ${endpoint.protocol}`);
     if (endpoint.username || endpoint.password) throw new UsageError("--endpoint must not carry user:password; pass credentials with --token or --token-file");
-    if (nodes.length > 0 || o.selector !== undefined || o.namespace !== undefined || o.direct || o.podSelector !== undefined) {
-      throw new UsageError("--endpoint names the one target: drop --node, -l, -n, --pod-selector and --direct");
+    if (nodes.length > 0 || o.pod !== undefined || o.selector !== undefined || o.namespace !== undefined || o.direct || o.podSelector !== undefined) {
+      throw new UsageError("--endpoint names the one target: drop --node, --pod, -l, -n, --pod-selector and --direct");
     }
   }
 
@@ -272,6 +283,7 @@ export function validate(componentArg: string, levelArg: string, o: RawSetOption
     selector: o.selector?.trim(),
     podSelector: o.podSelector,
     nodes: [...new Set(nodes)],
+    pods: [...new Set(o.pod ?? [])],
     direct: o.direct === true,
     endpoint,
     token: o.token?.trim(),
@@ -371,6 +383,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       {
         component: req.component,
         nodes: req.nodes,
+        pods: req.pods,
         selector: req.selector,
         podSelector: req.podSelector,
         namespace: req.namespace,

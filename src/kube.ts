@@ -33,8 +33,14 @@ export interface ObjectMeta {
   name: string;
   namespace?: string | undefined;
   labels?: Record<string, string> | undefined;
+  /** Of a pod, only the mirror-pod annotation is kept. */
+  annotations?: Record<string, string> | undefined;
   deletionTimestamp?: string | undefined;
+  ownerReferences?: { kind: string; name: string; controller?: boolean | undefined }[] | undefined;
 }
+
+/** Set by a kubelet on the API copy of a static pod (a mirror pod). */
+export const MIRROR_ANNOTATION = "kubernetes.io/config.mirror";
 export interface Pod {
   metadata: ObjectMeta;
   spec?: { nodeName?: string | undefined; containers?: { name?: string | undefined; image?: string | undefined }[] | undefined } | undefined;
@@ -66,7 +72,7 @@ export interface Node {
  */
 const NODE_FIELDS_UNUSED = ["managedFields", "annotations", "labels", "images", "capacity", "allocatable", "volumesInUse", "volumesAttached", "taints", "config", "runtimeHandlers", "features"];
 const POD_FIELDS_UNUSED = [
-  "managedFields", "annotations", "labels", "ownerReferences", "volumes", "tolerations", "affinity", "conditions", "containerStatuses",
+  "managedFields", "labels", "volumes", "tolerations", "affinity", "conditions", "containerStatuses",
   "initContainerStatuses", "initContainers", "env", "envFrom", "volumeMounts", "resources", "securityContext", "livenessProbe",
   "readinessProbe", "startupProbe", "command", "args", "ports",
 ];
@@ -74,8 +80,15 @@ const POD_FIELDS_UNUSED = [
 /** The few fields of a listed Pod that kvlog uses. */
 export function reducePod(p: Pod): Pod {
   const m = p.metadata ?? { name: "" };
+  const mirror = m.annotations?.[MIRROR_ANNOTATION];
   return {
-    metadata: { name: m.name, namespace: m.namespace, deletionTimestamp: m.deletionTimestamp },
+    metadata: {
+      name: m.name,
+      namespace: m.namespace,
+      deletionTimestamp: m.deletionTimestamp,
+      ...(mirror !== undefined ? { annotations: { [MIRROR_ANNOTATION]: mirror } } : {}),
+      ...(m.ownerReferences?.length ? { ownerReferences: m.ownerReferences.map((o) => ({ kind: o.kind, name: o.name, controller: o.controller })) } : {}),
+    },
     spec: { nodeName: p.spec?.nodeName, containers: (p.spec?.containers ?? []).map((c) => ({ name: c.name, image: c.image })) },
     status: { phase: p.status?.phase },
   };
@@ -107,6 +120,7 @@ export interface KubeApi {
   /** Every node (or those matching the selector); `onPage` gets each page as it arrives. */
   listNodes(labelSelector?: string, onPage?: (nodes: Node[]) => void): Promise<Node[]>;
   getNode(name: string): Promise<Node | undefined>;
+  getPod(namespace: string, name: string): Promise<Pod | undefined>;
   createToken(namespace: string, name: string, expirationSeconds: number): Promise<string>;
 }
 
@@ -538,6 +552,11 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi {
     },
     async listNodes(labelSelector, onPage) {
       return listAll("/api/v1/nodes", { labelSelector }, "list nodes", `apiGroups [""] resources ["nodes"] verbs ["list"]`, reduceNode, NODE_FIELDS_UNUSED, onPage);
+    },
+    async getPod(namespace, name) {
+      const what = `get pod ${namespace}/${name}`;
+      const p = await json<Pod>("GET", `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`, what, `apiGroups [""] resources ["pods"] verbs ["get"] in namespace ${namespace}`);
+      return p ? reducePod(p) : undefined;
     },
     async getNode(name) {
       const n = await json<Node>("GET", `/api/v1/nodes/${encodeURIComponent(name)}`, `get node ${name}`, `apiGroups [""] resources ["nodes"] verbs ["get"]`);

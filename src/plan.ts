@@ -4,7 +4,7 @@
 
 import type { Component, ComponentName } from "./components.js";
 import { NothingMatchedError } from "./errors.js";
-import type { KubeApi, Node, Pod } from "./kube.js";
+import { MIRROR_ANNOTATION, type KubeApi, type Node, type Pod } from "./kube.js";
 
 export interface Target {
   /** Stable id: `kubelet/node-a`, `kube-scheduler/kube-system/kube-scheduler-cp-1`, `kube-apiserver/10.0.0.1:6443`. */
@@ -22,7 +22,7 @@ export interface Target {
   /** The component's version when known (pod image tag, node info), to explain a 404. */
   version?: string | undefined;
   /** Set when the target is not to be contacted. `skipped`: left out on purpose, not a failure of the run. */
-  unavailable?: { outcome: "missing" | "pod-not-running" | "node-not-ready" | "interrupted"; message: string; skipped?: boolean } | undefined;
+  unavailable?: { outcome: "missing" | "pod-not-running" | "node-not-ready" | "untrusted" | "interrupted"; message: string; skipped?: boolean } | undefined;
   /** The level the target had before kvlog changed it, when known (for a later revert). */
   previousLevel?: number | undefined;
 }
@@ -43,6 +43,8 @@ export interface Selection {
   direct: boolean;
   /** --include-not-ready: also try nodes whose kubelet stopped reporting (they are skipped by default). */
   includeNotReady?: boolean | undefined;
+  /** --pod: these pods (by name) and no others; the user vouches for them. */
+  pods?: string[] | undefined;
 }
 
 /** How many single GETs (named nodes, one node's pods) discovery sends at once. */
@@ -89,8 +91,17 @@ async function findTargets(sel: Selection, api: KubeApi | undefined, server: URL
     case "pod": {
       const ns = sel.namespace ?? c.namespace!;
       const selector = sel.selector ?? c.podSelector!;
-      const pods = await api.listPods(ns, { labelSelector: selector });
-      const targets = selectPodTargets(c, pods, undefined);
+      const named = sel.pods ?? [];
+      if (named.length > 0) {
+        // The user names the pods: each is fetched, and trusted because the user vouches for it.
+        const got = await mapLimit(named, LOOKUP_CONCURRENCY, async (name) => ({ name, pod: await api.getPod(ns, name) }));
+        return [
+          ...selectPodTargets(c, got.flatMap((g) => (g.pod ? [g.pod] : [])), undefined),
+          ...got.filter((g) => !g.pod).map((g) => ({ ...missingTarget(c, g.name, `pod ${ns}/${g.name} not found`), id: `${c.name}/${ns}/${g.name}`, node: undefined, namespace: ns, pod: g.name })),
+        ];
+      }
+      const [pods, controlPlane] = await Promise.all([api.listPods(ns, { labelSelector: selector }), controlPlaneNodes(api)]);
+      const targets = vouch(selectPodTargets(c, pods, undefined), pods, controlPlane);
       if (targets.length === 0) {
         throw new NothingMatchedError(
           `no ${c.name} pods in namespace ${ns} with labels ${selector}. A managed control plane (EKS, GKE, AKS) runs ${c.name} out of reach; on other clusters pass -n and -l to match how its pods are labelled`,
@@ -182,6 +193,47 @@ export function skipNotReady(targets: Target[], nodes: Node[], sel: Selection): 
     if (!why) return t;
     const message = `${why}; skipped without waiting on it (name it with --node, or pass --include-not-ready, to try it)`;
     return { ...t, unavailable: { outcome: "node-not-ready" as const, message, skipped: true } };
+  });
+}
+
+/**
+ * Labels that mark a control-plane node. The NodeRestriction admission plugin forbids a kubelet to
+ * set node-role.kubernetes.io/* labels on its own Node, so a compromised worker cannot claim them.
+ */
+export const CONTROL_PLANE_LABELS = ["node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"];
+const CONTROLLERS = new Set(["DaemonSet", "ReplicaSet", "StatefulSet"]);
+
+/** The names of the control-plane nodes (a server-side filtered list: a handful of small answers). */
+async function controlPlaneNodes(api: KubeApi): Promise<Set<string>> {
+  const lists = await Promise.all(CONTROL_PLANE_LABELS.map((l) => api.listNodes(l)));
+  return new Set(lists.flat().map((n) => n.metadata.name));
+}
+
+/**
+ * Credentials travel through a port-forward to whatever listens in the pod, and its TLS cannot be
+ * verified (the serving certificate is self-signed). So a control-plane component's pod is only
+ * used when the cluster vouches for it: it runs on a control-plane node (a label its kubelet
+ * cannot set) and is a static pod's mirror or owned by a controller. A worker's kubelet may
+ * publish a mirror pod labelled component=kube-scheduler for its own node; it is reported as
+ * `untrusted`, and nothing is sent to it. The user can still name a pod with --pod.
+ */
+export function vouch(targets: Target[], pods: Pod[], controlPlane: Set<string>): Target[] {
+  const byName = new Map(pods.map((p) => [`${p.metadata.namespace}/${p.metadata.name}`, p]));
+  return targets.map((t) => {
+    const p = byName.get(`${t.namespace}/${t.pod}`);
+    if (!p || t.unavailable || !t.authenticates) return t;
+    const mirror = p.metadata.annotations?.[MIRROR_ANNOTATION] !== undefined;
+    const controlled = p.metadata.ownerReferences?.some((o) => o.controller && CONTROLLERS.has(o.kind)) === true;
+    const node = p.spec?.nodeName;
+    let why: string | undefined;
+    if (!node || !controlPlane.has(node)) {
+      why = `pod runs on node ${node ?? "(none)"}, which is not a control-plane node (no ${CONTROL_PLANE_LABELS[0]} label, which a kubelet cannot set on its own Node)`;
+    } else if (!mirror && !controlled) {
+      why = "pod is neither a static pod's mirror nor owned by a controller";
+    }
+    if (!why) return t;
+    const message = `${why}: whoever controls that node could read the credentials sent through the tunnel, so kvlog sends none; if you trust it, name it with --pod ${t.pod}`;
+    return { ...t, unavailable: { outcome: "untrusted" as const, message } };
   });
 }
 

@@ -271,6 +271,18 @@ kind: RoleBinding
 metadata: { name: kvlog-e2e-no-put, namespace: kube-system }
 roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: find-and-forward }
 subjects: [{ kind: ServiceAccount, name: no-put, namespace: ${NS} }]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: kvlog-e2e-list-nodes }
+rules:
+  - { apiGroups: [""], resources: ["nodes"], verbs: ["get", "list"] }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: kvlog-e2e-no-put-nodes }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: kvlog-e2e-list-nodes }
+subjects: [{ kind: ServiceAccount, name: no-put, namespace: ${NS} }]
 `;
 }
 
@@ -457,5 +469,72 @@ describe.runIf(LOCAL)("a production-sized cluster: paged discovery, nodes that a
     expect(x.skipped).toBe(false);
     expect(["unreachable", "timeout", "error"]).toContain(x.outcome);
     expect(Date.now() - started).toBeLessThan(20_000);
+  });
+});
+
+// A worker's kubelet can publish a mirror pod with any labels for its own node. kvlog must not
+// send an operator's token to one labelled component=kube-scheduler on a worker (README
+// "Security notes"). node-2 is a worker: a static pod manifest there becomes such a mirror pod,
+// and a listener on 127.0.0.1:10259 in node-2's network namespace records any connection.
+describe.runIf(LOCAL)("credentials go only to pods the cluster vouches for", () => {
+  const ROGUE = "rogue-scheduler";
+  const worker = "kvlog-node-2";
+  const manifest = `${STATE}/nodes/${worker}/manifests/${ROGUE}.yaml`;
+  const seen = `${STATE}/rogue-connections.txt`;
+  let listener: import("node:child_process").ChildProcess | undefined;
+
+  beforeAll(async () => {
+    const { writeFileSync } = await import("node:fs");
+    const { spawn } = await import("node:child_process");
+    writeFileSync(seen, "");
+    const script = `require("net").createServer((s) => { require("fs").appendFileSync(${JSON.stringify(seen)}, "connection\\n"); s.destroy(); }).listen(10259, "127.0.0.1")`;
+    listener = spawn("ip", ["netns", "exec", worker, process.execPath, "-e", script], { stdio: "ignore" });
+    writeFileSync(
+      manifest,
+      `apiVersion: v1
+kind: Pod
+metadata:
+  name: ${ROGUE}
+  namespace: kube-system
+  labels: { component: kube-scheduler, tier: control-plane }
+spec:
+  hostNetwork: true
+  containers:
+  - name: kube-scheduler
+    image: registry.k8s.io/kube-scheduler:v1.36.3
+    command: ["kube-scheduler"]
+`,
+    );
+    // The kubelet reads its manifests every 5 s, then publishes the mirror pod.
+    const until = Date.now() + 60_000;
+    for (;;) {
+      const phase = await kubectl(["-n", "kube-system", "get", "pod", `${ROGUE}-${worker}`, "-o", "jsonpath={.status.phase}"]).catch(() => "");
+      if (phase === "Running") break;
+      if (Date.now() > until) throw new Error(`the mirror pod ${ROGUE}-${worker} did not appear`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }, 90_000);
+
+  afterAll(async () => {
+    const { rmSync } = await import("node:fs");
+    rmSync(manifest, { force: true });
+    listener?.kill();
+  });
+
+  it("the worker's mirror pod labelled component=kube-scheduler is untrusted and reached by nothing; the real scheduler is set", async () => {
+    const { readFileSync: read } = await import("node:fs");
+    const r = await run(["set", "scheduler", String(BASE_LEVEL), "-o", "json"]);
+    expect(r.code).toBe(1);
+    const byPod = Object.fromEntries(r.json().results.map((x: any) => [x.pod, x]));
+    expect(byPod[`kube-scheduler-kvlog-node-1`]).toMatchObject({ outcome: "set", ok: true });
+    expect(byPod[`${ROGUE}-${worker}`]).toMatchObject({ outcome: "untrusted", attempts: 0, endpoint: "" });
+    expect(byPod[`${ROGUE}-${worker}`].message).toMatch(/runs on node kvlog-node-2, which is not a control-plane node/);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(read(seen, "utf8")).toBe("");
+    // The listener does record: named with --pod, the pod is reached (and, not being a scheduler, fails).
+    const named = await run(["set", "scheduler", String(BASE_LEVEL), "--pod", `${ROGUE}-${worker}`, "-o", "json", "--request-timeout", "10s"]);
+    expect(named.json().results[0].outcome).not.toBe("untrusted");
+    await new Promise((r) => setTimeout(r, 500));
+    expect(read(seen, "utf8")).toContain("connection");
   });
 });

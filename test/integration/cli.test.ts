@@ -1,7 +1,7 @@
 // The real CLI against the in-process simulated cluster: every reach path, every outcome class.
 import { writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFakeCluster, type FakeCluster } from "../fake/cluster.ts";
+import { defaultPods, startFakeCluster, type FakeCluster } from "../fake/cluster.ts";
 import { kvlog, type CliRun } from "./run.ts";
 
 let fake: FakeCluster;
@@ -253,7 +253,7 @@ describe("every failure is classified, and never hides the others", () => {
   });
 
   it("403 on the port-forward names pods/portforward", async () => {
-    const f = await startFakeCluster({ users: [{ name: "viewer", rules: [{ resources: ["pods"], verbs: ["get", "list"] }] }] });
+    const f = await startFakeCluster({ users: [{ name: "viewer", rules: [{ resources: ["pods", "nodes"], verbs: ["get", "list"] }] }] });
     try {
       const r = await kvlog(["set", "scheduler", "3", "-o", "json"], { KUBECONFIG: f.kubeconfig("viewer") });
       expect(r.code).toBe(1);
@@ -266,7 +266,7 @@ describe("every failure is classified, and never hides the others", () => {
 
   it("403 from the component's own delegated authorization", async () => {
     const f = await startFakeCluster({
-      users: [{ name: "no-put", rules: [{ resources: ["pods"], verbs: ["get", "list"] }, { resources: ["pods/portforward"], verbs: ["get", "create"] }] }],
+      users: [{ name: "no-put", rules: [{ resources: ["pods", "nodes"], verbs: ["get", "list"] }, { resources: ["pods/portforward"], verbs: ["get", "create"] }] }],
     });
     try {
       const r = await kvlog(["set", "scheduler", "3", "-o", "json"], { KUBECONFIG: f.kubeconfig("no-put") });
@@ -396,6 +396,32 @@ describe("every failure is classified, and never hides the others", () => {
       ["kubelet/cp-1", "set"],
       ["kubelet/ghost", "missing"],
     ]);
+  });
+});
+
+describe("credentials go only where the cluster vouches for the receiver", () => {
+  it("a pod labelled as the scheduler but published by a worker's kubelet gets nothing; the real one is set; --pod trusts it", async () => {
+    const f = await startFakeCluster({
+      pods: [...defaultPods(), { name: "kube-scheduler-worker-1", nodeName: "worker-1", component: "kube-scheduler" }],
+    });
+    try {
+      const rogue = "kube-scheduler/kube-system/kube-scheduler-worker-1";
+      const sent = () => f.requests.filter((q) => q.target === rogue || q.path.includes("kube-scheduler-worker-1"));
+      const r = await kvlog(["set", "scheduler", "4", "-o", "json"], { KUBECONFIG: f.kubeconfig("kvlog") });
+      expect(r.code).toBe(1);
+      const byPod = Object.fromEntries(r.json().results.map((x: any) => [x.pod, x]));
+      expect(byPod["kube-scheduler-cp-1"]).toMatchObject({ outcome: "set", ok: true });
+      expect(byPod["kube-scheduler-worker-1"]).toMatchObject({ outcome: "untrusted", ok: false, skipped: false, attempts: 0, endpoint: "", httpStatus: null });
+      expect(byPod["kube-scheduler-worker-1"].message).toMatch(/not a control-plane node/);
+      expect(sent()).toEqual([]); // no port-forward was even asked for: the token never left
+      expect(f.level(rogue)).toBeUndefined();
+      // Named explicitly, the user vouches for it.
+      const named = await kvlog(["set", "scheduler", "4", "--pod", "kube-scheduler-worker-1", "-o", "json"], { KUBECONFIG: f.kubeconfig("kvlog") });
+      expect(named.code, named.stderr).toBe(0);
+      expect(f.level(rogue)).toBe(4);
+    } finally {
+      await f.close();
+    }
   });
 });
 

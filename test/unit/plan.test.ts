@@ -22,7 +22,7 @@ const node = (name: string, labels: Record<string, string> = {}, addresses = [{ 
 function fakeApi(pods: Pod[], nodes: Node[]): KubeApi & { calls: string[] } {
   const calls: string[] = [];
   const matches = (labels: Record<string, string> | undefined, sel?: string) =>
-    !sel || sel.split(",").every((kv) => { const [k, v] = kv.split("="); return labels?.[k!] === v; });
+    !sel || sel.split(",").every((kv) => { const [k, v] = kv.split("="); return v === undefined ? labels?.[k!] !== undefined : labels?.[k!] === v; });
   return {
     calls,
     async listPods(ns, { labelSelector, fieldSelector }) {
@@ -39,6 +39,10 @@ function fakeApi(pods: Pod[], nodes: Node[]): KubeApi & { calls: string[] } {
     async getNode(name) {
       calls.push(`getNode ${name}`);
       return nodes.find((n) => n.metadata.name === name);
+    },
+    async getPod(ns, name) {
+      calls.push(`getPod ${ns}/${name}`);
+      return pods.find((p) => p.metadata.namespace === ns && p.metadata.name === name);
     },
     async createToken() {
       throw new Error("not used");
@@ -138,9 +142,13 @@ describe("planTargets with a fake KubeApi", () => {
   it("scheduler pods by the kubeadm label, -n/-l override", async () => {
     const api = fakeApi(pods, nodes);
     expect((await planTargets(sel("scheduler"), api, server)).map((t) => t.id)).toEqual(["kube-scheduler/kube-system/kube-scheduler-cp-1"]);
-    expect(api.calls).toEqual(["listPods kube-system component=kube-scheduler"]);
+    expect(api.calls).toEqual([
+      "listPods kube-system component=kube-scheduler",
+      "listNodes node-role.kubernetes.io/control-plane",
+      "listNodes node-role.kubernetes.io/master",
+    ]);
     await expect(planTargets(sel("scheduler", { namespace: "other", selector: "app=x" }), api, server)).rejects.toThrow(NothingMatchedError);
-    expect(api.calls[1]).toBe("listPods other app=x");
+    expect(api.calls[3]).toBe("listPods other app=x");
   });
 
   it("no control-plane pods (managed cluster) is 'nothing matched' and says why", async () => {
@@ -199,6 +207,54 @@ describe("planTargets with a fake KubeApi", () => {
     await planTargets(sel("proxy", { nodes: ["w-1", ...many.map((n) => n.metadata.name)] }), api, server);
     expect(api.calls.filter((c) => c.startsWith("listPods"))).toEqual(["listPods kube-system k8s-app=kube-proxy"]);
     expect(api.calls.filter((c) => c.startsWith("getNode"))).toHaveLength(31);
+  });
+});
+
+describe("port-forwards go only to pods the cluster vouches for", () => {
+  const CP = { "node-role.kubernetes.io/control-plane": "" };
+  const nodes = [node("cp-1", CP), node("old-cp", { "node-role.kubernetes.io/master": "" }), node("w-1")];
+  const mirror = { "kubernetes.io/config.mirror": "abc" };
+  const sched = (name: string, nodeName: string, meta: Partial<Pod["metadata"]> = {}): Pod => ({
+    ...pod(name, nodeName, {}, "registry.k8s.io/kube-scheduler:v1.34.1"),
+    metadata: { name, namespace: "kube-system", labels: { component: "kube-scheduler" }, ...meta },
+  });
+  const pods = [
+    sched("kube-scheduler-cp-1", "cp-1", { annotations: mirror }),
+    sched("kube-scheduler-old-cp", "old-cp", { annotations: mirror }),
+    sched("kube-scheduler-w-1", "w-1", { annotations: mirror }), // a worker's kubelet published it
+    sched("sched-ds-x", "cp-1", { ownerReferences: [{ kind: "DaemonSet", name: "sched", controller: true }] }),
+    sched("bare", "cp-1"), // neither a mirror nor owned: created by hand
+  ];
+
+  it("a static pod's mirror or a controller's pod on a control-plane node is used; the rest are untrusted", async () => {
+    const t = await planTargets(sel("scheduler"), fakeApi(pods, nodes), server);
+    expect(t.map((x) => [x.pod, x.unavailable?.outcome ?? "use"])).toEqual([
+      ["bare", "untrusted"],
+      ["kube-scheduler-cp-1", "use"],
+      ["kube-scheduler-old-cp", "use"],
+      ["kube-scheduler-w-1", "untrusted"],
+      ["sched-ds-x", "use"],
+    ]);
+    const w = t.find((x) => x.pod === "kube-scheduler-w-1")!;
+    expect(w.unavailable!.message).toMatch(/^pod runs on node w-1, which is not a control-plane node .*kvlog sends none; if you trust it, name it with --pod kube-scheduler-w-1$/);
+    expect(w.unavailable!.skipped).toBeUndefined(); // a failure of the run, not a skip
+    expect(t.find((x) => x.pod === "bare")!.unavailable!.message).toMatch(/^pod is neither a static pod's mirror nor owned by a controller/);
+  });
+
+  it("--pod names the pods: each is fetched and trusted; an unknown name is missing", async () => {
+    const api = fakeApi(pods, nodes);
+    const t = await planTargets(sel("scheduler", { pods: ["kube-scheduler-w-1", "nope"] }), api, server);
+    expect(t.map((x) => [x.id, x.unavailable?.outcome ?? "use"])).toEqual([
+      ["kube-scheduler/kube-system/kube-scheduler-w-1", "use"],
+      ["kube-scheduler/kube-system/nope", "missing"],
+    ]);
+    expect(api.calls).toEqual(["getPod kube-system/kube-scheduler-w-1", "getPod kube-system/nope"]);
+  });
+
+  it("kube-proxy gets no credentials, so any of its pods is used", async () => {
+    const kp = [{ ...pod("kube-proxy-w", "w-1"), metadata: { name: "kube-proxy-w", namespace: "kube-system", labels: { "k8s-app": "kube-proxy" }, annotations: mirror } }];
+    const t = await planTargets(sel("proxy"), fakeApi(kp, nodes), server);
+    expect(t.map((x) => [x.pod, x.unavailable, x.authenticates])).toEqual([["kube-proxy-w", undefined, false]]);
   });
 });
 
@@ -310,6 +366,16 @@ describe("what discovery keeps of a listed object", () => {
       },
     });
     expect(JSON.stringify(r).length).toBeLessThan(400); // of ~35 KB given
+  });
+  it("a pod keeps the mirror annotation and its owners, for vouching, and no other annotation", () => {
+    const p = {
+      metadata: { name: "p", namespace: "ns", annotations: { "kubernetes.io/config.mirror": "h", other: "x" }, ownerReferences: [{ kind: "Node", name: "n", controller: true, uid: "u", apiVersion: "v1" }] },
+    } as unknown as Pod;
+    expect(reducePod(p).metadata).toEqual({
+      name: "p", namespace: "ns", deletionTimestamp: undefined,
+      annotations: { "kubernetes.io/config.mirror": "h" },
+      ownerReferences: [{ kind: "Node", name: "n", controller: true }],
+    });
   });
   it("a pod keeps its name, namespace, node, phase, deletion and container images", () => {
     const big = {
