@@ -6,7 +6,7 @@ import { errorCode, FLAGS_PATH, isTimeout, networkReason, statusMessage, withDea
 import type { Target } from "./plan.js";
 import { TunnelError, TunnelRefusedError } from "./portforward.js";
 import type { Access, HttpAnswer } from "./http.js";
-import { openChannel, type Channel } from "./transport.js";
+import { directCredentials, openChannel, type Channel } from "./transport.js";
 
 export type Outcome =
   | "set"
@@ -195,7 +195,7 @@ export async function applyOne(target: Target, opts: ApplyOptions): Promise<Resu
     hint: c.hint ?? null,
     durationMs: Math.max(0, Math.round(now() - started)),
     errorCode,
-    request: { method: "PUT", url, body, auth: target.authenticates && opts.access ? opts.access.credentials.kind : "none" },
+    request: { method: "PUT", url, body, auth: authShown(target, opts.access) },
   });
 
   if (target.unavailable) {
@@ -217,6 +217,13 @@ export async function applyOne(target: Target, opts: ApplyOptions): Promise<Resu
   } finally {
     await channel?.close().catch(() => {});
   }
+}
+
+/** The kind of credentials a target is sent (never their value). */
+function authShown(target: Target, access: Access | undefined): string {
+  if (!target.authenticates || !access) return "none";
+  if (target.via === "direct" && target.url && new URL(target.url).origin !== access.server.origin) return directCredentials(target, access)?.kind ?? "none";
+  return access.credentials.kind;
 }
 
 const SUCCESS = /^successfully set klog\.logging\.verbosity to (\S+)/;
@@ -251,7 +258,9 @@ export function classifyAnswer(target: Target, level: number, ans: HttpAnswer): 
         hint:
           target.via === "port-forward"
             ? `${c.name} checks tokens with TokenReview and client certificates against the cluster client CA: use a token (--token, --service-account) or a kubeconfig client certificate it trusts; check its --authentication-kubeconfig`
-            : "check the kubeconfig user, or pass --token/--token-file/--service-account",
+            : target.nodeReported && !target.tokenToNodes
+              ? "kvlog sends no bearer token to an address a node reports about itself (a compromised node could replay it): drop --direct, or use --service-account NS/NAME (a short-lived token minted for the run), or pass --send-token-to-nodes"
+              : "check the kubeconfig user, or pass --token/--token-file/--service-account",
       };
     case 403:
       return forbidden(target, text);
@@ -362,7 +371,7 @@ export function classifyError(target: Target, e: unknown, timeoutMs: number): Cl
         target.via === "port-forward"
           ? `the TLS handshake with ${target.component} inside the tunnel failed: check that port ${target.port} serves HTTPS`
           : target.component === "kubelet" && target.via === "direct"
-            ? "kubelet serving certificates are often self-signed: drop --direct to go through the apiserver, or pass --insecure-skip-tls-verify"
+            ? "kubelet serving certificates are often self-signed: drop --direct to go through the apiserver's node proxy"
             : "check the kubeconfig's certificate-authority, or pass --insecure-skip-tls-verify if you accept the risk",
     };
   }

@@ -38,6 +38,7 @@ export interface SetRequest {
   /** --pod: these pods only, trusted because the user named them. */
   pods: string[];
   direct: boolean;
+  sendTokenToNodes: boolean;
   endpoint?: URL | undefined;
   token?: string | undefined;
   tokenFile?: string | undefined;
@@ -61,6 +62,7 @@ interface RawSetOptions {
   node?: string[];
   pod?: string[];
   direct?: boolean;
+  sendTokenToNodes?: boolean;
   endpoint?: string;
   token?: string;
   tokenFile?: string;
@@ -128,6 +130,7 @@ Run 'kvlog set --help' for every flag.`,
     .option("--node <name>", "only this node (kubelet, kube-proxy); repeat or separate with commas", collect("node"))
     .option("--pod <name>", "scheduler, controller-managers: only this pod, trusted even off a control-plane node; repeat or separate with commas", collect("pod"))
     .option("--direct", "kubelet only: connect to each node's address and kubelet port instead of the apiserver's node proxy")
+    .option("--send-token-to-nodes", "with --direct: also send a bearer token (not only a client certificate) to the addresses nodes report; --service-account tokens are always sent")
     .option("--endpoint <url>", "send to this URL instead of discovering targets (e.g. https://10.0.0.5:10259)")
     .option("--token <token>", "bearer token to use instead of the kubeconfig's credentials")
     .option("--token-file <path>", "read the bearer token from this file")
@@ -232,6 +235,7 @@ export function validate(componentArg: string, levelArg: string, o: RawSetOption
   if (o.namespace !== undefined && !podBased) throw new UsageError(`-n/--namespace does not apply to ${component.name}: it does not run as a pod kvlog looks up`);
   if (o.podSelector !== undefined && component.discovery !== "node-pod") throw new UsageError(`--pod-selector applies to kube-proxy only; for ${component.name} use -l`);
   if (o.direct && component.name !== "kubelet") throw new UsageError("--direct applies to kubelet only");
+  if (o.sendTokenToNodes && !o.direct) throw new UsageError("--send-token-to-nodes applies with --direct only");
   if (o.pod !== undefined && component.discovery !== "pod") {
     throw new UsageError(`--pod applies to the scheduler and controller-managers, not ${component.name}${nodeScoped ? "; use --node" : ""}`);
   }
@@ -285,6 +289,7 @@ export function validate(componentArg: string, levelArg: string, o: RawSetOption
     nodes: [...new Set(nodes)],
     pods: [...new Set(o.pod ?? [])],
     direct: o.direct === true,
+    sendTokenToNodes: o.sendTokenToNodes === true,
     endpoint,
     token: o.token?.trim(),
     tokenFile: o.tokenFile,
@@ -390,6 +395,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
         endpoint: req.endpoint,
         direct: req.direct,
         includeNotReady: req.includeNotReady,
+        tokenToNodes: req.sendTokenToNodes,
       },
       access && !req.endpoint ? kubeApi(access, apiOpts) : undefined,
       access?.server,

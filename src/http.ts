@@ -24,12 +24,17 @@ export interface Credentials {
   headers: Record<string, string>;
   cert?: Buffer | undefined;
   key?: Buffer | undefined;
+  /** A short-lived token minted for this run (--service-account): may go where others may not. */
+  minted?: boolean | undefined;
 }
 
 /** Everything needed to talk to the apiserver: its URL, TLS, credentials and a pooled dispatcher. */
 export interface Access {
   server: URL;
+  /** The apiserver's TLS settings (CA, tls-server-name, insecure): for the apiserver only. */
   tls: ApiTls;
+  /** For any other host (--direct kubelets, --endpoint): the cluster CA, verified unless --insecure-skip-tls-verify. */
+  otherTls: ApiTls;
   /** The credentials in force; replaced (with the dispatcher when a client certificate changes) by `renew`. */
   credentials: Credentials;
   dispatcher: Dispatcher;

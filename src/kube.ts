@@ -294,8 +294,11 @@ export async function loadAccess(opts: AccessOptions): Promise<Access | undefine
   };
   if (opts.insecureSkipTlsVerify && tlsConf.ca) tlsConf.ca = undefined;
 
+  // The kubeconfig's tls-server-name and insecure-skip-tls-verify describe the apiserver; another
+  // host is checked against the cluster CA with its own name, unless --insecure-skip-tls-verify.
+  const otherTls: ApiTls = { ca: opts.insecureSkipTlsVerify ? undefined : httpsOpts.ca, rejectUnauthorized: !opts.insecureSkipTlsVerify };
   const pool = { timeoutMs: opts.timeoutMs, connections: opts.connections };
-  const access: Access = { server, tls: tlsConf, credentials, dispatcher: newDispatcher(tlsConf, credentials, pool), source, pool };
+  const access: Access = { server, tls: tlsConf, otherTls, credentials, dispatcher: newDispatcher(tlsConf, credentials, pool), source, pool };
   if (renewCredentials) setRenewal(access, renewCredentials, RENEW_EVERY_MS);
   return access;
 }
@@ -375,7 +378,7 @@ export async function bareAccess(opts: AccessOptions, endpoint: URL): Promise<Ac
   const credentials = (await tokenOverride(opts))?.credentials ?? { kind: "none", headers: {} };
   const tlsConf: ApiTls = { rejectUnauthorized: !opts.insecureSkipTlsVerify };
   const pool = { timeoutMs: opts.timeoutMs };
-  return { server: endpoint, tls: tlsConf, credentials, dispatcher: newDispatcher(tlsConf, credentials, pool), source: "no kubeconfig", pool };
+  return { server: endpoint, tls: tlsConf, otherTls: tlsConf, credentials, dispatcher: newDispatcher(tlsConf, credentials, pool), source: "no kubeconfig", pool };
 }
 
 export function describeCredentials(headers: Record<string, string>, hasCert: boolean): string {
@@ -402,6 +405,7 @@ export async function withServiceAccount(access: Access, api: KubeApi, namespace
   const mint = async (): Promise<Credentials> => ({
     kind: `ServiceAccount ${namespace}/${name} token (TokenRequest, 10 min, renewed)`,
     headers: { Authorization: `Bearer ${await api.createToken(namespace, name, SA_TOKEN_SECONDS)}` },
+    minted: true,
   });
   const credentials = await mint();
   const acting: Access = { ...access, credentials, dispatcher: newDispatcher(access.tls, credentials, access.pool), renew: undefined, renewAt: undefined, tlsSession: undefined };

@@ -23,6 +23,12 @@ export interface Target {
   version?: string | undefined;
   /** Set when the target is not to be contacted. `skipped`: left out on purpose, not a failure of the run. */
   unavailable?: { outcome: "missing" | "pod-not-running" | "node-not-ready" | "untrusted" | "interrupted"; message: string; skipped?: boolean } | undefined;
+  /**
+   * For via=direct: the address comes from the node's own status, which its kubelet writes; a
+   * bearer token goes there only if it was minted for the run or `tokenToNodes` allows it.
+   */
+  nodeReported?: boolean | undefined;
+  tokenToNodes?: boolean | undefined;
   /** The level the target had before kvlog changed it, when known (for a later revert). */
   previousLevel?: number | undefined;
 }
@@ -45,6 +51,8 @@ export interface Selection {
   includeNotReady?: boolean | undefined;
   /** --pod: these pods (by name) and no others; the user vouches for them. */
   pods?: string[] | undefined;
+  /** --send-token-to-nodes: a bearer token may go to the addresses nodes report (--direct). */
+  tokenToNodes?: boolean | undefined;
 }
 
 /** How many single GETs (named nodes, one node's pods) discovery sends at once. */
@@ -73,7 +81,7 @@ async function streamNodeTargets(sel: Selection, api: KubeApi, emit: (targets: T
   await api.listNodes(sel.selector, (page) => {
     const fresh = page.filter((n) => !seen.has(n.metadata.name));
     for (const n of fresh) seen.add(n.metadata.name);
-    const targets = skipNotReady(nodeTargets(sel.component, fresh, sel.direct), fresh, sel);
+    const targets = skipNotReady(nodeTargets(sel.component, fresh, sel.direct, sel.tokenToNodes), fresh, sel);
     all.push(...targets);
     if (targets.length > 0) emit(targets);
   });
@@ -112,7 +120,7 @@ async function findTargets(sel: Selection, api: KubeApi | undefined, server: URL
     case "node": {
       const { nodes, missing } = await findNodes(sel, api);
       if (nodes.length === 0 && missing.length === 0) throw new NothingMatchedError(noNodesMessage(sel));
-      return [...skipNotReady(nodeTargets(c, nodes, sel.direct), nodes, sel), ...missing];
+      return [...skipNotReady(nodeTargets(c, nodes, sel.direct, sel.tokenToNodes), nodes, sel), ...missing];
     }
     case "node-pod": {
       const ns = sel.namespace ?? c.namespace!;
@@ -340,7 +348,7 @@ export function imageVersion(p: Pod, c: Component): string | undefined {
   return tag && /^v?\d+\.\d+/.test(tag) ? tag : undefined;
 }
 
-export function nodeTargets(c: Component, nodes: Node[], direct: boolean): Target[] {
+export function nodeTargets(c: Component, nodes: Node[], direct: boolean, tokenToNodes = false): Target[] {
   return nodes
     .map((n): Target => {
       const name = n.metadata.name;
@@ -364,7 +372,7 @@ export function nodeTargets(c: Component, nodes: Node[], direct: boolean): Targe
         };
       }
       const host = address.includes(":") ? `[${address}]` : address;
-      return { ...base, via: "direct", port, url: `https://${host}:${port}` };
+      return { ...base, via: "direct", port, url: `https://${host}:${port}`, nodeReported: true, tokenToNodes };
     })
     .sort((a, b) => a.id.localeCompare(b.id));
 }

@@ -6,7 +6,7 @@
 
 import tls from "node:tls";
 import { Client } from "undici";
-import { displayUrl, FLAGS_PATH, joinUrl, newDispatcher, request, secureContextFor, sleep, type Access, type HttpAnswer, type SendOptions } from "./http.js";
+import { displayUrl, FLAGS_PATH, joinUrl, newDispatcher, request, secureContextFor, sleep, type Access, type Credentials, type HttpAnswer, type SendOptions } from "./http.js";
 import { apiRequest, freshCredentials, MAX_THROTTLE_RETRIES } from "./kube.js";
 import { openTunnel, portForwardUrl, TunnelRefusedError } from "./portforward.js";
 import type { Target } from "./plan.js";
@@ -26,6 +26,23 @@ function sendsCredentials(target: Target, access: Access | undefined, https: boo
   return access !== undefined && target.authenticates && https;
 }
 
+/**
+ * What a direct target gets. An address a node reports about itself (kubelet --direct) is written
+ * by that node's kubelet: a compromised node can point it at a listener of its own, with a
+ * certificate the cluster CA signed for it. A client certificate cannot be replayed from there, a
+ * bearer token can: it goes only when minted for this run (--service-account) or with
+ * --send-token-to-nodes.
+ */
+export function directCredentials(target: Target, access: Access | undefined): Credentials | undefined {
+  if (!target.url || !sendsCredentials(target, access, new URL(target.url).protocol === "https:")) return undefined;
+  const c = access!.credentials;
+  if (!target.nodeReported || c.minted || target.tokenToNodes) return c;
+  const headers = Object.fromEntries(Object.entries(c.headers).filter(([k]) => k.toLowerCase() !== "authorization"));
+  if (Object.keys(headers).length === Object.keys(c.headers).length) return c;
+  const kind = c.cert ? "client certificate (kubeconfig); bearer token withheld from a node-reported address" : "none: bearer token withheld from a node-reported address";
+  return { ...c, kind, headers };
+}
+
 const direct: Way = (target, access, timeoutMs) => {
   const base = new URL(target.url!);
   const url = displayUrl(joinUrl(base, FLAGS_PATH));
@@ -33,8 +50,8 @@ const direct: Way = (target, access, timeoutMs) => {
     // The apiserver itself: its pooled connections, renewed credentials, 429s waited out.
     return { url, send: (opts) => apiRequest(access, opts.path, opts), close: async () => {} };
   }
-  const creds = sendsCredentials(target, access, base.protocol === "https:") ? access!.credentials : undefined;
-  const dispatcher = newDispatcher(access?.tls ?? { rejectUnauthorized: true }, creds, { timeoutMs });
+  const creds = directCredentials(target, access);
+  const dispatcher = newDispatcher(access?.otherTls ?? { rejectUnauthorized: true }, creds, { timeoutMs });
   return {
     url,
     send: (opts) => request(dispatcher, joinUrl(base, opts.path), creds?.headers ?? {}, opts),

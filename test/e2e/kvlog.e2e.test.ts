@@ -329,15 +329,22 @@ describe("kvlog changes the level of real components (proven by their logs)", ()
 });
 
 describe("other paths against real components", () => {
-  it("kubelet --direct verifies the kubelet's serving certificate against the cluster CA", async () => {
-    const r = await run(["set", "kubelet", String(BASE_LEVEL), "--direct", "-o", "json"]);
+  it("kubelet --direct: no bearer token to node-reported addresses unless asked; then TLS verified against the cluster CA", async () => {
+    const withheld = await run(["set", "kubelet", String(BASE_LEVEL), "--direct", "-o", "json"]);
+    const live = (doc: any) => doc.results.filter((x: any) => !x.skipped);
+    // The kvlog identity is a ServiceAccount token: a node-reported address does not get it.
+    expect(withheld.code).toBe(1);
+    for (const x of live(withheld.json())) {
+      expect(x).toMatchObject({ via: "direct", outcome: "unauthorized", httpStatus: 401, request: { auth: "none: bearer token withheld from a node-reported address" } });
+    }
+    expect(withheld.stderr).toMatch(/--send-token-to-nodes/);
+    const r = await run(["set", "kubelet", String(BASE_LEVEL), "--direct", "--send-token-to-nodes", "-o", "json"]);
     const doc = r.json();
     // The local cluster's kubelet certificates are signed by the cluster CA (like serverTLSBootstrap).
     if (LOCAL) {
       expect(r.code, r.stdout).toBe(0);
-      const live = doc.results.filter((x: any) => !x.skipped);
-      expect(live.map((x: any) => x.node).sort()).toEqual(realNodes());
-      expect(live.every((x: any) => x.via === "direct" && x.outcome === "set")).toBe(true);
+      expect(live(doc).map((x: any) => x.node).sort()).toEqual(realNodes());
+      expect(live(doc).every((x: any) => x.via === "direct" && x.outcome === "set")).toBe(true);
     } else {
       expect(doc.results.every((x: any) => ["set", "tls-error"].includes(x.outcome))).toBe(true);
     }

@@ -1,7 +1,7 @@
 // The real CLI against the in-process simulated cluster: every reach path, every outcome class.
 import { writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defaultPods, startFakeCluster, type FakeCluster } from "../fake/cluster.ts";
+import { defaultPods, KVLOG_RULES, startFakeCluster, type FakeCluster } from "../fake/cluster.ts";
 import { kvlog, type CliRun } from "./run.ts";
 
 let fake: FakeCluster;
@@ -104,6 +104,7 @@ describe("every component, every path", () => {
     expect(verified.code).toBe(1);
     expect(verified.json().results[0]).toMatchObject({ via: "direct", outcome: "tls-error", ok: false });
     expect(verified.json().results[0].hint).toMatch(/drop --direct/);
+    expect(verified.json().results[0].hint).not.toMatch(/insecure/); // never suggests turning off the apiserver's verification
     const insecure = await run(["set", "kubelet", "6", "--direct", "--node", "cp-1", "--insecure-skip-tls-verify", "-o", "json"]);
     expect(insecure.code).toBe(0);
     expect(insecure.json().results[0]).toMatchObject({ via: "direct", outcome: "set" });
@@ -422,6 +423,40 @@ describe("credentials go only where the cluster vouches for the receiver", () =>
     } finally {
       await f.close();
     }
+  });
+
+  it("--direct: a bearer token never goes to an address a node reports, unless minted for the run or --send-token-to-nodes", async () => {
+    const flags = ["--direct", "--node", "worker-1", "--insecure-skip-tls-verify", "-o", "json"];
+    const withheld = await run(["set", "kubelet", "5", ...flags], "kvlog");
+    expect(withheld.code).toBe(1);
+    expect(withheld.json().results[0]).toMatchObject({ outcome: "unauthorized", httpStatus: 401, request: { auth: "none: bearer token withheld from a node-reported address" } });
+    expect(withheld.json().results[0].hint).toMatch(/--service-account NS\/NAME .* --send-token-to-nodes/);
+    expect(puts("kubelet/worker-1").at(-1)).toMatchObject({ via: "direct", authorization: "none" }); // what the node's listener received
+    const optIn = await run(["set", "kubelet", "5", ...flags, "--send-token-to-nodes"], "kvlog");
+    expect(optIn.code, optIn.stderr).toBe(0);
+    expect(puts("kubelet/worker-1").at(-1)).toMatchObject({ via: "direct", authorization: "bearer", user: "kvlog" });
+    const f = await startFakeCluster({ users: [{ name: "system:serviceaccount:ops:kvlog", rules: KVLOG_RULES }] });
+    try {
+      const minted = await kvlog(["set", "kubelet", "6", ...flags, "--service-account", "ops/kvlog"], { KUBECONFIG: f.kubeconfig("admin") });
+      expect(minted.code, minted.stderr).toBe(0);
+      expect(minted.json().results[0]).toMatchObject({ request: { auth: expect.stringMatching(/^ServiceAccount ops\/kvlog token/) } });
+      const got = f.requests.filter((q) => q.target === "kubelet/worker-1" && q.method === "PUT").at(-1);
+      expect(got).toMatchObject({ via: "direct", authorization: "bearer", user: "system:serviceaccount:ops:kvlog" });
+    } finally {
+      await f.close();
+    }
+    // A client certificate cannot be replayed: it is sent.
+    await run(["set", "kubelet", "5", ...flags], "admin");
+    expect(puts("kubelet/worker-1").at(-1)).toMatchObject({ via: "direct", authorization: "cert", user: "admin" });
+    const bad = await kvlog(["set", "kubelet", "5", "--send-token-to-nodes"], { KUBECONFIG: fake.kubeconfig("admin") });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe("kvlog: --send-token-to-nodes applies with --direct only\n");
+  });
+
+  it("the kubeconfig's insecure-skip-tls-verify is the apiserver's: it does not extend to node addresses", async () => {
+    const r = await kvlog(["set", "kubelet", "5", "--direct", "--node", "cp-1", "-o", "json"], { KUBECONFIG: fake.kubeconfig("admin", { insecure: true }) });
+    expect(r.code).toBe(1);
+    expect(r.json().results[0]).toMatchObject({ via: "direct", outcome: "tls-error" }); // the apiserver itself was reached unverified, as asked
   });
 });
 

@@ -40,6 +40,7 @@ function access(token: string, renewTo?: string): Access & { renewals: number } 
   const a: Access & { renewals: number } = {
     server: base,
     tls: { rejectUnauthorized: true },
+    otherTls: { rejectUnauthorized: true },
     credentials: { kind: "bearer token (kubeconfig)", headers: { Authorization: `Bearer ${token}` } },
     dispatcher: newDispatcher({ rejectUnauthorized: true }, undefined, { timeoutMs: 5000 }),
     source: "test",
@@ -131,5 +132,35 @@ describe("withServiceAccount", () => {
     expect(user.credentials.headers.Authorization).toBe("Bearer user-token-1");
     await acting.dispatcher.close();
     await user.dispatcher.close();
+  });
+});
+
+describe("TLS settings belong to one host", () => {
+  it("the kubeconfig's tls-server-name and insecure-skip-tls-verify apply to the apiserver, not to other hosts", async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { loadAccess } = await import("../../src/kube.js");
+    const dir = mkdtempSync(`${tmpdir()}/kvlog-tls-`);
+    const ca = Buffer.from("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").toString("base64");
+    const file = (extra: string) => {
+      const f = `${dir}/${Math.random()}.kubeconfig`;
+      writeFileSync(f, `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://10.0.0.1:6443\n    certificate-authority-data: ${ca}\n${extra}contexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\nusers:\n- name: u\n  user: {token: abcdefgh12345678}\n`);
+      return f;
+    };
+    try {
+      const opts = { insecureSkipTlsVerify: false, timeoutMs: 1000, optional: false, env: {} };
+      const named = (await loadAccess({ ...opts, kubeconfig: file("    tls-server-name: api.internal\n") }))!;
+      expect(named.tls.servername).toBe("api.internal");
+      expect(named.otherTls.servername).toBeUndefined();
+      expect(named.otherTls.ca?.toString()).toBe(named.tls.ca?.toString());
+      const insecure = (await loadAccess({ ...opts, kubeconfig: file("    insecure-skip-tls-verify: true\n") }))!;
+      expect(insecure.tls.rejectUnauthorized).toBe(false);
+      expect(insecure.otherTls.rejectUnauthorized).toBe(true);
+      const flag = (await loadAccess({ ...opts, insecureSkipTlsVerify: true, kubeconfig: file("") }))!;
+      expect([flag.tls.rejectUnauthorized, flag.otherTls.rejectUnauthorized]).toEqual([false, false]); // the flag is the user's choice for both
+      for (const a of [named, insecure, flag]) await a.dispatcher.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
