@@ -376,6 +376,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       used.push(access);
     }
 
+    refuseIgnoredImpersonation(req, req.serviceAccount ? undefined : access);
     if (req.serviceAccount && req.dryRun && access) {
       access.credentials = { ...access.credentials, kind: `ServiceAccount ${req.serviceAccount.namespace}/${req.serviceAccount.name} token (minted when not --dry-run)` };
     }
@@ -455,6 +456,29 @@ export async function run(argv: string[], io: Io): Promise<number> {
   } finally {
     for (const a of used) await a.dispatcher.close().catch(() => {});
   }
+}
+
+/**
+ * A kubeconfig that impersonates (`as:`) makes the apiserver act as that identity, and so does
+ * its node proxy. The scheduler, controller-managers and a kubelet reached directly check the
+ * credentials themselves and ignore impersonation headers: kvlog would act there as the real,
+ * usually more powerful, identity. It refuses instead.
+ */
+function refuseIgnoredImpersonation(req: SetRequest, access: Access | undefined): void {
+  const as = Object.entries(access?.credentials.headers ?? {}).find(([k]) => k.toLowerCase() === "impersonate-user")?.[1];
+  if (!as || !req.component.authenticates) return;
+  const where =
+    req.endpoint !== undefined && req.endpoint.origin !== access?.server.origin
+      ? `--endpoint ${req.endpoint.host}`
+      : req.component.discovery === "pod"
+        ? `${req.component.name} (through a port-forward)`
+        : req.component.name === "kubelet" && req.direct
+          ? "a kubelet reached with --direct"
+          : undefined;
+  if (!where) return;
+  throw new ConfigError(
+    `the kubeconfig impersonates "${as}" (as:), but ${where} checks credentials itself and ignores impersonation, so kvlog would act there as your own identity; drop "as:" from the kubeconfig user, or use --service-account NAMESPACE/NAME`,
+  );
 }
 
 /** Secrets never reach output: any credential value that shows up in a message is masked. */

@@ -5,6 +5,7 @@
 // @kubernetes/client-node is used only to load kubeconfigs and run their auth
 // (client certificates, tokens, exec plugins, auth providers); requests go through undici.
 
+import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { delimiter, join } from "node:path";
@@ -244,6 +245,7 @@ export async function loadAccess(opts: AccessOptions): Promise<Access | undefine
     auth?: string;
   }
   // Let client-node run the user's auth: certificates, token, token file, exec plugin, auth provider.
+  const plugins = watchExecPlugins(kc);
   const userAuth = async (): Promise<{ httpsOpts: HttpsOptions; credentials: Credentials }> => {
     const httpsOpts: HttpsOptions = {};
     try {
@@ -253,7 +255,8 @@ export async function loadAccess(opts: AccessOptions): Promise<Access | undefine
         `the credentials of the ${source} (exec plugin or auth provider) did not answer within ${opts.timeoutMs} ms`,
       );
     } catch (e) {
-      throw new ConfigError(`the credentials of the ${source} could not be loaded: ${credentialFailure(e)}; check the user entry (exec plugin, token file, certificate paths)`, {
+      plugins.killAll(); // a plugin that missed its deadline does not outlive kvlog
+      throw new ConfigError(`the credentials of the ${source} could not be loaded: ${credentialFailure(e, plugins.failed)}; check the user entry (exec plugin, token file, certificate paths)`, {
         cause: e,
       });
     }
@@ -346,10 +349,43 @@ export async function freshCredentials(access: Access): Promise<Credentials> {
 }
 
 /** Why credentials failed, without echoing what a plugin printed (it may hold a token). */
-function credentialFailure(e: unknown): string {
+function credentialFailure(e: unknown, failed: { command: string; code: number | null } | undefined): string {
   const msg = firstLine((e as Error).message ?? String(e));
+  if (failed) return `the exec plugin ${failed.command} exited with code ${failed.code} (run it yourself to see its message; kvlog does not print a plugin's output)`;
   if (e instanceof SyntaxError || /JSON/.test(msg)) return "the exec plugin's output is not valid JSON";
   return msg;
+}
+
+/**
+ * Tracks the exec credential plugins client-node starts (its ExecAuth spawns them through a
+ * replaceable `execFn`), so that one that misses kvlog's deadline is killed rather than left
+ * running, and so that a failure can be reported without printing the plugin's stderr.
+ */
+function watchExecPlugins(kc: object): { killAll(): void; readonly failed: { command: string; code: number | null } | undefined } {
+  const running = new Set<ChildProcess>();
+  let failed: { command: string; code: number | null } | undefined;
+  const authenticators = (kc as { authenticators?: { execFn?: unknown }[] }).authenticators ?? [];
+  for (const a of authenticators) {
+    if (typeof a.execFn !== "function") continue;
+    const spawnPlugin = a.execFn as (command: string, args: string[], opts: object) => ChildProcess;
+    a.execFn = (command: string, args: string[], o: object) => {
+      const child = spawnPlugin(command, args, o);
+      running.add(child);
+      child.once("close", (code) => {
+        running.delete(child);
+        if (code !== null && code !== 0) failed = { command, code };
+      });
+      return child;
+    };
+  }
+  return {
+    killAll() {
+      for (const child of running) child.kill("SIGKILL");
+    },
+    get failed() {
+      return failed;
+    },
+  };
 }
 
 /** --token / --token-file replace the kubeconfig's identity entirely (its client certificate too). */

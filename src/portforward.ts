@@ -120,7 +120,13 @@ export function openTunnel(opts: TunnelOptions): Promise<Duplex> {
   });
 }
 
+/** A component's answer is one line: more than this through a tunnel is not an answer. */
+const MAX_TUNNEL_DATA = 1024 * 1024;
+/** The error channel carries one message. */
+const MAX_TUNNEL_ERROR = 4096;
+
 function tunnelStream(ws: WebSocket): Duplex {
+  let received = 0;
   const seenPortHeader = [false, false];
   let errorText = "";
   const stream = new Duplex({
@@ -157,9 +163,14 @@ function tunnelStream(ws: WebSocket): Duplex {
     }
     if (payload.length === 0) return;
     if (channel === 0) {
+      received += payload.length;
+      if (received > MAX_TUNNEL_DATA) {
+        stream.destroy(new TunnelError(`the pod sent more than ${MAX_TUNNEL_DATA / 1024 / 1024} MiB through the port-forward; no component answers that much`));
+        return;
+      }
       stream.push(payload);
-    } else if (channel === 1) {
-      errorText += payload.toString("utf8");
+    } else if (channel === 1 && errorText.length < MAX_TUNNEL_ERROR) {
+      errorText = (errorText + payload.toString("utf8")).slice(0, MAX_TUNNEL_ERROR);
     }
   });
   ws.on("close", () => {

@@ -1,7 +1,7 @@
 // The real CLI against the in-process simulated cluster: every reach path, every outcome class.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defaultPods, KVLOG_RULES, startFakeCluster, type FakeCluster } from "../fake/cluster.ts";
+import { defaultPods, KVLOG_RULES, startFakeCluster, type FakeCluster, type FakeRule } from "../fake/cluster.ts";
 import { kvlog, type CliRun } from "./run.ts";
 
 let fake: FakeCluster;
@@ -20,6 +20,21 @@ async function run(args: string[], user = "admin", env: Record<string, string> =
   }
   expect(r.stdout + r.stderr).not.toMatch(/PRIVATE KEY|    at .*\(.*:\d+:\d+\)/); // no keys, no stack traces
   return r;
+}
+
+/** The ClusterRole's rules from the README's RBAC block, as the fake's rules. */
+function readmeRules(): FakeRule[] {
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const block = /<!-- rbac:begin -->\s*```yaml\n([\s\S]*?)```\s*<!-- rbac:end -->/.exec(readme)![1]!;
+  const role = block.split(/^---$/m).find((doc) => /^kind: ClusterRole$/m.test(doc))!;
+  const rules: FakeRule[] = [];
+  for (const line of role.split("\n")) {
+    const m = /^\s*(-\s+)?(apiGroups|resources|verbs|nonResourceURLs|resourceNames):\s*(\[.*\])\s*$/.exec(line);
+    if (!m) continue;
+    if (m[1]) rules.push({ verbs: [] });
+    (rules.at(-1) as unknown as Record<string, string[]>)[m[2]!] = JSON.parse(m[3]!) as string[];
+  }
+  return rules;
 }
 
 /** A kubeconfig for the fake cluster whose user runs an exec credential plugin. */
@@ -139,12 +154,22 @@ describe("every component, every path", () => {
 });
 
 describe("identities", () => {
-  it("the README's least-privilege role is enough for every component", async () => {
-    for (const c of ["apiserver", "scheduler", "kcm", "kubelet"]) {
-      const r = await run(["set", c, "2"], "kvlog");
-      expect(r.code, `${c}: ${r.stdout}${r.stderr}`).toBe(0);
+  it("the README's least-privilege role, as written in the README, is enough for every component", async () => {
+    const rules = readmeRules();
+    expect(rules.length).toBeGreaterThanOrEqual(4);
+    const f = await startFakeCluster({
+      users: [{ name: "readme", rules }],
+      defaultBehaviour: { "kube-proxy": { profiling: true } },
+    });
+    try {
+      for (const c of ["apiserver", "scheduler", "kcm", "ccm", "kubelet", "kube-proxy"]) {
+        const r = await kvlog(["set", c, "2"], { KUBECONFIG: f.kubeconfig("readme") });
+        expect(r.code, `${c}: ${r.stdout}${r.stderr}`).toBe(0);
+      }
+      expect(f.requests.filter((q) => q.target === SCHED && q.method === "PUT").at(-1)).toMatchObject({ authorization: "bearer", user: "readme" });
+    } finally {
+      await f.close();
     }
-    expect(puts(SCHED).at(-1)).toMatchObject({ authorization: "bearer", user: "kvlog" });
   });
 
   it("--token replaces the kubeconfig identity (and a wrong one is 401)", async () => {
@@ -208,12 +233,45 @@ describe("identities", () => {
     expect(r.stdout + r.stderr).not.toContain("stale-token-0123456789");
   });
 
-  it("an exec plugin that never answers is bounded by --request-timeout", async () => {
+  it("an exec plugin that never answers is bounded by --request-timeout, and killed", async () => {
     const started = Date.now();
-    const r = await kvlog(["set", "apiserver", "2", "--request-timeout", "1s"], { KUBECONFIG: execKubeconfig("/bin/sleep", "exec-hang", ["600"]) });
+    const r = await kvlog(["set", "apiserver", "2", "--request-timeout", "1s"], { KUBECONFIG: execKubeconfig("/bin/sleep", "exec-hang", ["613"]) });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^kvlog: the credentials of the kubeconfig .* could not be loaded: .*did not answer within 1000 ms/);
     expect(Date.now() - started).toBeLessThan(15_000);
+    const { execFileSync } = await import("node:child_process");
+    const left = (() => {
+      try {
+        return execFileSync("pgrep", ["-f", "sleep 613"], { encoding: "utf8" }).trim();
+      } catch {
+        return ""; // pgrep exits 1 when nothing matches
+      }
+    })();
+    expect(left, "the plugin still runs after kvlog exited").toBe("");
+  });
+
+  it("an exec plugin that fails: its exit code and the next step, never what it printed", async () => {
+    const { writeFileSync, chmodSync } = await import("node:fs");
+    const plugin = `${fake.dir}/exec-fails.sh`;
+    writeFileSync(plugin, "#!/bin/sh\necho 'refresh failed for token sk-live-SECRET0123456789' >&2\nexit 3\n");
+    chmodSync(plugin, 0o755);
+    const r = await kvlog(["set", "apiserver", "2"], { KUBECONFIG: execKubeconfig(plugin, "exec-fails") });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/could not be loaded: the exec plugin .*exec-fails\.sh exited with code 3 \(run it yourself to see its message/);
+    expect(r.stdout + r.stderr).not.toContain("SECRET0123456789");
+  });
+
+  it("impersonation (kubeconfig as:) is refused where it would be ignored, and used where the apiserver honours it", async () => {
+    const { readFileSync, writeFileSync } = await import("node:fs");
+    const kc = `${fake.dir}/impersonating.kubeconfig`;
+    writeFileSync(kc, readFileSync(fake.kubeconfig("admin"), "utf8").trimEnd() + "\n    as: kvlog\n");
+    for (const args of [["set", "scheduler", "2"], ["set", "kubelet", "2", "--direct", "--node", "cp-1"]]) {
+      const r = await kvlog(args, { KUBECONFIG: kc });
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr).toMatch(/^kvlog: the kubeconfig impersonates "kvlog" \(as:\), but .* checks credentials itself and ignores impersonation.*drop "as:"/);
+    }
+    const proxied = await kvlog(["set", "kubelet", "2", "--node", "cp-1"], { KUBECONFIG: kc });
+    expect(proxied.code, proxied.stderr).toBe(0);
   });
 
   it("--token-file reads and trims the token", async () => {
@@ -222,6 +280,7 @@ describe("identities", () => {
     writeFileSync(file, `${fake.tokenFor("kvlog")}\n`);
     const r = await run(["set", "apiserver", "2", "--token-file", file]);
     expect(r.code).toBe(0);
+    expect(puts("kube-apiserver").at(-1)).toMatchObject({ authorization: "bearer", user: "kvlog" }); // the file's identity, not the kubeconfig's (admin)
   });
 });
 

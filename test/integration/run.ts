@@ -1,8 +1,17 @@
 // Runs the built CLI (bin/kvlog.js -> dist/) as a separate process, the way users run it.
 import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const CLI = fileURLToPath(new URL("../../bin/kvlog.js", import.meta.url));
+
+/**
+ * The CLI's HOME: an empty folder of its own, so no test ever reads the developer's own
+ * ~/.kube/config (a test that forgot KUBECONFIG fails instead of touching a real cluster).
+ */
+const HOME = mkdtempSync(join(tmpdir(), "kvlog-home-"));
 
 export interface CliRun {
   code: number | null;
@@ -20,7 +29,7 @@ export function kvlog(
 ): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+      env: { PATH: process.env.PATH, HOME, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
