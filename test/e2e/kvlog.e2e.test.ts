@@ -71,6 +71,7 @@ async function serviceAccountKubeconfig(name: string): Promise<string> {
 let kvlogKubeconfig = "";
 let nobodyKubeconfig = "";
 let noPutKubeconfig = "";
+let minterKubeconfig = "";
 const tokens: string[] = [];
 
 async function run(args: string[], kubeconfig = kvlogKubeconfig): Promise<CliRun> {
@@ -222,7 +223,8 @@ beforeAll(async () => {
   kvlogKubeconfig = await serviceAccountKubeconfig("kvlog");
   nobodyKubeconfig = await serviceAccountKubeconfig("nobody");
   noPutKubeconfig = await serviceAccountKubeconfig("no-put");
-  for (const k of [kvlogKubeconfig, nobodyKubeconfig, noPutKubeconfig]) tokens.push(JSON.parse(readFileSync(k, "utf8")).users[0].user.token);
+  minterKubeconfig = await serviceAccountKubeconfig("minter");
+  for (const k of [kvlogKubeconfig, nobodyKubeconfig, noPutKubeconfig, minterKubeconfig]) tokens.push(JSON.parse(readFileSync(k, "utf8")).users[0].user.token);
 });
 
 afterAll(async () => {
@@ -271,6 +273,22 @@ kind: RoleBinding
 metadata: { name: kvlog-e2e-no-put, namespace: kube-system }
 roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: find-and-forward }
 subjects: [{ kind: ServiceAccount, name: no-put, namespace: ${NS} }]
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: minter, namespace: ${NS} }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: { name: mint-kvlog-token, namespace: ${NS} }
+rules:
+  - { apiGroups: [""], resources: ["serviceaccounts/token"], verbs: ["create"], resourceNames: ["kvlog"] }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: kvlog-e2e-minter, namespace: ${NS} }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: mint-kvlog-token }
+subjects: [{ kind: ServiceAccount, name: minter, namespace: ${NS} }]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
@@ -350,20 +368,80 @@ describe("other paths against real components", () => {
     }
   });
 
-  it("--dry-run resolves real targets and sends nothing", async () => {
-    const r = await run(["set", "kubelet", "4", "--dry-run", "-o", "json"]);
+  it("--dry-run resolves real targets and sends nothing (the kubelet's level stays put: no -v=5 lines)", async () => {
+    const node = realNodes()[0]!;
+    const log = await logFor({ component: "kubelet", node, namespace: null, pod: null });
+    await run(["set", "kubelet", String(BASE_LEVEL), "--node", node]);
+    const mark = await log.mark();
+    const r = await run(["set", "kubelet", String(HIGH_LEVEL), "--dry-run", "-o", "json"]);
     expect(r.code).toBe(0);
     const doc = r.json();
     expect(doc.dryRun).toBe(true);
     const live = doc.results.filter((x: any) => !x.skipped);
     expect(live.length).toBeGreaterThan(0);
-    for (const x of live) expect(x).toMatchObject({ outcome: "dry-run", ok: true, httpStatus: null, request: { method: "PUT", body: "4" } });
+    for (const x of live) expect(x).toMatchObject({ outcome: "dry-run", ok: true, httpStatus: null, request: { method: "PUT", body: String(HIGH_LEVEL) } });
+    await new Promise((r) => setTimeout(r, 4000)); // the kubelet relists every second: at -v=6 it would have said so
+    expect((await log.since(mark)).split("\n").filter((l) => MARKERS.kubelet!.test(l))).toEqual([]);
   });
 
-  it("--service-account mints a token with the real TokenRequest API", async () => {
-    const r = await run(["set", "apiserver", String(BASE_LEVEL), "--service-account", `${NS}/kvlog`, "-o", "json"], ADMIN);
+  it("--service-account: an identity that may only mint the token sets the apiserver, so the minted token was used", async () => {
+    const r = await run(["set", "apiserver", String(BASE_LEVEL), "--service-account", `${NS}/kvlog`, "-o", "json"], minterKubeconfig);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.json().results[0].request.auth).toMatch(/ServiceAccount kvlog-e2e\/kvlog/);
+    // The minter itself may not PUT: without --service-account it is refused.
+    const own = await run(["set", "apiserver", String(BASE_LEVEL), "-o", "json"], minterKubeconfig);
+    expect(own.json().results[0]).toMatchObject({ outcome: "forbidden", httpStatus: 403 });
+  });
+});
+
+// A node's status is written by its own kubelet. Here a Node object points --direct at a listener
+// of the test's (10.222.0.1, the test network's host address) with a self-signed certificate:
+// what it receives is what a compromised node would.
+describe.runIf(LOCAL)("--direct and a node that lies about its address", () => {
+  const LIAR = "kvlog-e2e-liar";
+  const received: { authorization: string | undefined; path: string }[] = [];
+  let server: import("node:https").Server | undefined;
+  let port = 0;
+
+  beforeAll(async () => {
+    const https = await import("node:https");
+    const { selfSignedServing } = await import("../fake/x509.ts");
+    const tls = selfSignedServing("10.222.0.1", [], ["10.222.0.1"]);
+    server = https.createServer({ key: tls.keyPem, cert: tls.certChainPem }, (req, res) => {
+      received.push({ authorization: req.headers.authorization, path: req.url ?? "" });
+      res.writeHead(200, { "Content-Type": "text/plain" }).end("successfully set klog.logging.verbosity to 2\n");
+    });
+    await new Promise<void>((resolve) => server!.listen(0, "10.222.0.1", resolve));
+    port = (server.address() as import("node:net").AddressInfo).port;
+    const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+    await kubectl(["create", "-f", "-"], JSON.stringify({
+      // The fleet label keeps the kube-proxy DaemonSet off it (see the cluster README).
+      apiVersion: "v1", kind: "Node", metadata: { name: LIAR, labels: { "kubernetes.io/hostname": LIAR, "kvlog.dev/e2e-fleet": "true" } },
+      status: {
+        addresses: [{ type: "InternalIP", address: "10.222.0.1" }],
+        daemonEndpoints: { kubeletEndpoint: { Port: port } },
+        conditions: [{ type: "Ready", status: "True", reason: "KubeletReady", message: "kubelet is posting ready status", lastHeartbeatTime: now, lastTransitionTime: now }],
+      },
+    }));
+  });
+
+  afterAll(async () => {
+    await kubectl(["delete", "node", LIAR, "--ignore-not-found"]).catch(() => "");
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  });
+
+  it("verified TLS refuses the liar before anything is sent, even with --send-token-to-nodes", async () => {
+    const r = await run(["set", "kubelet", "2", "--direct", "--send-token-to-nodes", "--node", LIAR, "-o", "json"]);
+    expect(r.code).toBe(1);
+    expect(r.json().results[0]).toMatchObject({ via: "direct", outcome: "tls-error" });
+    expect(r.json().results[0].hint).not.toMatch(/insecure/);
+    expect(received).toEqual([]);
+  });
+
+  it("with verification off, the liar gets the PUT but no bearer token; only --send-token-to-nodes would hand it over", async () => {
+    const r = await run(["set", "kubelet", "2", "--direct", "--node", LIAR, "--insecure-skip-tls-verify", "-o", "json"]);
+    expect(r.json().results[0]).toMatchObject({ via: "direct", request: { auth: "none: bearer token withheld from a node-reported address" } });
+    expect(received).toEqual([{ authorization: undefined, path: "/debug/flags/v" }]);
   });
 });
 
