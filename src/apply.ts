@@ -222,7 +222,7 @@ export async function applyOne(target: Target, opts: ApplyOptions): Promise<Resu
 /** The kind of credentials a target is sent (never their value). */
 function authShown(target: Target, access: Access | undefined): string {
   if (!target.authenticates || !access) return "none";
-  if (target.via === "direct" && target.url && new URL(target.url).origin !== access.server.origin) return directCredentials(target, access)?.kind ?? "none";
+  if (target.via === "direct") return directCredentials(target, access)?.kind ?? "none";
   return access.credentials.kind;
 }
 

@@ -46,11 +46,11 @@ export function directCredentials(target: Target, access: Access | undefined): C
 const direct: Way = (target, access, timeoutMs) => {
   const base = new URL(target.url!);
   const url = displayUrl(joinUrl(base, FLAGS_PATH));
-  if (access !== undefined && base.origin === access.server.origin) {
+  const creds = directCredentials(target, access);
+  if (access !== undefined && creds === access.credentials && base.origin === access.server.origin) {
     // The apiserver itself: its pooled connections, renewed credentials, 429s waited out.
     return { url, send: (opts) => apiRequest(access, opts.path, opts), close: async () => {} };
   }
-  const creds = directCredentials(target, access);
   const dispatcher = newDispatcher(access?.otherTls ?? { rejectUnauthorized: true }, creds, { timeoutMs });
   return {
     url,
