@@ -153,13 +153,14 @@ Examples:
   kvlog set kubelet 5 --node worker-1 --node worker-2
   kvlog set kube-proxy 4 -l node-role.kubernetes.io/worker=
   # every scheduler replica, JSON for jq
-  kvlog set scheduler 4 -o json | jq -r '.results[] | select(.ok | not) | .id'
+  kvlog set scheduler 4 -o json | jq -r '.results[] | select((.ok or .skipped) | not) | .id'
   # in CI: fail the job when any replica was not changed
   kvlog set controller-manager 2 -o json > result.json || exit 1
   # see what would be sent
   kvlog set apiserver 3 --dry-run
 
-Exit codes: 0 all targets set, 1 a target failed, 2 usage or configuration error, 3 nothing matched,
+Exit codes: 0 every target tried was set (nodes that are down are skipped, not failed), 1 a target failed
+or none was set, 2 usage or configuration error, 3 nothing matched,
 130 interrupted (Ctrl-C: targets in flight finish, the rest are reported as not attempted).`,
     )
     .action((component: string, level: string, opts: RawSetOptions) => onSet(component, level, opts));

@@ -519,6 +519,33 @@ describe("credentials go only where the cluster vouches for the receiver", () =>
   });
 });
 
+describe("what a pod sends back through a port-forward is bounded", () => {
+  it("an answer of several MB is cut off at 1 MiB, as an error of that target", async () => {
+    const net = await import("node:net");
+    const big = net.createServer((sock) => {
+      sock.once("data", () => {
+        sock.write("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3145728\r\n\r\n");
+        sock.end(Buffer.alloc(3 * 1024 * 1024, "x"));
+      });
+      sock.on("error", () => {});
+    });
+    await new Promise<void>((r) => big.listen(0, "127.0.0.1", r));
+    const port = (big.address() as import("node:net").AddressInfo).port;
+    const f = await startFakeCluster({
+      pods: [{ name: "kube-proxy-huge", nodeName: "cp-1", labels: { "k8s-app": "kube-proxy" }, hostNetwork: false, ports: { 10249: port } }],
+    });
+    try {
+      const r = await kvlog(["set", "kube-proxy", "3", "-o", "json"], { KUBECONFIG: f.kubeconfig("admin") });
+      expect(r.code).toBe(1);
+      expect(r.json().results[0]).toMatchObject({ pod: "kube-proxy-huge", ok: false });
+      expect(r.json().results[0].message).toMatch(/more than 1 MiB through the port-forward/);
+    } finally {
+      await f.close();
+      await new Promise<void>((r) => big.close(() => r()));
+    }
+  });
+});
+
 describe("dry run, output and colour", () => {
   it("--dry-run resolves everything and sends no PUT", async () => {
     const before = fake.requests.filter((q) => q.method === "PUT").length;
