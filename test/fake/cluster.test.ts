@@ -1369,3 +1369,298 @@ describe("a virtual node answers like a real one", () => {
     }
   });
 });
+
+describe("several kube-apiserver replicas and the default/kubernetes Endpoints", () => {
+  let c: FakeCluster;
+  let P: number;
+  const EP_READER = "ep-reader";
+  const DEPRECATED = '299 - "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"';
+  beforeAll(async () => {
+    c = await startFakeCluster({
+      apiserverReplicas: 3,
+      unreachableApiserverReplicas: 1,
+      users: [
+        {
+          name: EP_READER,
+          rules: [
+            { apiGroups: [""], resources: ["endpoints"], verbs: ["get"], resourceNames: ["kubernetes"] },
+            { nonResourceURLs: ["/debug/flags/v"], verbs: ["put"] },
+          ],
+        },
+      ],
+    });
+    P = c.portOf("kube-apiserver");
+  });
+  afterAll(async () => {
+    await c.close();
+  });
+
+  /** A request to one replica's own address, verifying its certificate against caPem (IP SAN). */
+  async function at(ip: string, method: string, path: string, o: { user?: string; body?: string } = {}): Promise<Reply> {
+    const headers: Record<string, string> = {};
+    if (o.user) headers.authorization = `Bearer ${c.tokenFor(o.user)}`;
+    const res = await request(`https://${ip}:${P}${path}`, { method: method as "GET", headers, body: o.body, dispatcher: agentFor(c) });
+    const body = await res.body.text();
+    return { status: res.statusCode, type: res.headers["content-type"] as string | undefined, body, headers: res.headers };
+  }
+  const refused = (ip: string): Promise<string> =>
+    new Promise((resolve) => {
+      const s = net.connect({ host: ip, port: P });
+      s.on("connect", () => {
+        s.destroy();
+        resolve("connected");
+      });
+      s.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    });
+
+  it("starts 3 replicas on 127.0.0.1-3 with one port; 127.0.0.4 (unreachable) refuses connections", async () => {
+    expect(c.url).toBe(`https://127.0.0.1:${P}`);
+    expect(c.apiserverReplicas).toEqual([
+      { id: `kube-apiserver/127.0.0.1:${P}`, ip: "127.0.0.1", port: P, reachable: true },
+      { id: `kube-apiserver/127.0.0.2:${P}`, ip: "127.0.0.2", port: P, reachable: true },
+      { id: `kube-apiserver/127.0.0.3:${P}`, ip: "127.0.0.3", port: P, reachable: true },
+      { id: `kube-apiserver/127.0.0.4:${P}`, ip: "127.0.0.4", port: P, reachable: false },
+    ]);
+    const ids = c.targets().filter((t) => t.startsWith("kube-apiserver"));
+    expect(ids).toEqual(["kube-apiserver", `kube-apiserver/127.0.0.2:${P}`, `kube-apiserver/127.0.0.3:${P}`]);
+    for (const ip of ["127.0.0.1", "127.0.0.2", "127.0.0.3"]) {
+      expect(c.portOf(`kube-apiserver/${ip}:${P}`)).toBe(P);
+      const v = await at(ip, "GET", "/version");
+      expect([v.status, JSON.parse(v.body).gitVersion]).toEqual([200, "v1.34.1"]);
+      // The same API on every replica: same objects, same users.
+      const nodes = await at(ip, "GET", "/api/v1/nodes", { user: "kvlog" });
+      expect(JSON.parse(nodes.body).items.map((n: { metadata: { name: string } }) => n.metadata.name)).toEqual(["cp-1", "worker-1"]);
+      const apis = await at(ip, "GET", "/api", { user: "kvlog" });
+      expect(JSON.parse(apis.body).serverAddressByClientCIDRs).toEqual([{ clientCIDR: "0.0.0.0/0", serverAddress: `${ip}:${P}` }]);
+    }
+    expect(await refused("127.0.0.4")).toBe("ECONNREFUSED");
+    await expect(at("127.0.0.4", "GET", "/version")).rejects.toMatchObject({ code: "ECONNREFUSED" });
+  });
+
+  it("serves default/kubernetes exactly as the lease endpoint reconciler writes it (GET and LIST, every replica)", async () => {
+    const r = await api(c, "GET", "/api/v1/namespaces/default/endpoints/kubernetes", { user: "admin", cert: true });
+    expect([r.status, r.type]).toEqual([200, "application/json"]);
+    expect(r.headers.warning).toBe(DEPRECATED);
+    const ep = JSON.parse(r.body);
+    expect(Object.keys(ep)).toEqual(["kind", "apiVersion", "metadata", "subsets"]);
+    expect(Object.keys(ep.metadata)).toEqual(["name", "namespace", "uid", "resourceVersion", "creationTimestamp", "labels", "managedFields"]);
+    expect(ep.metadata.uid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(ep.metadata.resourceVersion).toMatch(/^\d+$/);
+    expect(ep.metadata.creationTimestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(ep).toEqual({
+      kind: "Endpoints",
+      apiVersion: "v1",
+      metadata: {
+        name: "kubernetes",
+        namespace: "default",
+        uid: ep.metadata.uid,
+        resourceVersion: ep.metadata.resourceVersion,
+        creationTimestamp: ep.metadata.creationTimestamp,
+        labels: { "endpointslice.kubernetes.io/skip-mirror": "true" },
+        managedFields: [
+          {
+            manager: "kube-apiserver",
+            operation: "Update",
+            apiVersion: "v1",
+            time: ep.metadata.managedFields[0].time,
+            fieldsType: "FieldsV1",
+            fieldsV1: { "f:metadata": { "f:labels": { ".": {}, "f:endpointslice.kubernetes.io/skip-mirror": {} } }, "f:subsets": {} },
+          },
+        ],
+      },
+      subsets: [
+        {
+          addresses: [{ ip: "127.0.0.1" }, { ip: "127.0.0.2" }, { ip: "127.0.0.3" }, { ip: "127.0.0.4" }],
+          ports: [{ name: "https", port: P, protocol: "TCP" }],
+        },
+      ],
+    });
+    expect(r.body).toContain(`"subsets":[{"addresses":[{"ip":"127.0.0.1"},{"ip":"127.0.0.2"},{"ip":"127.0.0.3"},{"ip":"127.0.0.4"}],"ports":[{"name":"https","port":${P},"protocol":"TCP"}]}]}\n`);
+    // Every replica answers the same object.
+    for (const ip of ["127.0.0.2", "127.0.0.3"]) expect((await at(ip, "GET", "/api/v1/namespaces/default/endpoints/kubernetes", { user: "admin" })).body).toBe(r.body);
+
+    const list = await api(c, "GET", "/api/v1/namespaces/default/endpoints", { user: "admin" });
+    expect(list.headers.warning).toBe(DEPRECATED);
+    const el = JSON.parse(list.body);
+    expect(el.kind).toBe("EndpointsList");
+    expect(el.metadata).toEqual({ resourceVersion: ep.metadata.resourceVersion });
+    const { kind: _k, apiVersion: _a, ...inList } = ep;
+    expect(el.items).toEqual([inList]);
+    const names = async (q: string): Promise<string[]> =>
+      JSON.parse((await api(c, "GET", q, { user: "admin" })).body).items.map((x: { metadata: { name: string } }) => x.metadata.name);
+    expect(await names("/api/v1/endpoints")).toEqual(["kubernetes"]);
+    expect(await names("/api/v1/namespaces/kube-system/endpoints")).toEqual([]);
+    expect(await names("/api/v1/namespaces/default/endpoints?labelSelector=endpointslice.kubernetes.io%2Fskip-mirror%3Dtrue")).toEqual(["kubernetes"]);
+    expect(await names("/api/v1/namespaces/default/endpoints?labelSelector=endpointslice.kubernetes.io%2Fskip-mirror%3Dfalse")).toEqual([]);
+    expect(await names("/api/v1/endpoints?fieldSelector=metadata.name%3Dkubernetes%2Cmetadata.namespace%3Ddefault")).toEqual(["kubernetes"]);
+    expect(await names("/api/v1/endpoints?fieldSelector=metadata.name%3Dother")).toEqual([]);
+    const badField = await api(c, "GET", "/api/v1/namespaces/default/endpoints?fieldSelector=subsets.foo%3Dx", { user: "admin" });
+    expect(badField.body).toBe(statusJSON(400, "BadRequest", "field label not supported: subsets.foo"));
+
+    const other = await api(c, "GET", "/api/v1/namespaces/default/endpoints/other", { user: "admin" });
+    expect([other.status, other.body]).toEqual([404, statusJSON(404, "NotFound", 'endpoints "other" not found', { name: "other", kind: "endpoints" })]);
+    const elsewhere = await api(c, "GET", "/api/v1/namespaces/kube-system/endpoints/kubernetes", { user: "admin" });
+    expect(elsewhere.body).toBe(statusJSON(404, "NotFound", 'endpoints "kubernetes" not found', { name: "kubernetes", kind: "endpoints" }));
+    const discovery = JSON.parse((await api(c, "GET", "/api/v1", { user: "kvlog" })).body);
+    expect(discovery.resources.find((x: { name: string }) => x.name === "endpoints")).toMatchObject({ namespaced: true, kind: "Endpoints", shortNames: ["ep"] });
+  });
+
+  it("authorizes endpoints with RBAC: resourceNames [kubernetes] allows exactly that GET", async () => {
+    const ok = await api(c, "GET", "/api/v1/namespaces/default/endpoints/kubernetes", { user: EP_READER });
+    expect(ok.status).toBe(200);
+    const other = await api(c, "GET", "/api/v1/namespaces/default/endpoints/other", { user: EP_READER });
+    expect([other.status, other.type]).toEqual([403, "application/json"]);
+    expect(other.headers.warning).toBeUndefined();
+    expect(other.body).toBe(
+      statusJSON(403, "Forbidden", 'endpoints "other" is forbidden: User "ep-reader" cannot get resource "endpoints" in API group "" in the namespace "default"', {
+        name: "other",
+        kind: "endpoints",
+      }),
+    );
+    // A rule with resourceNames never matches a list (no name).
+    const list = await api(c, "GET", "/api/v1/namespaces/default/endpoints", { user: EP_READER });
+    expect(list.body).toBe(
+      statusJSON(403, "Forbidden", 'endpoints is forbidden: User "ep-reader" cannot list resource "endpoints" in API group "" in the namespace "default"', {
+        kind: "endpoints",
+      }),
+    );
+    // kvlog's own rules (KVLOG_RULES) do not include endpoints.
+    const kvlog = await at("127.0.0.2", "GET", "/api/v1/namespaces/default/endpoints/kubernetes", { user: "kvlog" });
+    expect(kvlog.body).toBe(
+      statusJSON(403, "Forbidden", 'endpoints "kubernetes" is forbidden: User "kvlog" cannot get resource "endpoints" in API group "" in the namespace "default"', {
+        name: "kubernetes",
+        kind: "endpoints",
+      }),
+    );
+    const ssar = await api(c, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", {
+      user: EP_READER,
+      body: JSON.stringify({ spec: { resourceAttributes: { verb: "get", resource: "endpoints", namespace: "default", name: "kubernetes" } } }),
+    });
+    expect(JSON.parse(ssar.body).status.allowed).toBe(true);
+  });
+
+  it("each replica's /debug/flags/v sets only its own level; the record names the replica", async () => {
+    const r2 = `kube-apiserver/127.0.0.2:${P}`;
+    const r3 = `kube-apiserver/127.0.0.3:${P}`;
+    expect((await at("127.0.0.1", "PUT", "/debug/flags/v", { user: EP_READER, body: "3" })).body).toBe(SUCCESS("3"));
+    expect(c.level("kube-apiserver")).toBe(3);
+    expect(c.level(`kube-apiserver/127.0.0.1:${P}`)).toBe(3);
+    expect(c.level("kube-apiserver/kube-system/kube-apiserver-cp-1")).toBe(3);
+    expect(c.level(r2)).toBeUndefined();
+    expect(c.level(r3)).toBeUndefined();
+    expect((await at("127.0.0.2", "PUT", "/debug/flags/v", { user: EP_READER, body: "5" })).body).toBe(SUCCESS("5"));
+    expect((await at("127.0.0.3", "PUT", "/debug/flags/v", { user: EP_READER, body: "7" })).body).toBe(SUCCESS("7"));
+    expect([c.level("kube-apiserver"), c.level(r2), c.level(r3), c.level("kube-apiserver/127.0.0.2")]).toEqual([3, 5, 7, 5]);
+    expect(c.level(`kube-apiserver/127.0.0.4:${P}`)).toBeUndefined();
+    const last = (target: string) => c.requests.filter((x) => x.target === target && x.path === "/debug/flags/v").at(-1);
+    expect(last("kube-apiserver")).toMatchObject({ method: "PUT", body: "3", user: EP_READER, via: "apiserver", status: 200 });
+    expect(last(r2)).toMatchObject({ method: "PUT", body: "5", user: EP_READER, via: "apiserver", status: 200 });
+    expect(last(r3)).toMatchObject({ method: "PUT", body: "7", status: 200 });
+    // API requests name their replica too (replica 1 stays "kube-apiserver").
+    await at("127.0.0.3", "GET", "/api/v1/nodes/cp-1", { user: "kvlog" });
+    expect(c.requests.at(-1)).toMatchObject({ target: r3, path: "/api/v1/nodes/cp-1", status: 200 });
+    // A replica's 403 comes from the same RBAC.
+    const denied = await at("127.0.0.2", "PUT", "/debug/flags/v", { user: "nobody", body: "9" });
+    expect(denied.body).toBe(statusJSON(403, "Forbidden", 'forbidden: User "nobody" cannot put path "/debug/flags/v"', {}));
+    expect(c.level(r2)).toBe(5);
+  });
+
+  it("per-replica behaviour: index, reset, hang affect one replica's /debug/flags/v; refuse closes replicas 2..n only", async () => {
+    const r2 = `kube-apiserver/127.0.0.2:${P}`;
+    const put = (ip: string, body: string): Promise<string> =>
+      Promise.race([
+        at(ip, "PUT", "/debug/flags/v", { user: "admin", body }).then(
+          (r) => `${r.status} ${r.body}`,
+          (e: NodeJS.ErrnoException) => `error ${e.code ?? e.message}`,
+        ),
+        new Promise<string>((resolve) => setTimeout(() => resolve("no answer"), 400)),
+      ]);
+    try {
+      await c.setBehaviour(r2, { mode: "index" });
+      expect(await put("127.0.0.2", "4")).toBe(`200 ${INDEX_HTML}`);
+      expect(await put("127.0.0.3", "4")).toBe(`200 ${SUCCESS("4")}`);
+      expect(await put("127.0.0.1", "4")).toBe(`200 ${SUCCESS("4")}`);
+      await c.setBehaviour(r2, { mode: "reset" });
+      expect(await put("127.0.0.2", "4")).toMatch(/^error /);
+      // The API on that replica keeps working.
+      expect((await at("127.0.0.2", "GET", "/version")).status).toBe(200);
+      await c.setBehaviour(r2, { mode: "hang" });
+      expect(await put("127.0.0.2", "4")).toBe("no answer");
+      await c.setBehaviour(r2, { mode: "refuse" });
+      expect(await refused("127.0.0.2")).toBe("ECONNREFUSED");
+      expect(await refused("127.0.0.3")).toBe("connected");
+      await c.setBehaviour("kube-apiserver/127.0.0.2", { mode: "normal" });
+      expect(await put("127.0.0.2", "6")).toBe(`200 ${SUCCESS("6")}`);
+      expect(c.level(r2)).toBe(6);
+      await expect(c.setBehaviour("kube-apiserver", { mode: "refuse" })).rejects.toThrow(/not supported/);
+      await expect(c.setBehaviour(r2, { mode: "unreachable" })).rejects.toThrow(/not supported/);
+      await expect(c.setBehaviour(`kube-apiserver/127.0.0.4:${P}`, { mode: "normal" })).rejects.toThrow(/unknown target/);
+    } finally {
+      await c.setBehaviour(r2, { mode: "normal" });
+    }
+  });
+
+  it("one serving certificate verifies against caPem for every replica IP (and the service IP)", async () => {
+    for (const ip of ["127.0.0.1", "127.0.0.2", "127.0.0.3"]) {
+      const cert = await new Promise<tls.PeerCertificate>((resolve, reject) => {
+        const s = tls.connect({ host: ip, port: P, ca: c.caPem }, () => {
+          resolve(s.getPeerCertificate());
+          s.destroy();
+        });
+        s.on("error", reject);
+      });
+      for (const want of ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4", "10.96.0.1"]) expect(tls.checkServerIdentity(want, cert)).toBeUndefined();
+      expect(tls.checkServerIdentity("127.0.0.5", cert)).toBeInstanceOf(Error);
+    }
+  });
+});
+
+describe("kube-apiserver replica options", () => {
+  it("defaults to one replica; orders addresses as Go's sort.Strings; names replicas without the port in `behaviour`", async () => {
+    const one = await startFakeCluster();
+    try {
+      const ep = JSON.parse((await api(one, "GET", "/api/v1/namespaces/default/endpoints/kubernetes", { user: "admin" })).body);
+      expect(ep.subsets).toEqual([{ addresses: [{ ip: "127.0.0.1" }], ports: [{ name: "https", port: one.portOf("kube-apiserver"), protocol: "TCP" }] }]);
+      expect(one.apiserverReplicas).toHaveLength(1);
+    } finally {
+      await one.close();
+    }
+    const c = await startFakeCluster({ apiserverReplicas: 2, unreachableApiserverReplicas: 9, behaviour: { "kube-apiserver/127.0.0.2": { version: "v1.26.0" } } });
+    try {
+      const P = c.portOf("kube-apiserver");
+      const ep = JSON.parse((await api(c, "GET", "/api/v1/namespaces/default/endpoints/kubernetes", { user: "admin" })).body);
+      expect(ep.subsets[0].addresses.map((a: { ip: string }) => a.ip)).toEqual(
+        ["1", "10", "11", "2", "3", "4", "5", "6", "7", "8", "9"].map((x) => `127.0.0.${x}`),
+      );
+      // pre-1.27 parsing on replica 2 only
+      const res = await request(`https://127.0.0.2:${P}/debug/flags/v`, { method: "PUT", body: "-1", headers: { authorization: `Bearer ${c.tokenFor("kvlog")}` }, dispatcher: agentFor(c) });
+      expect(await res.body.text()).toBe(SUCCESS("-1"));
+      expect(c.level(`kube-apiserver/127.0.0.2:${P}`)).toBe(-1);
+      expect((await api(c, "PUT", "/debug/flags/v", { user: "kvlog", body: "-1" })).status).toBe(400);
+    } finally {
+      await c.close();
+    }
+    await expect(startFakeCluster({ apiserverReplicas: 0 })).rejects.toThrow(/apiserverReplicas/);
+    await expect(startFakeCluster({ apiserverReplicas: 2, behaviour: { "kube-apiserver/127.0.0.2:6443": {} } })).rejects.toThrow(/without the port/);
+    await expect(startFakeCluster({ apiserverReplicas: 2, behaviour: { "kube-apiserver/127.0.0.3": {} } })).rejects.toThrow(/unknown target/);
+  });
+
+  it("fails loudly when the shared port is taken on a replica's address", async () => {
+    const c = await startFakeCluster({ apiserverReplicas: 2 });
+    const P = c.portOf("kube-apiserver");
+    const blocker = net.createServer();
+    try {
+      await c.setBehaviour("kube-apiserver/127.0.0.2", { mode: "refuse" });
+      await new Promise<void>((resolve, reject) => {
+        blocker.once("error", reject);
+        blocker.listen(P, "127.0.0.2", () => resolve());
+      });
+      await expect(c.setBehaviour("kube-apiserver/127.0.0.2", { mode: "normal" })).rejects.toThrow(
+        `fake cluster: kube-apiserver replica 127.0.0.2:${P}: the port is not free there`,
+      );
+    } finally {
+      await new Promise<void>((r) => (blocker.listening ? blocker.close(() => r()) : r()));
+      await c.close();
+    }
+  });
+});

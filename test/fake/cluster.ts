@@ -5,9 +5,11 @@
 //     certificates, anonymous), RBAC-like authorization, API Priority and Fairness
 //     headers and 429s on demand, nodes and pods (real-size objects, label/field
 //     selectors, limit/continue paging with 410 Expired), TokenRequest,
-//     SelfSubjectAccessReview, its own /debug/flags/v, the node proxy
-//     (nodes/NAME/proxy/...) and pod port-forward over WebSocket
-//     (v4.channel.k8s.io, v4.base64.channel.k8s.io);
+//     SelfSubjectAccessReview, the default/kubernetes Endpoints, its own
+//     /debug/flags/v, the node proxy (nodes/NAME/proxy/...) and pod port-forward over WebSocket
+//     (v4.channel.k8s.io, v4.base64.channel.k8s.io); with apiserverReplicas > 1,
+//     more listeners on 127.0.0.2, 127.0.0.3, ... (same port, same API, each with its
+//     own /debug/flags/v level and behaviour);
 //   - one fake kubelet per node (HTTPS, webhook-style auth, self-signed cert);
 //   - one fake component server per control-plane / kube-proxy pod: kube-scheduler,
 //     kube-controller-manager, cloud-controller-manager (HTTPS, self-signed,
@@ -176,6 +178,30 @@ export interface FakeClusterOptions {
   kubeletDialTimeoutMs?: number;
   /** Most RecordedRequests kept (oldest dropped first). Default 200,000. */
   maxRecordedRequests?: number;
+  /**
+   * kube-apiserver replicas (default 1). Replica 1 is https://127.0.0.1:P (the kubeconfig
+   * URL); replica i (2..n) listens on 127.0.0.i, same port P. Every replica serves the same
+   * API; each has its own /debug/flags/v level and behaviour (target id
+   * "kube-apiserver/127.0.0.i:P"; "kube-apiserver" is replica 1). All are in the
+   * default/kubernetes Endpoints.
+   */
+  apiserverReplicas?: number;
+  /**
+   * Extra replica addresses 127.0.0.(n+1)..., port P, listed in the default/kubernetes
+   * Endpoints where nothing listens (connection refused): replicas the user cannot reach.
+   */
+  unreachableApiserverReplicas?: number;
+}
+
+/** One kube-apiserver replica as the default/kubernetes Endpoints lists it. */
+export interface FakeApiserverReplica {
+  /** "kube-apiserver/127.0.0.i:P" (replica 1 also answers to "kube-apiserver"). */
+  id: string;
+  /** "127.0.0.i" */
+  ip: string;
+  port: number;
+  /** false for unreachableApiserverReplicas: nothing listens there. */
+  reachable: boolean;
 }
 
 export interface ThrottleOptions {
@@ -220,6 +246,8 @@ export interface FakeCluster {
   level(targetId: string): number | undefined;
   /** Every target id, e.g. "kubelet/cp-1", "kube-scheduler/kube-system/kube-scheduler-cp-1". */
   targets(): string[];
+  /** Every replica in the default/kubernetes Endpoints, in the order of its addresses (reachable and not). */
+  apiserverReplicas: FakeApiserverReplica[];
   /** The local port a target listens on (reserved but closed in mode "refuse"); throws for virtual targets. */
   portOf(targetId: string): number;
   /** Changes a target's behaviour at runtime (reopens/closes its listener as needed). */
@@ -324,6 +352,8 @@ interface Target {
   virtual: boolean;
   /** Speaks TLS (everything but kube-proxy). */
   secure: boolean;
+  /** kube-apiserver replicas: the address it listens on (127.0.0.i). */
+  host?: string;
 }
 
 interface Pod {
@@ -644,15 +674,22 @@ function hex64(seed: string): string {
   return crypto.createHash("sha256").update(seed).digest("hex");
 }
 
-function listen(server: net.Server, port = 0): Promise<number> {
+function listen(server: net.Server, port = 0, host = "127.0.0.1"): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (e: Error): void => reject(e);
     server.once("error", onError);
-    server.listen(port, "127.0.0.1", () => {
+    server.listen(port, host, () => {
       server.off("error", onError);
       resolve((server.address() as net.AddressInfo).port);
     });
   });
+}
+
+/** Fails (EADDRINUSE, ...) unless host:port is free right now. */
+async function probeFree(host: string, port: number): Promise<void> {
+  const s = net.createServer();
+  await listen(s, port, host);
+  await new Promise<void>((r) => s.close(() => r()));
 }
 
 async function reservePort(): Promise<number> {
@@ -735,6 +772,13 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
   let throttleLeft = 0;
   let throttleOpts: ThrottleOptions = {};
   const counters = { connections: 0, peakConnections: 0, requests: 0 };
+  const replicaCount = Math.floor(opts.apiserverReplicas ?? 1);
+  const unreachableCount = Math.floor(opts.unreachableApiserverReplicas ?? 0);
+  if (!(replicaCount >= 1) || !(unreachableCount >= 0) || replicaCount + unreachableCount > 254)
+    throw new Error(`fake cluster: apiserverReplicas must be >= 1 and unreachableApiserverReplicas >= 0, at most 254 addresses in all`);
+  /** 127.0.0.1 .. 127.0.0.(n+m): replicas then unreachable replicas. */
+  const replicaIPs = Array.from({ length: replicaCount + unreachableCount }, (_, i) => `127.0.0.${i + 1}`);
+  const endpointsUid = genId();
 
   // ---- PKI -----------------------------------------------------------------
   const ca = issue({ commonName: "kubernetes", isCA: true });
@@ -743,7 +787,8 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     issuer: ca,
     serverAuth: true,
     dnsNames: ["kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", "localhost"],
-    ipAddresses: ["127.0.0.1", "10.96.0.1"],
+    // kubeadm puts each replica's advertise address in its own cert; here one cert carries them all.
+    ipAddresses: [...replicaIPs, "10.96.0.1"],
   });
   const kubeletClient = issue({
     commonName: "kube-apiserver-kubelet-client",
@@ -965,6 +1010,8 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
   const apiserverAliases = pods
     .filter((p) => p.spec.component === "kube-apiserver")
     .map((p) => `kube-apiserver/${p.namespace}/${p.spec.name}`);
+  // A replica's id carries the port, unknown before start: `behaviour` keys name replicas without it.
+  apiserverAliases.push("kube-apiserver/127.0.0.1");
   const apiserverExplicit = behaviourIn["kube-apiserver"] ?? (apiserverAliases.map((a) => behaviourIn[a]).find((x) => x) || {});
   const apiserverLayered = layered("kube-apiserver", "", apiserverExplicit);
   if (apiserverLayered.mode === "refuse" || apiserverLayered.mode === "unreachable")
@@ -1036,7 +1083,19 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     if (!list.includes(apiserverTarget)) list.push(apiserverTarget);
     targetsByNode.set(p.spec.nodeName, list);
   }
+  /** Replicas 2..n: their targets (ids with the port) are made once the port is known. */
+  const replicaPlans: Array<{ host: string; explicit: ComponentBehaviour; behaviour: Resolved }> = [];
+  for (let i = 2; i <= replicaCount; i++) {
+    const host = `127.0.0.${i}`;
+    const explicit = behaviourIn[`kube-apiserver/${host}`] ?? {};
+    const l = layered("kube-apiserver", "", explicit);
+    if (l.mode === "unreachable") throw new Error(`fake cluster: mode "unreachable" is not supported for kube-apiserver replicas (use unreachableApiserverReplicas)`);
+    replicaPlans.push({ host, explicit, behaviour: resolveBehaviour("kube-apiserver", l, version) });
+  }
   for (const id of Object.keys(behaviourIn)) {
+    const replica = /^kube-apiserver\/127\.0\.0\.(\d+)(:\d+)?$/.exec(id);
+    if (replica && Number(replica[1]) >= 2 && Number(replica[1]) <= replicaCount && !replica[2]) continue;
+    if (replica?.[2]) throw new Error(`fake cluster: behaviour for ${JSON.stringify(id)}: name replicas without the port (unknown before start)`);
     if (!targets.has(id) && !apiserverAliases.includes(id)) throw new Error(`fake cluster: behaviour for unknown target ${JSON.stringify(id)}`);
   }
 
@@ -1261,6 +1320,14 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     server.on("clientError", (_e: Error, s: Duplex) => s.destroy());
     t.port = await listen(server, wantPort);
     t.server = server;
+  }
+
+  function stopServer(s: net.Server): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (!s.listening) return resolve();
+      s.close(() => resolve());
+      (s as http.Server).closeAllConnections?.();
+    });
   }
 
   async function stopTarget(t: Target): Promise<void> {
@@ -1678,7 +1745,7 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     handleProtocols: (_protocols: Set<string>, req: http.IncomingMessage) => (req as http.IncomingMessage & { chosenProtocol?: string }).chosenProtocol || false,
   });
 
-  async function apiserverUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  async function apiserverUpgrade(replica: Target, req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     track(socket);
     const u = new URL(req.url ?? "/", "https://apiserver");
     const offered = String(req.headers["sec-websocket-protocol"] ?? "")
@@ -1695,7 +1762,7 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     const authn = authenticate(req, anonymousAuth, wsToken);
     counters.requests++;
     const rec = record({
-      target: "kube-apiserver",
+      target: replica.id,
       method: req.method ?? "",
       path: u.pathname,
       query: u.search,
@@ -1929,13 +1996,14 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     return true;
   }
 
-  async function apiserverRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  /** Every replica serves the same API; `replica` decides whose /debug/flags/v and address. */
+  async function apiserverRequest(replica: Target, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const u = new URL(req.url ?? "/", "https://apiserver");
     const body = await readBody(req);
     const authn = authenticate(req, anonymousAuth);
     counters.requests++;
     const rec = record({
-      target: "kube-apiserver",
+      target: replica.id,
       method: req.method ?? "",
       path: u.pathname,
       query: u.search,
@@ -1958,8 +2026,8 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
 
     if (!attrs.resourceRequest) {
       const p = u.pathname;
-      const t = apiserverTarget;
-      // Modes of the kube-apiserver target only affect its /debug/flags/v (the fake API must keep working).
+      const t = replica;
+      // Modes of a kube-apiserver replica only affect its /debug/flags/v (the fake API must keep working).
       if (p === "/debug/flags/v" && (t.behaviour.mode === "reset" || t.behaviour.mode === "hang")) {
         applyMode(t, req, res);
         return;
@@ -1970,12 +2038,13 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
         return send(res, 200, { "Content-Type": "application/json" }, JSON.stringify(versionInfo(), null, 2));
       }
       if (["/healthz", "/livez", "/readyz"].includes(p)) return send(res, 200, { "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff" }, "ok");
-      if (p === "/api" || p === "/api/") return json(200, { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: `127.0.0.1:${apiserverTarget.port}` }] });
+      if (p === "/api" || p === "/api/") return json(200, { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: `${replica.host ?? "127.0.0.1"}:${replica.port}` }] });
       if (p === "/api/v1" || p === "/api/v1/") {
         return json(200, {
           kind: "APIResourceList",
           groupVersion: "v1",
           resources: [
+            { name: "endpoints", singularName: "endpoints", namespaced: true, kind: "Endpoints", verbs: ["get", "list"], shortNames: ["ep"] },
             { name: "nodes", singularName: "node", namespaced: false, kind: "Node", verbs: ["get", "list"], shortNames: ["no"] },
             { name: "nodes/proxy", singularName: "", namespaced: false, kind: "NodeProxyOptions", verbs: ["create", "delete", "get", "patch", "update"] },
             { name: "pods", singularName: "pod", namespaced: true, kind: "Pod", verbs: ["get", "list"], shortNames: ["po"] },
@@ -2078,11 +2147,63 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
       }
       return restful404();
     }
+    if (attrs.resource === "endpoints" && !attrs.subresource) {
+      // KEP-4974: every read or write of v1 Endpoints warns from 1.33 on.
+      if (minorAtLeast(version, 33)) res.setHeader("Warning", '299 - "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"');
+      if (!attrs.name) {
+        if (attrs.verb !== "list") return methodNotAllowed();
+        const sel = listSelectors(q, ["metadata.name", "metadata.namespace"]);
+        if ("code" in sel) return sendStatus(res, sel);
+        const ns = attrs.namespace;
+        const all = !ns || ns === "default" ? ["kubernetes"] : [];
+        const empty = sel.labels.length === 0 && sel.fields.length === 0;
+        const match = empty
+          ? undefined
+          : (_n: string): boolean =>
+              labelsMatch(sel.labels, ENDPOINTS_LABELS) && fieldsMatch(sel.fields, { "metadata.name": "kubernetes", "metadata.namespace": "default" });
+        // etcd keys /registry/services/endpoints/default/kubernetes.
+        return listPaged(res, q, "EndpointsList", all, (n) => (ns ? n : `default/${n}`), match, () => goJSON(endpointsObject(true)));
+      }
+      if (attrs.verb !== "get") return methodNotAllowed();
+      if (attrs.namespace !== "default" || attrs.name !== "kubernetes") return sendStatus(res, notFound("", "endpoints", attrs.name));
+      return json(200, endpointsObject(false));
+    }
     if (attrs.resource === "serviceaccounts" && attrs.subresource === "token" && attrs.namespace && attrs.name) {
       if (method !== "POST") return methodNotAllowed();
       return tokenRequest(res, attrs, body, json);
     }
     return restful404();
+  }
+
+  const ENDPOINTS_LABELS = { "endpointslice.kubernetes.io/skip-mirror": "true" };
+  /**
+   * default/kubernetes as the lease endpoint reconciler writes it (pkg/controlplane/reconcilers
+   * lease.go + endpointsadapter.go): the skip-mirror label, one subset, the addresses in
+   * Go string order (sort.Strings / sets.List: 127.0.0.10 before 127.0.0.2), port "https".
+   */
+  function endpointsObject(inList: boolean): Record<string, unknown> {
+    const obj: Record<string, unknown> = inList ? {} : { kind: "Endpoints", apiVersion: "v1" };
+    obj.metadata = {
+      name: "kubernetes",
+      namespace: "default",
+      uid: endpointsUid,
+      resourceVersion: String(resourceVersion),
+      creationTimestamp: createdAt,
+      labels: { ...ENDPOINTS_LABELS },
+      managedFields: [
+        {
+          manager: "kube-apiserver",
+          operation: "Update",
+          apiVersion: "v1",
+          time: startedAt,
+          fieldsType: "FieldsV1",
+          fieldsV1: { "f:metadata": { "f:labels": { ".": {}, "f:endpointslice.kubernetes.io/skip-mirror": {} } }, "f:subsets": {} },
+        },
+      ],
+    };
+    const ips = [...replicaIPs].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    obj.subsets = [{ addresses: ips.map((ip) => ({ ip })), ports: [{ name: "https", port: apiserverTarget.port, protocol: "TCP" }] }];
+    return obj;
   }
 
   function tokenRequest(res: http.ServerResponse, attrs: Attrs, body: Buffer, json: (code: number, obj: unknown) => void): void {
@@ -2136,37 +2257,100 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
 
   // ---- start everything -------------------------------------------------------
 
-  const apiserver = https.createServer(
-    { key: apiserverCert.keyPem, cert: apiserverCert.certPem, ca: [ca.certPem], requestCert: true, rejectUnauthorized: false },
-    (req, res) => {
-      apiserverRequest(req, res).catch((e: unknown) => {
-        if (!res.headersSent) sendStatus(res, internalError(String(e)));
-      });
-    },
-  );
-  apiserver.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    apiserverUpgrade(req, socket, head).catch(() => socket.destroy());
-  });
-  apiserver.on("connection", (s: net.Socket) => {
-    track(s);
-    counters.connections++;
-    if (counters.connections > counters.peakConnections) counters.peakConnections = counters.connections;
-    s.once("close", () => counters.connections--);
-  });
-  apiserver.on("secureConnection", (s: tls.TLSSocket) => track(s));
-  apiserver.on("tlsClientError", () => undefined);
-  apiserver.on("clientError", (_e: Error, s: Duplex) => s.destroy());
-  apiserverTarget.port = await listen(apiserver);
+  /** One HTTPS listener per replica: the same handler, the replica's own target. */
+  function apiserverServer(replica: Target): https.Server {
+    const server = https.createServer(
+      { key: apiserverCert.keyPem, cert: apiserverCert.certPem, ca: [ca.certPem], requestCert: true, rejectUnauthorized: false },
+      (req, res) => {
+        apiserverRequest(replica, req, res).catch((e: unknown) => {
+          if (!res.headersSent) sendStatus(res, internalError(String(e)));
+        });
+      },
+    );
+    server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      apiserverUpgrade(replica, req, socket, head).catch(() => socket.destroy());
+    });
+    server.on("connection", (s: net.Socket) => {
+      track(s);
+      counters.connections++;
+      if (counters.connections > counters.peakConnections) counters.peakConnections = counters.connections;
+      s.once("close", () => counters.connections--);
+    });
+    server.on("secureConnection", (s: tls.TLSSocket) => track(s));
+    server.on("tlsClientError", () => undefined);
+    server.on("clientError", (_e: Error, s: Duplex) => s.destroy());
+    return server;
+  }
+
+  /** Replica i >= 2 (mode "refuse": nothing listens). Fails loudly when its address:port is taken. */
+  async function startReplica(t: Target): Promise<void> {
+    const host = t.host ?? "127.0.0.1";
+    try {
+      if (t.behaviour.mode === "refuse") return await probeFree(host, t.port);
+      const server = apiserverServer(t);
+      await listen(server, t.port, host);
+      t.server = server;
+    } catch (e) {
+      throw new Error(`fake cluster: kube-apiserver replica ${host}:${t.port}: the port is not free there (${(e as Error).message})`);
+    }
+  }
+
+  apiserverTarget.host = "127.0.0.1";
+  const apiserver = apiserverServer(apiserverTarget);
   apiserverTarget.server = apiserver;
-  // The same apiserver for port-forwards to a kube-apiserver pod's 6443: in process, so
-  // that stats() counts client connections only.
+  const replicaTargets: Target[] = [];
+  // Every replica listens on the same port P, as real replicas share --secure-port: pick P on
+  // 127.0.0.1, then bind it on 127.0.0.2..n (and check it is free on the unreachable
+  // addresses). A port another process holds on one of those addresses: try another P, a few
+  // times, then fail loudly.
+  for (let attempt = 1; ; attempt++) {
+    apiserverTarget.port = await listen(apiserver);
+    replicaTargets.length = 0;
+    try {
+      for (const plan of replicaPlans) {
+        const t: Target = {
+          id: `kube-apiserver/${plan.host}:${apiserverTarget.port}`,
+          kind: "kube-apiserver",
+          node: "",
+          behaviour: plan.behaviour,
+          explicit: plan.explicit,
+          port: apiserverTarget.port,
+          hostPort: 6443,
+          virtual: false,
+          secure: true,
+          host: plan.host,
+        };
+        replicaTargets.push(t);
+        await startReplica(t);
+      }
+      for (const ip of replicaIPs.slice(replicaCount)) {
+        try {
+          await probeFree(ip, apiserverTarget.port);
+        } catch (e) {
+          throw new Error(`fake cluster: unreachable kube-apiserver replica ${ip}:${apiserverTarget.port} must have no listener, but the port is not free there (${(e as Error).message})`);
+        }
+      }
+      break;
+    } catch (e) {
+      await Promise.all([apiserver, ...replicaTargets.map((t) => t.server)].map((sv) => sv && stopServer(sv)));
+      for (const t of replicaTargets) t.server = undefined;
+      if (attempt >= 5) {
+        fs.rmSync(dir, { recursive: true, force: true });
+        throw e;
+      }
+    }
+  }
+  apiserverAliases.push(`kube-apiserver/127.0.0.1:${apiserverTarget.port}`);
+  for (const t of replicaTargets) targets.set(t.id, t);
+  // The same apiserver (replica 1) for port-forwards to a kube-apiserver pod's 6443: in
+  // process, so that stats() counts client connections only.
   const apiserverInProcess = http.createServer((req, res) => {
-    apiserverRequest(req, res).catch((e: unknown) => {
+    apiserverRequest(apiserverTarget, req, res).catch((e: unknown) => {
       if (!res.headersSent) sendStatus(res, internalError(String(e)));
     });
   });
   apiserverInProcess.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    apiserverUpgrade(req, socket, head).catch(() => socket.destroy());
+    apiserverUpgrade(apiserverTarget, req, socket, head).catch(() => socket.destroy());
   });
   apiserverInProcess.on("clientError", (_e: Error, s: Duplex) => s.destroy());
 
@@ -2200,15 +2384,33 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     return file;
   }
 
-  async function setBehaviour(id: string, patch: ComponentBehaviour): Promise<void> {
+  /** A target by id or alias: "kube-apiserver" and its pod / address aliases are replica 1; "kube-apiserver/127.0.0.i" (no port) replica i. */
+  function resolveTarget(id: string): Target | undefined {
     const t = targets.get(id) ?? (apiserverAliases.includes(id) ? apiserverTarget : undefined);
+    if (t) return t;
+    const m = /^kube-apiserver\/(127\.0\.0\.\d+)$/.exec(id);
+    return m ? replicaTargets.find((r) => r.host === m[1]) : undefined;
+  }
+
+  async function setBehaviour(id: string, patch: ComponentBehaviour): Promise<void> {
+    const t = resolveTarget(id);
     if (!t) throw new Error(`fake cluster: unknown target ${JSON.stringify(id)}`);
-    if (t.kind === "kube-apiserver" && (patch.mode === "refuse" || patch.mode === "unreachable"))
-      throw new Error(`fake cluster: mode ${JSON.stringify(patch.mode)} is not supported for kube-apiserver`);
+    // Replica 1 serves the fake's API (and the kubeconfig URL): it cannot go away. Other
+    // replicas may refuse (their listener closes).
+    if (t.kind === "kube-apiserver" && (patch.mode === "unreachable" || (patch.mode === "refuse" && t === apiserverTarget)))
+      throw new Error(`fake cluster: mode ${JSON.stringify(patch.mode)} is not supported for ${t === apiserverTarget ? "kube-apiserver (replica 1)" : "kube-apiserver replicas"}`);
     t.explicit = { ...t.explicit, ...patch };
     const fallback = t.kind === "kubelet" ? (nodes.get(t.node)?.spec.kubeletVersion ?? version) : version;
     const wasRefusing = t.behaviour.mode === "refuse";
     t.behaviour = resolveBehaviour(t.kind, layered(t.kind, t.kind === "kube-apiserver" ? "" : t.node, t.explicit), fallback);
+    if (t.kind === "kube-apiserver" && t !== apiserverTarget) {
+      if (t.behaviour.mode === "refuse" && !wasRefusing && t.server) {
+        const sv = t.server;
+        t.server = undefined;
+        await stopServer(sv);
+      } else if (t.behaviour.mode !== "refuse" && wasRefusing) await startReplica(t);
+      return;
+    }
     if (t.kind === "kube-apiserver" || t.virtual) return;
     if (t.behaviour.mode === "refuse" && !wasRefusing) await stopTarget(t);
     else if (t.behaviour.mode !== "refuse" && wasRefusing) await startTarget(t);
@@ -2223,7 +2425,7 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     pendingTimers.clear();
     for (const r of hangingResponses) r.destroy();
     for (const s of sockets) s.destroy();
-    const servers = [apiserver, ...[...targets.values()].map((t) => t.server).filter((s): s is http.Server => !!s)];
+    const servers = [apiserver, ...[...targets.values()].map((t) => t.server).filter((s): s is http.Server => !!s && s !== apiserver)];
     await Promise.all(
       servers.map(
         (s) =>
@@ -2256,12 +2458,17 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     },
     requests,
     level(targetId: string): number | undefined {
-      const id = apiserverAliases.includes(targetId) ? "kube-apiserver" : targetId;
-      return levels.get(id);
+      return levels.get(resolveTarget(targetId)?.id ?? targetId);
     },
     targets: () => [...targets.keys()],
+    apiserverReplicas: replicaIPs.map((ip, i) => ({
+      id: i === 0 ? `kube-apiserver/127.0.0.1:${apiserverTarget.port}` : `kube-apiserver/${ip}:${apiserverTarget.port}`,
+      ip,
+      port: apiserverTarget.port,
+      reachable: i < replicaCount,
+    })),
     portOf(targetId: string): number {
-      const t = targets.get(targetId) ?? (apiserverAliases.includes(targetId) ? apiserverTarget : undefined);
+      const t = resolveTarget(targetId);
       if (!t) throw new Error(`fake cluster: unknown target ${JSON.stringify(targetId)}`);
       if (t.virtual) throw new Error(`fake cluster: ${targetId} is on a virtual node: it has no listener (no direct connection)`);
       return t.port;
