@@ -324,6 +324,17 @@ function forbidden(target: Target, text: string): Classified {
 
 /** Classifies a failure to get any answer (network, TLS, tunnel). Pure. */
 export function classifyError(target: Target, e: unknown, timeoutMs: number): Classified {
+  const c = classifyFailure(target, e, timeoutMs);
+  if (target.replica && ["connection-refused", "timeout", "unreachable"].includes(c.outcome)) {
+    return {
+      ...c,
+      hint: "a kube-apiserver replica listed in default/kubernetes is not reachable from here (managed control planes keep replica addresses private): run kvlog where every replica is reachable, e.g. inside the cluster",
+    };
+  }
+  return c;
+}
+
+function classifyFailure(target: Target, e: unknown, timeoutMs: number): Classified {
   const where = describeWhere(target);
   if (e instanceof TunnelRefusedError) {
     if (e.status === 403) {

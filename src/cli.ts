@@ -385,6 +385,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     // Discovery feeds the fan-out as it goes: a node list's first page is being changed while
     // the next pages are read.
     const feed = new TargetFeed();
+    const warnings: string[] = [];
     let discoveryError: unknown;
     const discovery = planTargets(
       {
@@ -398,6 +399,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
         direct: req.direct,
         includeNotReady: req.includeNotReady,
         tokenToNodes: req.sendTokenToNodes,
+        warn: (message) => warnings.push(message),
       },
       access && !req.endpoint ? kubeApi(access, apiOpts) : undefined,
       access?.server,
@@ -433,7 +435,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     // Discovery failed before anything was tried: one error line, as for any run-ending error.
     if (discoveryError !== undefined && results.length === 0) throw discoveryError;
 
-    const report = buildReport(req.component.name, req.level, req.dryRun, redact(results, used));
+    const report = buildReport(req.component.name, req.level, req.dryRun, redact(results, used), warnings.map((w) => redactText(w, used)));
     if (req.output === "json") for (const part of jsonParts(report)) io.stdout.write(part);
     else io.stdout.write(renderTable(report, colorOn(io.stdout)));
     io.stderr.write(renderSummary(report, colorOn(io.stderr)));

@@ -122,6 +122,11 @@ export interface KubeApi {
   listNodes(labelSelector?: string, onPage?: (nodes: Node[]) => void): Promise<Node[]>;
   getNode(name: string): Promise<Node | undefined>;
   getPod(namespace: string, name: string): Promise<Pod | undefined>;
+  /**
+   * Every kube-apiserver replica's address, from the default/kubernetes Endpoints that the
+   * replicas write themselves; `refused` says why they could not be read.
+   */
+  apiserverReplicas(): Promise<{ addresses: string[]; port: number } | { refused: string }>;
   createToken(namespace: string, name: string, expirationSeconds: number): Promise<string>;
 }
 
@@ -592,6 +597,21 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi {
     },
     async listNodes(labelSelector, onPage) {
       return listAll("/api/v1/nodes", { labelSelector }, "list nodes", `apiGroups [""] resources ["nodes"] verbs ["list"]`, reduceNode, NODE_FIELDS_UNUSED, onPage);
+    },
+    async apiserverReplicas() {
+      const ans = await call("GET", "/api/v1/namespaces/default/endpoints/kubernetes", "get the endpoints default/kubernetes", undefined);
+      // Refused or absent: the PUT to the cluster URL still shows what the credentials may do.
+      if ([401, 403, 404].includes(ans.status)) return { refused: `${ans.status} ${statusMessage(ans.body) ?? ""}`.trim() };
+      let ep: { subsets?: { addresses?: { ip?: string }[]; ports?: { name?: string; port?: number }[] }[] };
+      try {
+        ep = JSON.parse(ans.body);
+      } catch (e) {
+        throw notApiserver("get the endpoints default/kubernetes", ans, "JSON", e);
+      }
+      if (ans.status !== 200) throw new RunError(`cannot get the endpoints default/kubernetes: HTTP ${ans.status} ${statusMessage(ans.body) ?? ""}`.trim());
+      const subset = ep.subsets?.[0];
+      const port = subset?.ports?.find((p) => p.name === "https")?.port ?? subset?.ports?.[0]?.port ?? 443;
+      return { addresses: (subset?.addresses ?? []).flatMap((a) => (a.ip ? [a.ip] : [])), port };
     },
     async getPod(namespace, name) {
       const what = `get pod ${namespace}/${name}`;

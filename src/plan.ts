@@ -29,6 +29,8 @@ export interface Target {
    */
   nodeReported?: boolean | undefined;
   tokenToNodes?: boolean | undefined;
+  /** A kube-apiserver replica reached at its own address (the apiserver's TLS settings, without its server name). */
+  replica?: boolean | undefined;
   /** The level the target had before kvlog changed it, when known (for a later revert). */
   previousLevel?: number | undefined;
 }
@@ -53,6 +55,8 @@ export interface Selection {
   pods?: string[] | undefined;
   /** --send-token-to-nodes: a bearer token may go to the addresses nodes report (--direct). */
   tokenToNodes?: boolean | undefined;
+  /** Told what discovery could not see: the run then cannot count as a full success. */
+  warn?: ((message: string) => void) | undefined;
 }
 
 /** How many single GETs (named nodes, one node's pods) discovery sends at once. */
@@ -95,7 +99,7 @@ async function findTargets(sel: Selection, api: KubeApi | undefined, server: URL
   if (!api || !server) throw new Error("discovery needs an apiserver");
   switch (c.discovery) {
     case "apiserver":
-      return [endpointTarget(c, server)];
+      return apiserverTargets(c, sel, api, server);
     case "pod": {
       const ns = sel.namespace ?? c.namespace!;
       const selector = sel.selector ?? c.podSelector!;
@@ -307,6 +311,29 @@ export function endpointTarget(c: Component, url: URL): Target {
     port,
     url: u.href,
   };
+}
+
+/**
+ * Every kube-apiserver replica, each at the address it lists in default/kubernetes. Behind a load
+ * balancer the cluster URL reaches one replica per request, so it cannot change them all. With one
+ * replica the cluster URL reaches it (its listed address may be private, as kind's is on macOS).
+ * When the replicas cannot be read, the cluster URL is changed and the run says it is incomplete.
+ */
+async function apiserverTargets(c: Component, sel: Selection, api: KubeApi, server: URL): Promise<Target[]> {
+  const found = await api.apiserverReplicas();
+  if ("refused" in found || found.addresses.length === 0) {
+    const why = "refused" in found ? `could not read the endpoints default/kubernetes (${found.refused})` : "the endpoints default/kubernetes list no address";
+    sel.warn?.(
+      `${why}: only the replica behind ${server.origin} was changed, other kube-apiserver replicas may be unchanged; grant get on endpoints "kubernetes" in namespace default (README RBAC)`,
+    );
+    return [endpointTarget(c, server)];
+  }
+  if (found.addresses.length === 1) return [endpointTarget(c, server)];
+  return [...new Set(found.addresses)].sort().map((ip) => {
+    const host = ip.includes(":") ? `[${ip}]` : ip;
+    const url = new URL(`https://${host}:${found.port}`);
+    return { ...endpointTarget(c, url.origin === server.origin ? server : url), replica: true };
+  });
 }
 
 /** Pods -> targets; pods not running are kept as unavailable targets so they are reported. */

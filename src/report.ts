@@ -13,15 +13,17 @@ export interface Report {
   level: number;
   dryRun: boolean;
   summary: { total: number; succeeded: number; failed: number; skipped: number };
+  /** What discovery could not see (e.g. the apiserver replicas); the run is then not a full success. */
+  warnings: string[];
   results: Result[];
 }
 
 /** The exit code of a finished run: 0 when every target that was tried is set (and at least one was). */
 export function exitCode(report: Report): number {
-  return report.summary.failed === 0 && (report.summary.succeeded > 0 || report.summary.total === 0) ? 0 : 1;
+  return report.summary.failed === 0 && report.warnings.length === 0 && (report.summary.succeeded > 0 || report.summary.total === 0) ? 0 : 1;
 }
 
-export function buildReport(component: string, level: number, dryRun: boolean, results: Result[]): Report {
+export function buildReport(component: string, level: number, dryRun: boolean, results: Result[], warnings: string[] = []): Report {
   const succeeded = results.filter((r) => r.ok).length;
   const skipped = results.filter((r) => r.skipped).length;
   return {
@@ -31,6 +33,7 @@ export function buildReport(component: string, level: number, dryRun: boolean, r
     level,
     dryRun,
     summary: { total: results.length, succeeded, failed: results.length - succeeded - skipped, skipped },
+    warnings,
     results,
   };
 }
@@ -99,6 +102,7 @@ export function renderSummary(report: Report, color: boolean): string {
   } else {
     lines.push(chalk.red(`${report.component}: ${failed} of ${total} target(s) failed, ${succeeded} set to level ${report.level}`) + skips);
   }
+  for (const w of report.warnings) lines.push(`warning: ${w}`);
   const notAttempted = report.results.filter((r) => r.outcome === "interrupted").length;
   if (notAttempted > 0) lines.push(`interrupted: ${notAttempted} target(s) not attempted, their level is unchanged`);
   const hints = [...new Set(report.results.filter((r) => !r.ok && !r.skipped && r.hint).map((r) => r.hint!))];

@@ -51,7 +51,9 @@ const direct: Way = (target, access, timeoutMs) => {
     // The apiserver itself: its pooled connections, renewed credentials, 429s waited out.
     return { url, send: (opts) => apiRequest(access, opts.path, opts), close: async () => {} };
   }
-  const dispatcher = newDispatcher(access?.otherTls ?? { rejectUnauthorized: true }, creds, { timeoutMs });
+  // A replica is an apiserver: the apiserver's CA and insecure setting, checked under its own address.
+  const tlsConf = target.replica && access ? { ...access.tls, servername: undefined } : (access?.otherTls ?? { rejectUnauthorized: true });
+  const dispatcher = newDispatcher(tlsConf, creds, { timeoutMs });
   return {
     url,
     send: (opts) => request(dispatcher, joinUrl(base, opts.path), creds?.headers ?? {}, opts),

@@ -319,8 +319,38 @@ function nodesWithProxy(): { on: string | undefined; off: string | undefined } {
 // ---- the suite ------------------------------------------------------------------------------
 
 describe("kvlog changes the level of real components (proven by their logs)", () => {
-  it("kube-apiserver", async () => {
-    await proveChange("apiserver", []);
+  it("kube-apiserver: every replica, each at its own address, proven by each replica's own log", async () => {
+    const replicas: { ip: string; port: number; log: string }[] = LOCAL ? JSON.parse(readFileSync(`${STATE}/cluster.json`, "utf8")).apiservers ?? [] : [];
+    if (replicas.length < 2) {
+      await proveChange("apiserver", []); // one replica: the kubeconfig URL
+      return;
+    }
+    const ids = replicas.map((x) => `kube-apiserver/${x.ip}:${x.port}`).sort();
+    const set = async (level: number) => {
+      const r = await run(["set", "apiserver", String(level), "-o", "json"]);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      const doc = r.json();
+      expect(doc.warnings).toEqual([]);
+      expect(doc.results.map((x: any) => [x.id, x.outcome])).toEqual(ids.map((id) => [id, "set"]));
+      expect(doc.results.every((x: any) => x.endpoint.startsWith("https://10.222.0."))).toBe(true); // each at its own address, not the load balancer
+    };
+    const logs = replicas.map((x) => fileLog(x.log));
+    const marker = MARKERS["kube-apiserver"]!;
+    await set(BASE_LEVEL);
+    const quiet = await Promise.all(logs.map((l) => l.mark()));
+    await set(BASE_LEVEL);
+    await new Promise((r) => setTimeout(r, 3000));
+    for (const [k, l] of logs.entries()) expect((await l.since(quiet[k]!)).split("\n").filter((x) => marker.test(x)), `replica ${replicas[k]!.ip} logs -v=5 at -v=1`).toEqual([]);
+    const raised = await Promise.all(logs.map((l) => l.mark()));
+    await set(HIGH_LEVEL);
+    await set(HIGH_LEVEL);
+    for (const [k, l] of logs.entries()) expect(await waitFor(l, raised[k]!, marker, 20_000), `replica ${replicas[k]!.ip} wrote no -v=5 line`).toBeDefined();
+    await set(BASE_LEVEL);
+    await new Promise((r) => setTimeout(r, 1500));
+    const lowered = await Promise.all(logs.map((l) => l.mark()));
+    await set(BASE_LEVEL);
+    await new Promise((r) => setTimeout(r, 3000));
+    for (const [k, l] of logs.entries()) expect((await l.since(lowered[k]!)).split("\n").filter((x) => marker.test(x)), `replica ${replicas[k]!.ip} still logs -v=5`).toEqual([]);
   });
 
   it("kube-scheduler, through a port-forward (apiserver -> kubelet -> runtime -> 127.0.0.1:10259)", async () => {

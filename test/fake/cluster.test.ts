@@ -1524,10 +1524,11 @@ describe("several kube-apiserver replicas and the default/kubernetes Endpoints",
         kind: "endpoints",
       }),
     );
-    // kvlog's own rules (KVLOG_RULES) do not include endpoints.
-    const kvlog = await at("127.0.0.2", "GET", "/api/v1/namespaces/default/endpoints/kubernetes", { user: "kvlog" });
+    // A user without the rule, through another replica (same RBAC everywhere); KVLOG_RULES (the README role) has it.
+    expect((await at("127.0.0.2", "GET", "/api/v1/namespaces/default/endpoints/kubernetes", { user: "kvlog" })).status).toBe(200);
+    const kvlog = await at("127.0.0.2", "GET", "/api/v1/namespaces/default/endpoints/kubernetes", { user: "nobody" });
     expect(kvlog.body).toBe(
-      statusJSON(403, "Forbidden", 'endpoints "kubernetes" is forbidden: User "kvlog" cannot get resource "endpoints" in API group "" in the namespace "default"', {
+      statusJSON(403, "Forbidden", 'endpoints "kubernetes" is forbidden: User "nobody" cannot get resource "endpoints" in API group "" in the namespace "default"', {
         name: "kubernetes",
         kind: "endpoints",
       }),

@@ -319,6 +319,7 @@ export const KVLOG_RULES: FakeRule[] = [
   { resources: ["nodes"], verbs: ["get", "list"] },
   { resources: ["pods"], verbs: ["get", "list"] },
   { resources: ["pods/portforward"], verbs: ["get", "create"] },
+  { resources: ["endpoints"], verbs: ["get"], resourceNames: ["kubernetes"] },
 ];
 
 // ---------------------------------------------------------------------------

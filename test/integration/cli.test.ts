@@ -60,7 +60,12 @@ const puts = (target: string) => fake.requests.filter((q) => q.target === target
 beforeAll(async () => {
   fake = await startFakeCluster({
     behaviour: { [PROXY_CP]: { profiling: true } },
-    users: [{ name: "system:serviceaccount:kvlog-e2e:kvlog", rules: [{ nonResourceURLs: ["/debug/flags/v"], verbs: ["put"] }] }],
+    users: [
+      {
+        name: "system:serviceaccount:kvlog-e2e:kvlog",
+        rules: [{ nonResourceURLs: ["/debug/flags/v"], verbs: ["put"] }, { resources: ["endpoints"], verbs: ["get"], resourceNames: ["kubernetes"] }],
+      },
+    ],
   });
 });
 afterAll(async () => {
@@ -516,6 +521,35 @@ describe("credentials go only where the cluster vouches for the receiver", () =>
     const r = await kvlog(["set", "kubelet", "5", "--direct", "--node", "cp-1", "-o", "json"], { KUBECONFIG: fake.kubeconfig("admin", { insecure: true }) });
     expect(r.code).toBe(1);
     expect(r.json().results[0]).toMatchObject({ via: "direct", outcome: "tls-error" }); // the apiserver itself was reached unverified, as asked
+  });
+});
+
+describe("every kube-apiserver replica", () => {
+  it("each replica listed in default/kubernetes is set at its own address; one not reachable fails the run with the reason", async () => {
+    const f = await startFakeCluster({ apiserverReplicas: 3, unreachableApiserverReplicas: 1, users: [{ name: "putter", rules: [{ nonResourceURLs: ["/debug/flags/v"], verbs: ["put"] }] }] });
+    try {
+      const [r1, r2, r3, gone] = f.apiserverReplicas;
+      const r = await kvlog(["set", "apiserver", "5", "-o", "json"], { KUBECONFIG: f.kubeconfig("kvlog") });
+      expect(r.code).toBe(1);
+      const doc = r.json();
+      const byId = Object.fromEntries(doc.results.map((x: any) => [x.id, x]));
+      for (const x of [r1!, r2!, r3!]) {
+        expect(byId[`kube-apiserver/${x.ip}:${x.port}`]).toMatchObject({ outcome: "set", endpoint: `https://${x.ip}:${x.port}/debug/flags/v` });
+        expect(f.level(`kube-apiserver/${x.ip}:${x.port}`)).toBe(5);
+      }
+      const lost = byId[`kube-apiserver/${gone!.ip}:${gone!.port}`];
+      expect(lost).toMatchObject({ outcome: "connection-refused", ok: false });
+      expect(lost.hint).toMatch(/replica listed in default\/kubernetes is not reachable from here/);
+      expect(r.stderr).toMatch(/kube-apiserver: 1 of 4 target\(s\) failed, 3 set to level 5/);
+      // An identity that may change levels but not see the replicas: the cluster URL, and a warning that fails the run.
+      const blind = await kvlog(["set", "apiserver", "6", "-o", "json"], { KUBECONFIG: f.kubeconfig("putter") });
+      expect(blind.code).toBe(1);
+      expect(blind.json().results.map((x: any) => [x.outcome, x.endpoint])).toEqual([["set", `${f.url}/debug/flags/v`]]);
+      expect(blind.json().warnings[0]).toMatch(/^could not read the endpoints default\/kubernetes \(403 .*other kube-apiserver replicas may be unchanged/);
+      expect(blind.stderr).toMatch(/^warning: could not read the endpoints/m);
+    } finally {
+      await f.close();
+    }
   });
 });
 

@@ -19,7 +19,7 @@ const node = (name: string, labels: Record<string, string> = {}, addresses = [{ 
   status: { addresses, daemonEndpoints: { kubeletEndpoint: { Port: port } }, nodeInfo: { kubeletVersion: "v1.34.1" }, conditions },
 });
 
-function fakeApi(pods: Pod[], nodes: Node[]): KubeApi & { calls: string[] } {
+function fakeApi(pods: Pod[], nodes: Node[], replicas: { addresses: string[]; port: number } | { refused: string } = { addresses: ["10.0.0.1"], port: 6443 }): KubeApi & { calls: string[] } {
   const calls: string[] = [];
   const matches = (labels: Record<string, string> | undefined, sel?: string) =>
     !sel || sel.split(",").every((kv) => { const [k, v] = kv.split("="); return v === undefined ? labels?.[k!] !== undefined : labels?.[k!] === v; });
@@ -39,6 +39,10 @@ function fakeApi(pods: Pod[], nodes: Node[]): KubeApi & { calls: string[] } {
     async getNode(name) {
       calls.push(`getNode ${name}`);
       return nodes.find((n) => n.metadata.name === name);
+    },
+    async apiserverReplicas() {
+      calls.push("apiserverReplicas");
+      return replicas;
     },
     async getPod(ns, name) {
       calls.push(`getPod ${ns}/${name}`);
@@ -131,12 +135,32 @@ describe("planTargets with a fake KubeApi", () => {
   ];
   const nodes = [node("cp-1", { role: "cp" }), node("w-1", { role: "worker" }), node("w-2", { role: "worker" })];
 
-  it("apiserver is the kubeconfig URL, without listing anything", async () => {
+  it("one apiserver replica: the kubeconfig URL (its listed address may be private)", async () => {
     const api = fakeApi(pods, nodes);
     const t = await planTargets(sel("apiserver"), api, server);
     expect(t).toHaveLength(1);
-    expect(t[0]).toMatchObject({ id: "kube-apiserver/127.0.0.1:6443", via: "direct" });
-    expect(api.calls).toEqual([]);
+    expect(t[0]).toMatchObject({ id: "kube-apiserver/127.0.0.1:6443", via: "direct", url: "https://127.0.0.1:6443/" });
+    expect(api.calls).toEqual(["apiserverReplicas"]);
+  });
+
+  it("several replicas: each at its own address from default/kubernetes, the kubeconfig URL where it is one of them", async () => {
+    const t = await planTargets(sel("apiserver"), fakeApi(pods, nodes, { addresses: ["10.0.0.3", "10.0.0.2", "fd00::5"], port: 6443 }), server);
+    expect(t.map((x) => [x.id, x.url, x.replica])).toEqual([
+      ["kube-apiserver/10.0.0.2:6443", "https://10.0.0.2:6443/", true],
+      ["kube-apiserver/10.0.0.3:6443", "https://10.0.0.3:6443/", true],
+      ["kube-apiserver/[fd00::5]:6443", "https://[fd00::5]:6443/", true],
+    ]);
+    const direct = await planTargets(sel("apiserver"), fakeApi(pods, nodes, { addresses: ["127.0.0.1", "127.0.0.2"], port: 6443 }), server);
+    expect(direct.map((x) => x.url)).toEqual(["https://127.0.0.1:6443/", "https://127.0.0.2:6443/"]);
+  });
+
+  it("replicas that cannot be read: the kubeconfig URL, and a warning that makes the run incomplete", async () => {
+    const warnings: string[] = [];
+    const t = await planTargets({ ...sel("apiserver"), warn: (m) => warnings.push(m) }, fakeApi(pods, nodes, { refused: "403 forbidden" }), server);
+    expect(t.map((x) => x.id)).toEqual(["kube-apiserver/127.0.0.1:6443"]);
+    expect(warnings).toEqual([
+      'could not read the endpoints default/kubernetes (403 forbidden): only the replica behind https://127.0.0.1:6443 was changed, other kube-apiserver replicas may be unchanged; grant get on endpoints "kubernetes" in namespace default (README RBAC)',
+    ]);
   });
 
   it("scheduler pods by the kubeadm label, -n/-l override", async () => {

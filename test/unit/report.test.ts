@@ -19,7 +19,7 @@ describe("report", () => {
 
   it("JSON is one document with the documented top-level fields", () => {
     const doc = JSON.parse(renderJson(report));
-    expect(Object.keys(doc)).toEqual(["apiVersion", "kind", "component", "level", "dryRun", "summary", "results"]);
+    expect(Object.keys(doc)).toEqual(["apiVersion", "kind", "component", "level", "dryRun", "summary", "warnings", "results"]);
     expect(doc.apiVersion).toBe("kvlog.dev/v1");
     expect(Object.keys(doc.results[0]).sort()).toEqual(
       ["attempts", "component", "durationMs", "endpoint", "errorCode", "hint", "httpStatus", "id", "level", "message", "namespace", "node", "ok", "outcome", "pod", "request", "skipped", "via"].sort(),
@@ -71,5 +71,12 @@ describe("report", () => {
     expect(exitCode(none)).toBe(1);
     expect(renderSummary(none, false)).toMatch(/^kubelet: no target set to level 4; 1 skipped/);
     expect(exitCode(report)).toBe(1);
+  });
+
+  it("a warning (replicas kvlog could not see) is printed and makes the run incomplete", () => {
+    const rep = buildReport("kube-apiserver", 4, false, [r("kube-apiserver/a", true)], ["could not read the endpoints"]);
+    expect(exitCode(rep)).toBe(1);
+    expect(renderSummary(rep, false)).toContain("warning: could not read the endpoints\n");
+    expect(JSON.parse(renderJson(rep)).warnings).toEqual(["could not read the endpoints"]);
   });
 });

@@ -5,7 +5,9 @@
 #   ca.{crt,key}                     cluster CA: client certs, apiserver and kubelet serving certs
 #   front-proxy-ca.{crt,key}         request-header CA; front-proxy-client.{crt,key}
 #   sa.{key,pub}                     service-account token signing key (RSA 2048)
-#   apiserver.{crt,key}              SANs 127.0.0.1, $HOST_IP, $SERVICE_IP, kubernetes.default...
+#   apiserver.{crt,key}              one serving cert for every replica: SANs 127.0.0.1 (the load
+#                                    balancer), every replica's address (${APISERVER_IPS[*]}),
+#                                    $SERVICE_IP, localhost, kubernetes.default...
 #   apiserver-kubelet-client.*       CN kube-apiserver-kubelet-client, O system:masters
 #   admin.*                          CN kubernetes-admin, O system:masters
 #   kube-scheduler.*                 CN system:kube-scheduler
@@ -67,9 +69,10 @@ make_pki() {
     openssl pkey -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null; } &
   wait
   # Leaf certs in parallel (2 cores), random serials (no shared .srl file to race on).
-  local n
+  local n ip api_sans="IP:127.0.0.1"
+  for ip in "${APISERVER_IPS[@]}"; do api_sans+=",IP:$ip"; done
   mkcert apiserver ca "/CN=kube-apiserver" server \
-    "IP:127.0.0.1,IP:$HOST_IP,IP:$SERVICE_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local" &
+    "$api_sans,IP:$SERVICE_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local" &
   mkcert apiserver-kubelet-client ca "/O=system:masters/CN=kube-apiserver-kubelet-client" client &
   mkcert front-proxy-client front-proxy-ca "/CN=front-proxy-client" client &
   mkcert admin ca "/O=system:masters/CN=kubernetes-admin" client &

@@ -8,8 +8,10 @@
 #      their environment (launch() sets KVLOG_E2E_TAG on every process);
 #   2. every process inside the kvlog-node-* network namespaces (we made them);
 #   3. any other process on the host that carries our TAG (a child that left its group).
+# Order: the nodes' processes and the load balancer, then every kube-apiserver replica
+# (their shutdown still talks to etcd), then etcd.
 # SIGTERM, up to 10 s grace per tier, then SIGKILL. Then: nft ruleset of the netns, the
-# netns, veths and bridge, host conntrack entries of the node /24, the kernel
+# netns, veths, the replicas' extra bridge addresses and the bridge, host conntrack entries of the node /24, the kernel
 # tunables the kubelet changed, the kubelet mount points up.sh created (if empty).
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -84,16 +86,20 @@ stop_tier() {
 # Nodes and everything else first, then the apiserver (its shutdown still talks to
 # etcd), then etcd, then a last sweep of anything ours.
 if [[ -d $PIDS ]]; then
-  others=()
+  others=() apiservers=()
   for f in "$PIDS"/*.pid; do
     [[ -f $f ]] || continue
     n=$(basename "$f" .pid)
-    [[ $n == etcd || $n == kube-apiserver ]] || others+=("$n")
+    case $n in
+      etcd) ;;
+      kube-apiserver|kube-apiserver-[0-9]*) apiservers+=("$n") ;;
+      *) others+=("$n") ;;
+    esac
   done
   [[ ${#others[@]} -gt 0 ]] && stop_tier "${others[@]}"
   # processes inside our netns that have no pid file
   for p in $(netns_pids); do kill -TERM "$p" 2>/dev/null; done
-  stop_tier kube-apiserver
+  [[ ${#apiservers[@]} -gt 0 ]] && stop_tier "${apiservers[@]}"
   stop_tier etcd
 fi
 stop_tier
@@ -115,6 +121,13 @@ for n in "${NODES[@]}"; do
   fi
   ip link del "${NODE_VETH[$n]}" 2>/dev/null
 done
+# Every address on the bridge (10.222.0.1 and the other replicas' .11, .12, ...), whatever
+# KVLOG_E2E_APISERVERS was, then the bridge itself.
+if ip link show "$BRIDGE" >/dev/null 2>&1; then
+  for a in $(ip -4 -o addr show dev "$BRIDGE" | awk '{print $4}' | sort -r); do
+    ip addr del "$a" dev "$BRIDGE" 2>/dev/null
+  done
+fi
 ip link del "$BRIDGE" 2>/dev/null
 command -v conntrack >/dev/null && {
   conntrack -D -s "$NET_PREFIX.0/24" >/dev/null 2>&1

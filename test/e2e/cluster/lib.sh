@@ -40,6 +40,27 @@ SERVICE_CIDR=10.96.0.0/16
 SERVICE_IP=10.96.0.1
 CLUSTER_DNS=10.96.0.10
 APISERVER_PORT=${KVLOG_E2E_APISERVER_PORT:-6443}
+# HA control plane: KVLOG_E2E_APISERVERS kube-apiserver replicas (default 2, at most 6) on the
+# one etcd, each binding and advertising its own address on the bridge with the same port
+# (so each is in the default/kubernetes Endpoints): replica 1 the bridge's own $HOST_IP,
+# replica N>=2 host number 9+N (.11-.15; below the fleet's .16). Replica 1 is
+# "kube-apiserver" (pid file, log), replica N "kube-apiserver-N"; each runs in its own UTS
+# namespace with hostname kvlog-apiserver-N, so each has its own apiserver identity Lease
+# (the identity is a hash of the hostname), as on separate control-plane machines.
+# In front of them haproxy (TCP, TLS passthrough, round robin, /readyz health checks)
+# listens on 127.0.0.1:$APISERVER_PORT: the one URL the kubeconfigs carry.
+APISERVER_COUNT=${KVLOG_E2E_APISERVERS:-2}
+APISERVER_MAX=6
+APISERVER_IPS=() APISERVER_NAMES=() APISERVER_HOSTNAMES=()
+if [[ $APISERVER_COUNT =~ ^[1-9]$ ]] && (( APISERVER_COUNT <= APISERVER_MAX )); then
+  for (( _i = 1; _i <= APISERVER_COUNT; _i++ )); do
+    if (( _i == 1 )); then APISERVER_IPS+=("$HOST_IP"); APISERVER_NAMES+=(kube-apiserver)
+    else APISERVER_IPS+=("$NET_PREFIX.$(( 9 + _i ))"); APISERVER_NAMES+=("kube-apiserver-$_i"); fi
+    APISERVER_HOSTNAMES+=("kvlog-apiserver-$_i")
+  done
+fi
+LB_NAME=haproxy
+LB_ADDR=127.0.0.1
 ETCD_CLIENT_PORT=${KVLOG_E2E_ETCD_PORT:-2379}
 ETCD_PEER_PORT=$(( ETCD_CLIENT_PORT + 1 ))
 # Host paths the kubelet hard-codes; each kubelet gets its own via a private bind mount.
@@ -89,25 +110,27 @@ pid_is_ours() {
   grep -qzxF "KVLOG_E2E_TAG=$TAG" "/proc/$1/environ" 2>/dev/null
 }
 
-# launch NAME [--netns NS] [--private-mount SRC:DST]... -- CMD ARGS...
+# launch NAME [--netns NS] [--hostname NAME] [--private-mount SRC:DST]... -- CMD ARGS...
 # Starts CMD in a new session (its own process group), stdout+stderr to
 # logs/NAME.log, pid (= pgid) to pids/NAME.pid. With --netns it runs in that
 # network namespace only (nsenter --net: unlike `ip netns exec`, this keeps the
 # host's /sys, so the kubelet still sees /sys/fs/cgroup). With --private-mount it
-# runs in a private mount namespace where SRC is bind-mounted over DST.
+# runs in a private mount namespace where SRC is bind-mounted over DST. With --hostname
+# it runs in a private UTS namespace with that hostname.
 launch() {
   local name=$1; shift
-  local netns="" binds=()
+  local netns="" binds=() uts=""
   while [[ $# -gt 0 ]]; do
     case "$1" in
       --netns) netns=$2; shift 2 ;;
+      --hostname) uts=$2; shift 2 ;;
       --private-mount) binds+=("$2"); shift 2 ;;
       --) shift; break ;;
       *) die "launch: bad argument $1" ;;
     esac
   done
   mkdir -p "$LOGS" "$PIDS"
-  KVLOG_E2E_TAG=$TAG KVLOG_NETNS=$netns KVLOG_BINDS="${binds[*]}" KVLOG_PIDFILE=$PIDS/$name.pid \
+  KVLOG_E2E_TAG=$TAG KVLOG_NETNS=$netns KVLOG_BINDS="${binds[*]}" KVLOG_HOSTNAME=$uts KVLOG_PIDFILE=$PIDS/$name.pid \
     setsid "$CLUSTER_SRC/exec-in.sh" "$@" >> "$LOGS/$name.log" 2>&1 < /dev/null &
   local i
   for i in $(seq 1 50); do [[ -s $PIDS/$name.pid ]] && return 0; sleep 0.02; done

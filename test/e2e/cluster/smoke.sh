@@ -52,10 +52,44 @@ set_and_prove() {
 }
 body_is() { local want=$1 got; shift; got=$("$@" 2>&1); [[ $got == "$want"* ]] || { echo "  got: $got" >&2; return 1; }; }
 
-# kube-apiserver: direct, admin client cert.
-api_set() { curl -sS "${A[@]}" -X PUT --data-binary "$1" "$API/debug/flags/v"; }
-api_req() { curl -sS "${A[@]}" "$API/version?nonce=$1" >/dev/null; }
-set_and_prove kube-apiserver "$LOGS/kube-apiserver.log" api_set api_req
+# kube-apiserver replicas (cluster.json .apiservers): each at its own address, verified against
+# the cluster CA (its serving cert must carry that IP), admin client cert. Not through the load
+# balancer: that sends each new connection to the next replica, so a set and the request that
+# proves it would land on different replicas.
+mapfile -t REPLICAS < <(jq -r '.apiservers[]? | "\(.ip) \(.port) \(.log)"' "$D/cluster.json")
+[[ ${#REPLICAS[@]} -gt 0 ]] || REPLICAS=("$HOST_IP $APISERVER_PORT $LOGS/kube-apiserver.log")
+REPLICA_IPS=()
+for r in "${REPLICAS[@]}"; do
+  read -r ip port log <<<"$r"; REPLICA_IPS+=("$ip")
+  check "kube-apiserver $ip: /readyz at its own address" expect ok "${A[@]}" "https://$ip:$port/readyz"
+done
+want_eps=$(printf '%s\n' "${REPLICA_IPS[@]}" | sort | tr '\n' ' ')
+got_eps=$("$KUBECTL" --kubeconfig "$D/admin.kubeconfig" get endpoints kubernetes -n default -o json 2>/dev/null |
+  jq -r '[.subsets[]? | select(any(.ports[]; .port == '"$APISERVER_PORT"')) | .addresses[].ip] | sort | join(" ")')
+check "default/kubernetes Endpoints list every replica (${#REPLICAS[@]}) at port $APISERVER_PORT" test "$got_eps " = "$want_eps"
+check "one apiserver identity Lease per replica" test "$("$KUBECTL" --kubeconfig "$D/admin.kubeconfig" get leases -n kube-system \
+  -l apiserver.kubernetes.io/identity=kube-apiserver -o name | wc -l)" -eq "${#REPLICAS[@]}"
+for r in "${REPLICAS[@]}"; do
+  read -r ip port log <<<"$r"
+  API_R=https://$ip:$port
+  api_set() { curl -sS "${A[@]}" -X PUT --data-binary "$1" "$API_R/debug/flags/v"; }
+  api_req() { curl -sS "${A[@]}" "$API_R/version?nonce=$1" >/dev/null; }
+  set_and_prove "kube-apiserver $ip" "$log" api_set api_req
+done
+# The load balancer: with every replica at -v=3, 2 requests per replica through it (one
+# connection each); each replica's log must show at least one of them (round robin).
+if [[ ${#REPLICAS[@]} -gt 1 ]]; then
+  for r in "${REPLICAS[@]}"; do read -r ip port log <<<"$r"; curl -sS "${A[@]}" -X PUT --data-binary 3 "https://$ip:$port/debug/flags/v" >/dev/null; done
+  nonces=(); for (( i = 0; i < 2 * ${#REPLICAS[@]}; i++ )); do
+    nonces+=("lb$RANDOM$RANDOM"); curl -sS "${A[@]}" "$API/version?nonce=${nonces[-1]}" >/dev/null
+  done
+  sleep 0.5
+  for r in "${REPLICAS[@]}"; do
+    read -r ip port log <<<"$r"
+    check "load balancer $API reaches replica $ip" grep -qE "nonce=($(IFS='|'; echo "${nonces[*]}"))\"" "$log"
+  done
+  for r in "${REPLICAS[@]}"; do read -r ip port log <<<"$r"; curl -sS "${A[@]}" -X PUT --data-binary 1 "https://$ip:$port/debug/flags/v" >/dev/null; done
+fi
 
 # kubelets: through the apiserver's node proxy.
 kl_set() { curl -sS "${A[@]}" -X PUT --data-binary "$1" "$API/api/v1/nodes/$KL_NODE/proxy/debug/flags/v"; }

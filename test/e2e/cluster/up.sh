@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # up.sh: bring up kvlog's local end-to-end cluster of real upstream components, as
-# processes, laid out like a two-node kubeadm cluster. See README.md beside this file.
+# processes, laid out like a two-node kubeadm cluster with an HA control plane. See
+# README.md beside this file.
 #
-#   host (root netns)           etcd 127.0.0.1:2379, kube-apiserver 0.0.0.0:6443
-#   bridge kvlog-br0            10.222.0.1/24 (the host-side address nodes use)
+#   host (root netns)           etcd 127.0.0.1:2379
+#                               kube-apiserver replicas (KVLOG_E2E_APISERVERS, 2) on that etcd, each
+#                               binding and advertising its own bridge address, port 6443:
+#                               10.222.0.1 (replica 1), 10.222.0.11, .12, ... (replicas 2, 3, ...)
+#                               haproxy 127.0.0.1:6443 -> every replica (TCP, round robin): the kubeconfig URL
+#   bridge kvlog-br0            10.222.0.1/24 (the host-side address nodes use: replica 1) + .11/24 ...
 #   netns kvlog-node-1 (.2)     fakecri, kubelet, kube-scheduler, kube-controller-manager, kube-proxy
 #   netns kvlog-node-2 (.3)     fakecri, kubelet, kube-proxy
 #   fleet (API only)            KVLOG_E2E_FLEET_NODES (1200) Node objects kvlog-fleet-NNNNN with no
@@ -14,6 +19,7 @@
 #      KVLOG_E2E_TOKEN_TTL (2h), KVLOG_E2E_KEEP_ON_FAILURE=1 (do not tear down on error),
 #      KVLOG_E2E_KEY_ALG (ecdsa|rsa), KVLOG_E2E_BUILD_HOME (dir with build/build.sh, versions.env),
 #      KVLOG_E2E_APISERVER_PORT (6443), KVLOG_E2E_ETCD_PORT (2379; peer = +1),
+#      KVLOG_E2E_APISERVERS (2; 1-6 kube-apiserver replicas),
 #      KVLOG_E2E_SKIP_BUILD=1 (use the cached binaries as they are), KVLOG_E2E_UNTIL=STAGE (stop after it),
 #      KVLOG_E2E_FLEET_NODES (1200; 0: none), KVLOG_E2E_FLEET_CONDITIONS (unknown|none).
 # One cluster per machine: the netns, bridge and ports are fixed names.
@@ -43,7 +49,7 @@ stage_begin preflight
 need=()
 for pair in nft:nftables openssl:openssl jq:jq ip:iproute2 ss:iproute2 nsenter:util-linux \
             unshare:util-linux setsid:util-linux flock:util-linux conntrack:conntrack \
-            curl:curl perl:perl-base base64:coreutils; do
+            curl:curl perl:perl-base base64:coreutils haproxy:haproxy; do
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
 if [[ ${#need[@]} -gt 0 ]]; then
@@ -55,6 +61,8 @@ if [[ ${#need[@]} -gt 0 ]]; then
   rm -f "$apt_log"
 fi
 [[ ${KVLOG_E2E_SKIP_BUILD:-0} == 1 ]] || command -v go >/dev/null || die "go is needed to build the binaries (see $BUILD_SH)"
+[[ ${#APISERVER_IPS[@]} -ge 1 ]] ||
+  die "KVLOG_E2E_APISERVERS must be a number from 1 to $APISERVER_MAX, not '$APISERVER_COUNT'"
 [[ $FLEET_COUNT =~ ^[0-9]+$ ]] && (( FLEET_COUNT <= 99999 )) ||
   die "KVLOG_E2E_FLEET_NODES must be a number from 0 to 99999, not '$FLEET_COUNT'"
 [[ $FLEET_CONDITIONS == unknown || $FLEET_CONDITIONS == none ]] ||
@@ -111,6 +119,10 @@ stage_done() {
 stage_begin certs
 make_pki
 APISERVER_LOCAL=https://127.0.0.1:$APISERVER_PORT
+# The nodes' components (kubelets, kube-proxies, scheduler, controller-manager) talk to
+# replica 1 directly, not through the load balancer: haproxy listens on the host's loopback,
+# which the netns cannot reach, and a second listener on a bridge VIP would add an address
+# and a hop for nothing kvlog tests. Users' kubeconfigs go through the load balancer.
 APISERVER_NODES=https://$HOST_IP:$APISERVER_PORT
 write_kubeconfig "$D/admin.kubeconfig" "$APISERVER_LOCAL" kubernetes-admin --cert admin
 write_kubeconfig "$KCFG/kube-scheduler.kubeconfig" "$APISERVER_NODES" system:kube-scheduler --cert kube-scheduler
@@ -127,6 +139,8 @@ stage_begin network
 for s in "${KUBELET_SYSCTLS[@]}"; do echo "$s $(cat "/proc/sys/$s")"; done > "$D/sysctls.saved"
 ip link add "$BRIDGE" type bridge
 ip addr add "$HOST_IP/24" dev "$BRIDGE"
+# The other kube-apiserver replicas' own addresses (secondary addresses of the same /24).
+for ip in "${APISERVER_IPS[@]:1}"; do ip addr add "$ip/24" dev "$BRIDGE"; done
 ip link set "$BRIDGE" up
 for n in "${NODES[@]}"; do
   ip netns add "$n"
@@ -162,29 +176,86 @@ stage_done etcd
 
 # ---------------------------------------------------------------------------
 stage_begin kube-apiserver
-launch kube-apiserver -- "$K8S_BIN/kube-apiserver" \
-  --advertise-address="$HOST_IP" --bind-address=0.0.0.0 --secure-port="$APISERVER_PORT" \
-  --etcd-servers="http://127.0.0.1:$ETCD_CLIENT_PORT" \
-  --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction --allow-privileged=true \
-  --client-ca-file="$PKI/ca.crt" \
-  --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
-  --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
-  --kubelet-certificate-authority="$PKI/ca.crt" \
-  --kubelet-preferred-address-types=InternalIP \
-  --service-account-issuer=https://kubernetes.default.svc.cluster.local \
-  --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
-  --service-cluster-ip-range="$SERVICE_CIDR" \
-  --proxy-client-cert-file="$PKI/front-proxy-client.crt" --proxy-client-key-file="$PKI/front-proxy-client.key" \
-  --requestheader-client-ca-file="$PKI/front-proxy-ca.crt" --requestheader-allowed-names=front-proxy-client \
-  --requestheader-extra-headers-prefix=X-Remote-Extra- --requestheader-group-headers=X-Remote-Group \
-  --requestheader-username-headers=X-Remote-User \
-  --cert-dir="$D/apiserver-certs" \
+# Every replica: the same flags, certs, SA keys and etcd; its own address (bind = advertise,
+# so the lease endpoint reconciler lists each in default/kubernetes), its own hostname (so
+# its own identity Lease), its own --cert-dir, pid file and log (kube-apiserver[-N]).
+APISERVER_ARGS=(
+  --secure-port="$APISERVER_PORT"
+  --etcd-servers="http://127.0.0.1:$ETCD_CLIENT_PORT"
+  --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction --allow-privileged=true
+  --client-ca-file="$PKI/ca.crt"
+  --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key"
+  --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" --kubelet-client-key="$PKI/apiserver-kubelet-client.key"
+  --kubelet-certificate-authority="$PKI/ca.crt"
+  --kubelet-preferred-address-types=InternalIP
+  --service-account-issuer=https://kubernetes.default.svc.cluster.local
+  --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key"
+  --service-cluster-ip-range="$SERVICE_CIDR"
+  --proxy-client-cert-file="$PKI/front-proxy-client.crt" --proxy-client-key-file="$PKI/front-proxy-client.key"
+  --requestheader-client-ca-file="$PKI/front-proxy-ca.crt" --requestheader-allowed-names=front-proxy-client
+  --requestheader-extra-headers-prefix=X-Remote-Extra- --requestheader-group-headers=X-Remote-Group
+  --requestheader-username-headers=X-Remote-User
+  --endpoint-reconciler-type=lease
   --v="$LOG_V"
-apiserver_ready() {
-  curl -fsS --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "$APISERVER_LOCAL/readyz"
+)
+for k in "${!APISERVER_IPS[@]}"; do
+  ip=${APISERVER_IPS[$k]}
+  launch "${APISERVER_NAMES[$k]}" --hostname "${APISERVER_HOSTNAMES[$k]}" -- "$K8S_BIN/kube-apiserver" \
+    --advertise-address="$ip" --bind-address="$ip" --cert-dir="$D/apiserver-certs-$(( k + 1 ))" "${APISERVER_ARGS[@]}"
+done
+apiserver_ready() { # URL: /readyz answers 200 (admin client cert, verified against the cluster CA)
+  curl -fsS --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "$1/readyz"
 }
-wait_for kube-apiserver 90 "kube-apiserver /readyz" apiserver_ready
+for k in "${!APISERVER_IPS[@]}"; do
+  wait_for "${APISERVER_NAMES[$k]}" 90 "${APISERVER_NAMES[$k]} https://${APISERVER_IPS[$k]}:$APISERVER_PORT/readyz" \
+    apiserver_ready "https://${APISERVER_IPS[$k]}:$APISERVER_PORT"
+done
 stage_done kube-apiserver
+
+# ---------------------------------------------------------------------------
+# The load balancer users' kubeconfigs point at, as in front of a real HA control plane:
+# TCP (TLS passes through to the replica, which sees the client's certificate), each new
+# connection goes to the next replica in turn, a replica whose /readyz fails twice
+# (checked every 2 s over TLS against the cluster CA, anonymously: system:public-info-viewer)
+# gets no new connections until it passes twice again; a refused connect is retried on the
+# next replica (redispatch). Long timeouts: watches and
+# port-forward streams may be idle for minutes.
+stage_begin load-balancer
+{
+  cat <<EOF
+# written by up.sh
+global
+  log stderr format raw local0 notice
+  maxconn 4096
+defaults
+  mode tcp
+  log global
+  option dontlognull
+  timeout connect 5s
+  timeout client 1h
+  timeout server 1h
+  timeout check 5s
+  # a connection a replica refuses (stopped, restarting) is retried on the next one
+  retries 2
+  option redispatch
+frontend kube-apiserver
+  bind $LB_ADDR:$APISERVER_PORT
+  default_backend kube-apiserver
+backend kube-apiserver
+  balance roundrobin
+  option httpchk
+  http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host kube-apiserver
+  http-check expect status 200
+  default-server check check-ssl verify required ca-file $PKI/ca.crt inter 2s fall 2 rise 2
+EOF
+  for k in "${!APISERVER_IPS[@]}"; do
+    printf '  server %s %s:%s\n' "${APISERVER_NAMES[$k]}" "${APISERVER_IPS[$k]}" "$APISERVER_PORT"
+  done
+} > "$D/haproxy.cfg"
+haproxy -c -q -f "$D/haproxy.cfg" || die "haproxy rejects $D/haproxy.cfg"
+launch "$LB_NAME" -- haproxy -db -f "$D/haproxy.cfg"
+wait_for "$LB_NAME" 30 "the load balancer $APISERVER_LOCAL/readyz" apiserver_ready "$APISERVER_LOCAL"
+stage_done load-balancer
 
 # ---------------------------------------------------------------------------
 stage_begin identities
@@ -471,6 +542,11 @@ jq -n --arg d "$D" --arg kv "$K8S_VERSION" --arg ev "$ETCD_VERSION" --arg kubect
   --argjson fcount "$FLEET_COUNT" --arg fprefix "$FLEET_PREFIX" --arg flabel "$FLEET_LABEL" \
   --arg ffirst "$NET_PREFIX.$FLEET_IP_FIRST" --arg flast "$NET_PREFIX.$FLEET_IP_LAST" \
   --arg fcond "$FLEET_CONDITIONS" --argjson fsecs "$FLEET_SECONDS" \
+  --argjson apiservers "$(for k in "${!APISERVER_IPS[@]}"; do jq -n --arg ip "${APISERVER_IPS[$k]}" \
+      --argjson port "$APISERVER_PORT" --arg log "$LOGS/${APISERVER_NAMES[$k]}.log" --arg name "${APISERVER_NAMES[$k]}" \
+      --arg hostname "${APISERVER_HOSTNAMES[$k]}" \
+      '{ip: $ip, port: $port, log: $log, name: $name, hostname: $hostname, url: "https://\($ip):\($port)"}'; done | jq -s .)" \
+  --arg lbcfg "$D/haproxy.cfg" --arg lblog "$LOGS/$LB_NAME.log" \
   --argjson nodes "$(for n in "${NODES[@]}"; do jq -n --arg n "$n" --arg ip "${NODE_IP[$n]}" \
       --argjson prof "$([[ $n == "$CONTROL_PLANE_NODE" ]] && echo true || echo false)" \
       '{name: $n, ip: $ip, netns: $n, kubeletPort: 10250, kubeProxyProfiling: $prof}'; done | jq -s .)" '
@@ -482,7 +558,10 @@ jq -n --arg d "$D" --arg kv "$K8S_VERSION" --arg ev "$ETCD_VERSION" --arg kubect
                 nobody: "\($d)/nobody.kubeconfig", adminToken: "\($d)/admin-token.kubeconfig"},
   tokens: {kvlog: "\($d)/tokens/kvlog.token", nobody: "\($d)/tokens/nobody.token", admin: "\($d)/tokens/admin.token"},
   kvlogRbacSource: $rbacsrc,
-  apiserver: {url: $local, nodeSideUrl: $nodesurl, hostIP: $host},
+  apiserver: {url: $local, nodeSideUrl: $nodesurl, hostIP: $host, replicas: ($apiservers | length)},
+  apiservers: $apiservers,
+  loadBalancer: {url: $local, kind: "haproxy", mode: "tcp", balance: "roundrobin", healthCheck: "GET /readyz every 2s",
+                 config: $lbcfg, log: $lblog, backends: [$apiservers[] | "\(.ip):\(.port)"]},
   nodes: $nodes,
   totalNodes: (($nodes | length) + $fcount),
   fleet: {
@@ -512,6 +591,7 @@ total=$(elapsed "$T_ALL")
 echo "total $total" >> "$D/stages.txt"
 say "stage: total ${total}s"
 say "cluster up: Kubernetes $K8S_VERSION, etcd $ETCD_VERSION"
+say "  apiservers: ${APISERVER_IPS[*]} (port $APISERVER_PORT), behind haproxy $APISERVER_LOCAL; nodes use $APISERVER_NODES"
 say "  admin:     KUBECONFIG=$D/admin.kubeconfig      (client cert, system:masters)"
 say "  kvlog:     KUBECONFIG=$D/kvlog.kubeconfig      (SA kvlog-e2e/kvlog, RBAC from README.md)"
 say "  nobody:    KUBECONFIG=$D/nobody.kubeconfig     (SA kvlog-e2e/nobody, no grants)"
