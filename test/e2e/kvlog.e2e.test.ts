@@ -331,7 +331,7 @@ describe("kvlog changes the level of real components (proven by their logs)", ()
       expect(r.code, r.stdout + r.stderr).toBe(0);
       const doc = r.json();
       expect(doc.warnings).toEqual([]);
-      expect(doc.results.map((x: any) => [x.id, x.outcome])).toEqual(ids.map((id) => [id, "set"]));
+      expect(doc.results.map((x: any) => `${x.id} ${x.outcome}`).sort()).toEqual(ids.map((id) => `${id} set`));
       expect(doc.results.every((x: any) => x.endpoint.startsWith("https://10.222.0."))).toBe(true); // each at its own address, not the load balancer
     };
     const logs = replicas.map((x) => fileLog(x.log));
