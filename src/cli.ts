@@ -521,6 +521,13 @@ function boundMemory(): (() => void) | undefined {
 }
 
 export async function main(): Promise<void> {
+  // A reader that stops early (`| head`, jq quitting) closes the pipe: the rest of the output has
+  // nowhere to go, which is not an error of the run (no stack trace; the work is already done).
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code !== "EPIPE") throw e;
+    });
+  }
   // First Ctrl-C: start no new target, let the ones in flight finish (each is bounded by
   // --request-timeout) and print what happened to every target. Second Ctrl-C: quit now.
   const interrupt = new AbortController();

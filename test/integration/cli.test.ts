@@ -580,6 +580,22 @@ describe("what a pod sends back through a port-forward is bounded", () => {
   });
 });
 
+describe("a reader that stops early", () => {
+  it("closing stdout (| head, jq quitting) is not an error: no stack trace, the run completes", async () => {
+    const { spawn } = await import("node:child_process");
+    const { CLI } = await import("./run.ts");
+    for (const args of [["set", "--help"], ["set", "kubelet", "3", "-o", "json"]]) {
+      const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, KUBECONFIG: fake.kubeconfig("admin") }, stdio: ["ignore", "pipe", "pipe"] });
+      child.stdout.destroy(); // the reader is gone before kvlog writes
+      let err = "";
+      child.stderr.on("data", (d) => (err += d));
+      const code = await new Promise<number | null>((r) => child.on("close", r));
+      expect(err, args.join(" ")).not.toMatch(/EPIPE|\n\s+at |Node\.js v/);
+      expect(code, args.join(" ")).toBe(0);
+    }
+  });
+});
+
 describe("dry run, output and colour", () => {
   it("--dry-run resolves everything and sends no PUT", async () => {
     const before = fake.requests.filter((q) => q.method === "PUT").length;
