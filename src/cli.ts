@@ -10,6 +10,7 @@ import { ConfigError, KvlogError, UsageError } from "./errors.js";
 import { bareAccess, kubeApi, loadAccess, withServiceAccount } from "./kube.js";
 import { planTargets } from "./plan.js";
 import type { Access } from "./http.js";
+import { rbacYaml, type Subject } from "./rbac.js";
 import { buildReport, exitCode, jsonParts, renderSummary, renderTable } from "./report.js";
 
 export const VERSION = "0.1.0";
@@ -27,6 +28,7 @@ export const DEFAULT_CONCURRENCY = 32;
 const COLLECT_EVERY = 256;
 
 export interface SetRequest {
+  command: "set";
   component: Component;
   level: number;
   kubeconfig?: string | undefined;
@@ -87,12 +89,32 @@ export interface Io {
   collectGarbage?: () => void;
 }
 
+/** `kvlog rbac`: the RBAC for these components, bound to this subject. */
+export interface RbacRequest {
+  command: "rbac";
+  components: Component[];
+  subject: Subject;
+  name: string;
+}
+
+interface RawRbacOptions {
+  components?: string;
+  serviceAccount?: string;
+  user?: string;
+  group?: string;
+  name: string;
+}
+
 /** The exit code after an interrupt, as shells report SIGINT. */
 export const EXIT_INTERRUPTED = 130;
 
 const componentList = COMPONENTS.map((c) => (c.aliases.length ? `${c.name} (${c.aliases.join(", ")})` : c.name)).join(", ");
 
-function program(onSet: (component: string, level: string, opts: RawSetOptions) => void, io: Io): Command {
+function program(
+  onSet: (component: string, level: string, opts: RawSetOptions) => void,
+  onRbac: (opts: RawRbacOptions) => void,
+  io: Io,
+): Command {
   const root = new Command("kvlog")
     .description("Change the log verbosity (klog -v) of running Kubernetes components without restarting them.")
     .version(VERSION, "--version", "print the kvlog version")
@@ -112,6 +134,7 @@ Examples:
   kvlog set kubelet 5                      every node's kubelet, through the apiserver
   kvlog set scheduler 4 -o json | jq .     every kube-scheduler replica, results as JSON
   kvlog set kube-proxy 3 --node worker-1   one node's kube-proxy
+  kvlog rbac | kubectl apply -f -          the least-privilege ClusterRole kvlog needs
 
 Run 'kvlog set --help' for every flag.`,
     );
@@ -164,12 +187,66 @@ or none was set, 2 usage or configuration error, 3 nothing matched,
 130 interrupted (Ctrl-C: targets in flight finish, the rest are reported as not attempted).`,
     )
     .action((component: string, level: string, opts: RawSetOptions) => onSet(component, level, opts));
-  set.exitOverride().configureOutput({
-    writeOut: (s) => void io.stdout.write(s),
-    writeErr: (s) => void io.stderr.write(s),
-    outputError: () => {},
-  });
+
+  const rbac = root
+    .command("rbac")
+    .summary("print the least-privilege RBAC kvlog needs, as YAML for kubectl apply -f -")
+    .description(
+      "Print the ClusterRole with exactly the rules kvlog needs for the components (every component by default), and a\nClusterRoleBinding to the subject (by default a placeholder group to replace). Each rule says what it allows.",
+    )
+    .option("--components <names>", "only these components, comma-separated (names or aliases)")
+    .option("--service-account <namespace/name>", "bind the role to this ServiceAccount")
+    .option("--user <name>", "bind the role to this user")
+    .option("--group <name>", "bind the role to this group")
+    .option("--name <name>", "name of the ClusterRole and ClusterRoleBinding", "kvlog")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  kvlog rbac | kubectl apply -f -                                   then bind your people to ClusterRole kvlog
+  kvlog rbac --components kubelet --group sre | kubectl apply -f -  only kubelets, for the group sre
+  kvlog rbac --service-account ops/kvlog > kvlog-rbac.yaml`,
+    )
+    .action((opts: RawRbacOptions) => onRbac(opts));
+  for (const c of [set, rbac]) {
+    c.exitOverride().configureOutput({
+      writeOut: (s) => void io.stdout.write(s),
+      writeErr: (s) => void io.stderr.write(s),
+      outputError: () => {},
+    });
+  }
   return root;
+}
+
+export function validateRbac(o: RawRbacOptions): RbacRequest {
+  const components = o.components === undefined ? [...COMPONENTS] : [];
+  for (const n of o.components?.split(",").map((s) => s.trim()) ?? []) {
+    const c = findComponent(n);
+    if (!c) {
+      const guess = suggestComponent(n);
+      throw new UsageError(`unknown component "${n}" in --components${guess ? `; did you mean ${guess}?` : ""} Known: ${COMPONENTS.map((x) => x.name).join(", ")}`);
+    }
+    if (!components.includes(c)) components.push(c);
+  }
+  if (components.length === 0) throw new UsageError("--components is empty; name at least one component, or leave the flag out for all");
+  const subjects = [o.serviceAccount, o.user, o.group].filter((x) => x !== undefined);
+  if (subjects.length > 1) throw new UsageError("--service-account, --user and --group each name the subject: give only one");
+  let subject: Subject;
+  if (o.serviceAccount !== undefined) subject = { kind: "ServiceAccount", ...serviceAccountName(o.serviceAccount) };
+  else if (o.user !== undefined || o.group !== undefined) {
+    const name = (o.user ?? o.group)!.trim();
+    if (!name) throw new UsageError(`--${o.user !== undefined ? "user" : "group"} is empty`);
+    subject = { kind: o.user !== undefined ? "User" : "Group", name };
+  }
+  if (!/^[a-z0-9]([-a-z0-9.:]*[a-z0-9])?$/.test(o.name)) throw new UsageError(`--name "${o.name}" is not a valid ClusterRole name (lowercase letters, digits, '-', '.', ':')`);
+  // Keep the catalog's order, whatever order they were named in.
+  return { command: "rbac", components: COMPONENTS.filter((c) => components.includes(c)), subject, name: o.name };
+}
+
+function serviceAccountName(v: string): { namespace: string; name: string } {
+  const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(v);
+  if (!m) throw new UsageError(`--service-account must be NAMESPACE/NAME, got "${v}"`);
+  return { namespace: m[1]!, name: m[3]! };
 }
 
 /** A repeatable flag of names, also comma-separated: --node a --node b,c. */
@@ -185,11 +262,17 @@ function collect(what: "node" | "pod"): (value: string, previous: string[] | und
  * Parses argv (without node and script) into a SetRequest, or undefined when
  * commander handled it (help, version). Throws UsageError for anything invalid.
  */
-export function parseArgs(argv: string[], io: Io): SetRequest | undefined {
-  let request: SetRequest | undefined;
-  const cmd = program((component, level, opts) => {
-    request = validate(component, level, opts, io.env);
-  }, io);
+export function parseArgs(argv: string[], io: Io): SetRequest | RbacRequest | undefined {
+  let request: SetRequest | RbacRequest | undefined;
+  const cmd = program(
+    (component, level, opts) => {
+      request = validate(component, level, opts, io.env);
+    },
+    (opts) => {
+      request = validateRbac(opts);
+    },
+    io,
+  );
   try {
     cmd.parse(argv, { from: "user" });
   } catch (e) {
@@ -262,12 +345,7 @@ export function validate(componentArg: string, levelArg: string, o: RawSetOption
   const identities = [o.token !== undefined, o.tokenFile !== undefined, o.serviceAccount !== undefined].filter(Boolean).length;
   if (identities > 1) throw new UsageError("--token, --token-file and --service-account each choose the identity: give only one");
   if (o.token !== undefined && !o.token.trim()) throw new UsageError("--token is empty");
-  let serviceAccount: SetRequest["serviceAccount"];
-  if (o.serviceAccount !== undefined) {
-    const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(o.serviceAccount);
-    if (!m) throw new UsageError(`--service-account must be NAMESPACE/NAME, got "${o.serviceAccount}"`);
-    serviceAccount = { namespace: m[1]!, name: m[3]! };
-  }
+  const serviceAccount = o.serviceAccount !== undefined ? serviceAccountName(o.serviceAccount) : undefined;
 
   const concurrency = Number(o.concurrency);
   if (!/^\d+$/.test(o.concurrency) || concurrency < 1 || concurrency > 1000) {
@@ -280,6 +358,7 @@ export function validate(componentArg: string, levelArg: string, o: RawSetOption
   if (o.includeNotReady && !nodeScoped) throw new UsageError(`--include-not-ready applies to kubelet and kube-proxy, not ${component.name}`);
 
   return {
+    command: "set",
     component,
     level,
     kubeconfig: o.kubeconfig,
@@ -345,8 +424,13 @@ export async function run(argv: string[], io: Io): Promise<number> {
   /** Every identity used in the run (the user's, and a ServiceAccount's): closed and masked at the end. */
   const used: Access[] = [];
   try {
-    const req = parseArgs(argv, io);
-    if (!req) return 0;
+    const parsed = parseArgs(argv, io);
+    if (!parsed) return 0;
+    if (parsed.command === "rbac") {
+      io.stdout.write(rbacYaml(parsed.components, parsed.subject, parsed.name));
+      return 0;
+    }
+    const req = parsed;
     const colorOn = (stream: { isTTY?: boolean }): boolean =>
       req.color && (io.env.FORCE_COLOR ? io.env.FORCE_COLOR !== "0" : stream.isTTY === true);
     if (req.level > NOISY_LEVEL) {

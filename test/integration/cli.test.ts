@@ -25,8 +25,12 @@ async function run(args: string[], user = "admin", env: Record<string, string> =
 /** The ClusterRole's rules from the README's RBAC block, as the fake's rules. */
 function readmeRules(): FakeRule[] {
   const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-  const block = /<!-- rbac:begin -->\s*```yaml\n([\s\S]*?)```\s*<!-- rbac:end -->/.exec(readme)![1]!;
-  const role = block.split(/^---$/m).find((doc) => /^kind: ClusterRole$/m.test(doc))!;
+  return clusterRoleRules(/<!-- rbac:begin -->\s*```yaml\n([\s\S]*?)```\s*<!-- rbac:end -->/.exec(readme)![1]!);
+}
+
+/** The rules of the ClusterRole in YAML as kvlog rbac prints it (flow lists, one field a line). */
+function clusterRoleRules(yaml: string): FakeRule[] {
+  const role = yaml.split(/^---$/m).find((doc) => /^kind: ClusterRole$/m.test(doc))!;
   const rules: FakeRule[] = [];
   for (const line of role.split("\n")) {
     const m = /^\s*(-\s+)?(apiGroups|resources|verbs|nonResourceURLs|resourceNames):\s*(\[.*\])\s*$/.exec(line);
@@ -172,6 +176,25 @@ describe("identities", () => {
         expect(r.code, `${c}: ${r.stdout}${r.stderr}`).toBe(0);
       }
       expect(f.requests.filter((q) => q.target === SCHED && q.method === "PUT").at(-1)).toMatchObject({ authorization: "bearer", user: "readme" });
+    } finally {
+      await f.close();
+    }
+  });
+
+  it("kvlog rbac --components X is enough for X alone, for every component", async () => {
+    const names = ["apiserver", "scheduler", "kcm", "ccm", "kubelet", "kube-proxy"];
+    const users = [];
+    for (const n of names) {
+      const r = await kvlog(["rbac", "--components", n], {});
+      expect(r.code).toBe(0);
+      users.push({ name: `rbac-${n}`, rules: clusterRoleRules(r.stdout) });
+    }
+    const f = await startFakeCluster({ users, defaultBehaviour: { "kube-proxy": { profiling: true } } });
+    try {
+      for (const n of names) {
+        const r = await kvlog(["set", n, "2"], { KUBECONFIG: f.kubeconfig(`rbac-${n}`) });
+        expect(r.code, `${n}: ${r.stdout}${r.stderr}`).toBe(0);
+      }
     } finally {
       await f.close();
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseArgs, parseDuration, parseLevel, run, type Io } from "../../src/cli.js";
+import { parseArgs, parseDuration, parseLevel, run, type Io, type SetRequest } from "../../src/cli.js";
 import { UsageError } from "../../src/errors.js";
 
 function io(env: NodeJS.ProcessEnv = {}): Io & { out: string; err: string } {
@@ -10,7 +10,7 @@ function io(env: NodeJS.ProcessEnv = {}): Io & { out: string; err: string } {
   return o;
 }
 
-const parse = (...argv: string[]) => parseArgs(argv, io());
+const parse = (...argv: string[]) => parseArgs(argv, io()) as SetRequest | undefined;
 
 describe("parseLevel", () => {
   it.each([
@@ -79,7 +79,7 @@ describe("parseArgs", () => {
   });
 
   it("NO_COLOR turns colour off", () => {
-    expect(parseArgs(["set", "kubelet", "1"], io({ NO_COLOR: "1" }))!.color).toBe(false);
+    expect((parseArgs(["set", "kubelet", "1"], io({ NO_COLOR: "1" })) as SetRequest).color).toBe(false);
   });
 
   it("normalises --endpoint", () => {

@@ -1,0 +1,135 @@
+// kvlog rbac: the least-privilege ClusterRole (and its binding) for what kvlog does with the
+// chosen components, as YAML for `kubectl apply -f -`. The README's RBAC section is this
+// output for every component (a test keeps the two the same).
+
+import type { Component, ComponentName } from "./components.js";
+
+interface Rule {
+  /** Which components need the rule. */
+  for: (c: Component) => boolean;
+  /** What the rule allows and why, in sentences (wrapped into YAML comment lines). */
+  comment: (names: ComponentName[]) => string[];
+  apiGroups?: string[];
+  resources?: string[];
+  resourceNames?: string[];
+  nonResourceURLs?: string[];
+  verbs: string[];
+}
+
+const secured = (c: Component): boolean => c.authenticates && (c.discovery === "apiserver" || c.discovery === "pod");
+const byPod = (c: Component): boolean => c.discovery === "pod" || c.discovery === "node-pod";
+const list = (names: string[]): string => (names.length <= 1 ? names.join("") : `${names.slice(0, -1).join(", ")} and ${names.at(-1)}`);
+
+const RULES: Rule[] = [
+  {
+    for: secured,
+    comment: (names) => {
+      const sar = names.filter((n) => n !== "kube-apiserver");
+      return [`PUT /debug/flags/v on ${list(names)}${sar.length ? ` (${sar.length > 1 ? "all but the apiserver" : sar[0]} ask${sar.length > 1 ? "" : "s"} the apiserver with SubjectAccessReview)` : ""}.`];
+    },
+    nonResourceURLs: ["/debug/flags/v"],
+    verbs: ["put"],
+  },
+  {
+    for: (c) => c.name === "kubelet",
+    comment: () => [
+      "kubelet, through the apiserver's node proxy or --direct. Powerful: nodes/proxy also reaches the kubelet's exec and run paths. Leave it out if you do not change kubelets.",
+    ],
+    apiGroups: [""],
+    resources: ["nodes/proxy"],
+    verbs: ["update"],
+  },
+  {
+    for: (c) => c.discovery === "apiserver",
+    comment: () => ["Find every kube-apiserver replica: each writes its address into the default/kubernetes Endpoints (only that object)."],
+    apiGroups: [""],
+    resources: ["endpoints"],
+    resourceNames: ["kubernetes"],
+    verbs: ["get"],
+  },
+  {
+    for: (c) => c.discovery !== "apiserver",
+    comment: (names) => {
+      const nodes = names.filter((n) => n === "kubelet" || n === "kube-proxy");
+      const vouched = names.filter((n) => n !== "kubelet" && n !== "kube-proxy");
+      return [
+        [
+          nodes.length ? `Find nodes (${list(nodes)})` : "",
+          vouched.length ? `tell the control-plane nodes (the ${list(vouched)} pods must run on one before kvlog sends them credentials)` : "",
+        ]
+          .filter(Boolean)
+          .join(", and ")
+          .replace(/^t/, "T") + ".",
+      ];
+    },
+    apiGroups: [""],
+    resources: ["nodes"],
+    verbs: ["get", "list"],
+  },
+  {
+    for: byPod,
+    comment: (names) => [
+      `Find the ${list(names)} pods and port-forward to them. WebSocket port-forwards need "get" on older apiservers and "create" from 1.35 on.`,
+    ],
+    apiGroups: [""],
+    resources: ["pods"],
+    verbs: ["get", "list"],
+  },
+  {
+    for: byPod,
+    comment: () => [],
+    apiGroups: [""],
+    resources: ["pods/portforward"],
+    verbs: ["get", "create"],
+  },
+];
+
+export type Subject = { kind: "Group" | "User"; name: string } | { kind: "ServiceAccount"; namespace: string; name: string } | undefined;
+
+/** Words into lines of at most `width` characters. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+const q = (xs: string[]): string => `[${xs.map((x) => JSON.stringify(x)).join(", ")}]`;
+
+/** The ClusterRole and ClusterRoleBinding, as YAML. Without a subject, a placeholder group to replace. */
+export function rbacYaml(components: Component[], subject: Subject, name = "kvlog"): string {
+  const names = components.map((c) => c.name);
+  const lines = ["apiVersion: rbac.authorization.k8s.io/v1", "kind: ClusterRole", "metadata:", `  name: ${name}`, "rules:"];
+  for (const rule of RULES) {
+    const users = components.filter(rule.for).map((c) => c.name);
+    if (users.length === 0) continue;
+    for (const c of rule.comment(users)) lines.push(...wrap(c, 94).map((l) => `  # ${l}`));
+    const fields: [string, string[] | undefined][] = [
+      ["nonResourceURLs", rule.nonResourceURLs],
+      ["apiGroups", rule.apiGroups],
+      ["resources", rule.resources],
+      ["resourceNames", rule.resourceNames],
+      ["verbs", rule.verbs],
+    ];
+    fields
+      .filter((f): f is [string, string[]] => f[1] !== undefined)
+      .forEach(([k, v], i) => lines.push(`${i === 0 ? "  - " : "    "}${k}: ${q(v)}`));
+  }
+  if (names.length === 0) lines.push("  []");
+  lines.push("---", "apiVersion: rbac.authorization.k8s.io/v1", "kind: ClusterRoleBinding", "metadata:", `  name: ${name}`, "roleRef:");
+  lines.push("  apiGroup: rbac.authorization.k8s.io", "  kind: ClusterRole", `  name: ${name}`, "subjects:");
+  if (!subject) {
+    lines.push("  - kind: Group", "    name: kvlog-operators # replace with your user, group or ServiceAccount", "    apiGroup: rbac.authorization.k8s.io");
+  } else if (subject.kind === "ServiceAccount") {
+    lines.push("  - kind: ServiceAccount", `    name: ${subject.name}`, `    namespace: ${subject.namespace}`);
+  } else {
+    lines.push(`  - kind: ${subject.kind}`, `    name: ${JSON.stringify(subject.name)}`, "    apiGroup: rbac.authorization.k8s.io");
+  }
+  return `${lines.join("\n")}\n`;
+}
