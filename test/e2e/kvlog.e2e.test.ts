@@ -653,3 +653,61 @@ spec:
     expect(read(seen, "utf8")).toContain("connection");
   });
 });
+
+// The RBAC `kvlog rbac` prints is exactly enough: the suite's kvlog identity is bound to it (the
+// README's copy) and every test above works with it; here each rule is taken away in turn, and
+// the run that needs it fails with kvlog's message naming that rule.
+describe("kvlog rbac: each rule is needed, and kvlog names the one that is missing", () => {
+  const rules: { text: string; resource: string }[] = [];
+  let role = "";
+
+  beforeAll(async () => {
+    const r = await kvlog(["rbac"], {});
+    expect(r.code).toBe(0);
+    role = r.stdout.split(/^---$/m)[0]!;
+    // One rule: from its first "  - " line to the next rule or comment.
+    const body = role.split("rules:\n")[1]!;
+    for (const chunk of body.split(/\n(?=  - |  #)/)) {
+      if (!chunk.startsWith("  - ")) continue;
+      const resource = /resources: \["([^"]+)"\]/.exec(chunk)?.[1] ?? /nonResourceURLs: \["([^"]+)"\]/.exec(chunk)![1]!;
+      rules.push({ text: chunk.replace(/\n+$/, ""), resource });
+    }
+    expect(rules.map((x) => x.resource)).toEqual(["/debug/flags/v", "nodes/proxy", "endpoints", "nodes", "pods", "pods/portforward"]);
+  });
+
+  const COMMANDS: Record<string, string[]> = {
+    "/debug/flags/v": ["set", "apiserver", String(BASE_LEVEL)],
+    "nodes/proxy": ["set", "kubelet", String(BASE_LEVEL), "--node", "kvlog-node-1"],
+    endpoints: ["set", "apiserver", String(BASE_LEVEL)],
+    nodes: ["set", "kubelet", String(BASE_LEVEL)],
+    pods: ["set", "scheduler", String(BASE_LEVEL)],
+    "pods/portforward": ["set", "scheduler", String(BASE_LEVEL)],
+  };
+
+  it("without each rule, the command that needs it fails and says which rule to grant", async () => {
+    for (const [i, rule] of rules.entries()) {
+      const name = `kvlog-minus-${i}`;
+      const without = role.replace(`${rule.text}\n`, "").replace(/name: kvlog\n/, `name: ${name}\n`);
+      expect(without).not.toContain(rule.text);
+      await kubectl(["apply", "-f", "-"], without);
+      await kubectl(["apply", "-f", "-"], `
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: ${name}, namespace: ${NS} }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: ${name} }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: ${name} }
+subjects: [{ kind: ServiceAccount, name: ${name}, namespace: ${NS} }]
+`);
+      const kc = await serviceAccountKubeconfig(name);
+      tokens.push(JSON.parse(readFileSync(kc, "utf8")).users[0].user.token);
+      const r = await run([...COMMANDS[rule.resource]!, "-o", "json"], kc);
+      expect(r.code, `${rule.resource}: ${r.stdout}${r.stderr}`).toBe(1);
+      const said = r.stdout + r.stderr;
+      const needle = rule.resource === "endpoints" ? 'endpoints "kubernetes"' : rule.resource.includes("/") ? `["${rule.resource}"]` : `resources ["${rule.resource}"]`;
+      expect(said, `${rule.resource} removed`).toContain(needle);
+    }
+  });
+});
