@@ -112,7 +112,7 @@ async function findTargets(sel: Selection, api: KubeApi | undefined, server: URL
           ...got.filter((g) => !g.pod).map((g) => ({ ...missingTarget(c, g.name, `pod ${ns}/${g.name} not found`), id: `${c.name}/${ns}/${g.name}`, node: undefined, namespace: ns, pod: g.name })),
         ];
       }
-      const [pods, controlPlane] = await Promise.all([api.listPods(ns, { labelSelector: selector }), controlPlaneNodes(api)]);
+      const [pods, controlPlane] = await inOrder(api.listPods(ns, { labelSelector: selector }), controlPlaneNodes(api));
       const targets = vouch(selectPodTargets(c, pods, undefined), pods, controlPlane);
       if (targets.length === 0) {
         throw new NothingMatchedError(
@@ -143,10 +143,7 @@ async function findTargets(sel: Selection, api: KubeApi | undefined, server: URL
         );
         pods = perNode.flat();
       } else {
-        [found, pods] = await Promise.all([
-          filtering || !sel.includeNotReady ? findNodes(sel, api) : noNodes,
-          api.listPods(ns, { labelSelector: podSelector }),
-        ]);
+        [found, pods] = await inOrder(filtering || !sel.includeNotReady ? findNodes(sel, api) : noNodes, api.listPods(ns, { labelSelector: podSelector }));
       }
       const nodeNames = new Set(found.nodes.map((n) => n.metadata.name));
       const targets = selectPodTargets(c, pods, filtering ? nodeNames : undefined);
@@ -247,6 +244,17 @@ export function vouch(targets: Target[], pods: Pod[], controlPlane: Set<string>)
     const message = `${why}: whoever controls that node could read the credentials sent through the tunnel, so kvlog sends none; if you trust it, name it with --pod ${t.pod}`;
     return { ...t, unavailable: { outcome: "untrusted" as const, message } };
   });
+}
+
+/**
+ * Both results of two requests made at once; when both fail, the first one's error, so the one
+ * line a user sees does not depend on which answer came back first.
+ */
+async function inOrder<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
+  const [ra, rb] = await Promise.allSettled([a, b]);
+  if (ra.status === "rejected") throw ra.reason;
+  if (rb.status === "rejected") throw rb.reason;
+  return [ra.value, rb.value];
 }
 
 /** Runs `fn` over `items`, at most `limit` at once, keeping the order. */

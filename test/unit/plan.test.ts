@@ -282,6 +282,25 @@ describe("port-forwards go only to pods the cluster vouches for", () => {
   });
 });
 
+describe("discovery errors do not depend on timing", () => {
+  it("pods and nodes are asked for at once; when both are refused, the pods' error is the one reported, however fast the nodes' came", async () => {
+    const api = {
+      ...fakeApi([], []),
+      async listPods() {
+        await new Promise((r) => setTimeout(r, 30));
+        throw new Error("forbidden to list pods");
+      },
+      async listNodes() {
+        throw new Error("forbidden to list nodes");
+      },
+    } as KubeApi;
+    await expect(planTargets(sel("scheduler"), api, server)).rejects.toThrow("forbidden to list pods");
+    // kube-proxy: the nodes (its selection) first.
+    const slowNodes = { ...api, async listNodes() { await new Promise((r) => setTimeout(r, 30)); throw new Error("forbidden to list nodes"); }, async listPods() { throw new Error("forbidden to list pods"); } } as KubeApi;
+    await expect(planTargets(sel("proxy"), slowNodes, server)).rejects.toThrow("forbidden to list nodes");
+  });
+});
+
 describe("node discovery page by page", () => {
   it("hands each page's targets over as it arrives, and a list that starts again (410) twice gives nothing twice", async () => {
     const page1 = [node("a"), node("b")];
