@@ -2,10 +2,9 @@
 // and classify each answer into an outcome with the next step in its message.
 
 import { COMPONENTS, tooOld, type Component, type ComponentName } from "./components.js";
-import { errorCode, FLAGS_PATH, isTimeout, networkReason, statusMessage, withDeadline } from "./http.js";
+import { errorCode, FLAGS_PATH, isTimeout, networkReason, statusMessage, withDeadline, type Access, type HttpAnswer } from "./http.js";
 import type { Target } from "./plan.js";
 import { TunnelError, TunnelRefusedError } from "./portforward.js";
-import type { Access, HttpAnswer } from "./http.js";
 import { directCredentials, openChannel, type Channel } from "./transport.js";
 
 export type Outcome =
@@ -111,8 +110,7 @@ export class TargetFeed {
   async next(): Promise<{ target: Target; index: number } | undefined> {
     while (this.taken >= this.items.length) {
       if (this.ended) return undefined;
-      this.waiting ??= new Promise((resolve) => (this.wake = resolve));
-      await this.waiting;
+      await this.change();
     }
     const index = this.taken++;
     return { target: this.items[index]!, index };
@@ -120,13 +118,15 @@ export class TargetFeed {
 
   /** Every target not handed out yet; waits for the feed to end. */
   async rest(): Promise<{ target: Target; index: number }[]> {
-    while (!this.ended) {
-      this.waiting ??= new Promise((resolve) => (this.wake = resolve));
-      await this.waiting;
-    }
+    while (!this.ended) await this.change();
     const out = this.items.slice(this.taken).map((target, k) => ({ target, index: this.taken + k }));
     this.taken = this.items.length;
     return out;
+  }
+
+  /** Resolves at the next push() or end(). */
+  private change(): Promise<void> {
+    return (this.waiting ??= new Promise((resolve) => (this.wake = resolve)));
   }
 
   private release(): void {

@@ -221,11 +221,7 @@ Examples:
 export function validateRbac(o: RawRbacOptions): RbacRequest {
   const components = o.components === undefined ? [...COMPONENTS] : [];
   for (const n of o.components?.split(",").map((s) => s.trim()) ?? []) {
-    const c = findComponent(n);
-    if (!c) {
-      const guess = suggestComponent(n);
-      throw new UsageError(`unknown component "${n}" in --components${guess ? `; did you mean ${guess}?` : ""} Known: ${COMPONENTS.map((x) => x.name).join(", ")}`);
-    }
+    const c = componentNamed(n, " in --components");
     if (!components.includes(c)) components.push(c);
   }
   if (components.length === 0) throw new UsageError("--components is empty; name at least one component, or leave the flag out for all");
@@ -241,6 +237,14 @@ export function validateRbac(o: RawRbacOptions): RbacRequest {
   if (!/^[a-z0-9]([-a-z0-9.:]*[a-z0-9])?$/.test(o.name)) throw new UsageError(`--name "${o.name}" is not a valid ClusterRole name (lowercase letters, digits, '-', '.', ':')`);
   // Keep the catalog's order, whatever order they were named in.
   return { command: "rbac", components: COMPONENTS.filter((c) => components.includes(c)), subject, name: o.name };
+}
+
+/** The component a user named, or a UsageError that suggests the closest one. */
+function componentNamed(input: string, where: string): Component {
+  const c = findComponent(input);
+  if (c) return c;
+  const guess = suggestComponent(input);
+  throw new UsageError(`unknown component "${input}"${where}${guess ? `; did you mean ${guess}?` : ""} Known: ${COMPONENTS.map((x) => x.name).join(", ")}`);
 }
 
 function serviceAccountName(v: string): { namespace: string; name: string } {
@@ -302,13 +306,7 @@ function commanderMessage(e: CommanderError, argv: string[]): string {
 }
 
 export function validate(componentArg: string, levelArg: string, o: RawSetOptions, env: NodeJS.ProcessEnv): SetRequest {
-  const component = findComponent(componentArg);
-  if (!component) {
-    const guess = suggestComponent(componentArg);
-    throw new UsageError(
-      `unknown component "${componentArg}"${guess ? `; did you mean ${guess}?` : ""} Known: ${COMPONENTS.map((c) => c.name).join(", ")}`,
-    );
-  }
+  const component = componentNamed(componentArg, "");
   const level = parseLevel(levelArg);
   const nodes = o.node ?? [];
   const nodeScoped = component.discovery === "node" || component.discovery === "node-pod";

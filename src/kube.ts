@@ -459,6 +459,16 @@ export const MAX_THROTTLE_RETRIES = 5;
 const MAX_RETRY_AFTER_S = 10;
 
 /**
+ * How long to wait before trying a throttled (429) request again: its Retry-After (1 s when
+ * absent, at most MAX_RETRY_AFTER_S), spread a little so a fleet's requests do not all come back
+ * at once. Undefined when that wait would pass the deadline.
+ */
+export function throttleWait(retryAfter: number | undefined, deadline: number): number | undefined {
+  const wait = Math.min(retryAfter ?? 1, MAX_RETRY_AFTER_S) * 1000 + Math.floor(Math.random() * 250);
+  return Date.now() + wait < deadline ? wait : undefined;
+}
+
+/**
  * One request to the apiserver, the way client-go makes it: credentials renewed when due and
  * once when refused (401), and a 429 from API Priority and Fairness waited out (Retry-After,
  * at most MAX_THROTTLE_RETRIES times) instead of failing. The whole call, retries included,
@@ -479,9 +489,8 @@ export async function apiRequest(access: Access, path: string, opts: SendOptions
       if (await access.renew()) continue;
     }
     if (ans.status === 429 && throttled < MAX_THROTTLE_RETRIES && !signal?.aborted) {
-      // Spread the retries a little so a fleet's requests do not all come back at once.
-      const wait = Math.min(ans.retryAfter ?? 1, MAX_RETRY_AFTER_S) * 1000 + Math.floor(Math.random() * 250);
-      if (Date.now() + wait < deadline) {
+      const wait = throttleWait(ans.retryAfter, deadline);
+      if (wait !== undefined) {
         throttled++;
         await sleep(wait, signal);
         continue;

@@ -7,7 +7,7 @@
 import tls from "node:tls";
 import { Client } from "undici";
 import { displayUrl, FLAGS_PATH, joinUrl, newDispatcher, request, secureContextFor, sleep, type Access, type Credentials, type HttpAnswer, type SendOptions } from "./http.js";
-import { apiRequest, freshCredentials, MAX_THROTTLE_RETRIES } from "./kube.js";
+import { apiRequest, freshCredentials, MAX_THROTTLE_RETRIES, throttleWait } from "./kube.js";
 import { openTunnel, portForwardUrl, TunnelRefusedError } from "./portforward.js";
 import type { Target } from "./plan.js";
 
@@ -174,8 +174,8 @@ async function openTunnelRetrying(access: Access, target: Target, timeoutMs: num
     } catch (e) {
       if (!(e instanceof TunnelRefusedError) || attempt >= MAX_THROTTLE_RETRIES) throw e;
       if (e.status === 401 && attempt === 0 && access.renew && (await access.renew())) continue;
-      const wait = e.status === 429 ? Math.min(e.retryAfter ?? 1, 10) * 1000 : -1;
-      if (wait < 0 || Date.now() + wait >= deadline) throw e;
+      const wait = e.status === 429 ? throttleWait(e.retryAfter, deadline) : undefined;
+      if (wait === undefined) throw e;
       await sleep(wait);
     }
   }
