@@ -27,6 +27,8 @@ export type Outcome =
   | "untrusted"
   | "missing"
   | "interrupted"
+  | "unknown-startup"
+  | "superseded"
   | "error";
 
 /** One result per target: the view model that both the table and the JSON render. */
@@ -51,10 +53,26 @@ export interface Result {
   durationMs: number;
   errorCode: string | null;
   request: { method: "PUT"; url: string; body: string; auth: string };
+  /** The level before this change, when known (the override kvlog recorded, else the startup level). */
+  before: number | null;
+  /** With --for: how the level was put back (null otherwise, or when it was not changed). */
+  restore: Restore | null;
+}
+
+/** Putting a level back after `set --for`. */
+export interface Restore {
+  level: number | null;
+  ok: boolean;
+  outcome: Outcome;
+  httpStatus: number | null;
+  message: string;
+  hint: string | null;
+  at: string | null;
 }
 
 export interface ApplyOptions {
-  level: number;
+  /** The level to set: one for all, or each target's own (a reset goes back to each one's startup level). */
+  level: number | ((t: Target) => number);
   access: Access | undefined;
   timeoutMs: number;
   concurrency: number;
@@ -137,13 +155,25 @@ export class TargetFeed {
   }
 }
 
-export async function applyAll(targets: Target[] | TargetFeed, opts: ApplyOptions): Promise<Result[]> {
+export interface FanOutOptions<R> {
+  concurrency: number;
+  /** Once aborted (Ctrl-C), no new target is started; the ones in flight finish. */
+  signal?: AbortSignal | undefined;
+  /** Called after each target finishes (progress on a terminal); total is 0 while discovery goes on. */
+  onResult?: ((r: R, done: number, total: number) => void) | undefined;
+}
+
+/**
+ * Runs `work` on every target, `concurrency` at once, in the feed's order; one target's failure
+ * never stops the others. Targets not started because of an interrupt get `notAttempted`.
+ */
+export async function fanOut<R>(targets: Target[] | TargetFeed, opts: FanOutOptions<R>, work: (t: Target) => Promise<R>, notAttempted: (t: Target) => Promise<R>): Promise<R[]> {
   const feed = targets instanceof TargetFeed ? targets : new TargetFeed();
   if (!(targets instanceof TargetFeed)) {
     feed.push(targets);
     feed.end();
   }
-  const results: Result[] = [];
+  const results: R[] = [];
   let done = 0;
   const total = (): number => (feed.complete ? feed.size : 0);
   const unstarted: { target: Target; index: number }[] = [];
@@ -155,7 +185,7 @@ export async function applyAll(targets: Target[] | TargetFeed, opts: ApplyOption
         unstarted.push(next); // interrupted while this worker waited for discovery
         return;
       }
-      const r = await applyOne(next.target, opts);
+      const r = await work(next.target);
       results[next.index] = r;
       done++;
       opts.onResult?.(r, done, total());
@@ -163,17 +193,24 @@ export async function applyAll(targets: Target[] | TargetFeed, opts: ApplyOption
   };
   await Promise.all(Array.from({ length: Math.max(1, opts.concurrency) }, worker));
   // Targets never started are reported too: the user must know which ones were not changed.
-  for (const { target, index } of [...unstarted, ...(await feed.rest())]) {
-    const message = "not attempted: interrupted before kvlog reached it (its level is unchanged)";
-    results[index] = await applyOne({ ...target, unavailable: { outcome: "interrupted", message } }, opts);
-  }
+  for (const { target, index } of [...unstarted, ...(await feed.rest())]) results[index] = await notAttempted(target);
   return results;
+}
+
+/** A target that an interrupt kept kvlog from reaching. */
+export function interrupted(target: Target): Target {
+  return { ...target, unavailable: { outcome: "interrupted", message: "not attempted: interrupted before kvlog reached it (its level is unchanged)" } };
+}
+
+export async function applyAll(targets: Target[] | TargetFeed, opts: ApplyOptions): Promise<Result[]> {
+  return fanOut(targets, opts, (t) => applyOne(t, opts), (t) => applyOne(interrupted(t), opts));
 }
 
 export async function applyOne(target: Target, opts: ApplyOptions): Promise<Result> {
   const now = opts.now ?? Date.now;
   const started = now();
-  const body = String(opts.level);
+  const level = typeof opts.level === "function" ? opts.level(target) : opts.level;
+  const body = String(level);
   const open = opts.open ?? openChannel;
   let channel: Channel | undefined;
   let url = "";
@@ -185,7 +222,7 @@ export async function applyOne(target: Target, opts: ApplyOptions): Promise<Resu
     pod: target.pod ?? null,
     via: target.via,
     endpoint: url,
-    level: opts.level,
+    level,
     ok: c.ok,
     skipped,
     outcome: c.outcome,
@@ -196,11 +233,13 @@ export async function applyOne(target: Target, opts: ApplyOptions): Promise<Resu
     durationMs: Math.max(0, Math.round(now() - started)),
     errorCode,
     request: { method: "PUT", url, body, auth: authShown(target, opts.access) },
+    before: null,
+    restore: null,
   });
 
   if (target.unavailable) {
     const u = target.unavailable;
-    return finish({ outcome: u.outcome, ok: false, message: u.message }, null, null, 0, u.skipped === true);
+    return finish({ outcome: u.outcome, ok: false, message: u.message, hint: u.hint }, null, null, 0, u.skipped === true);
   }
   try {
     channel = open(target, opts.access, opts.timeoutMs);
@@ -210,7 +249,7 @@ export async function applyOne(target: Target, opts: ApplyOptions): Promise<Resu
     }
     const ch = channel;
     const answer = await withDeadline(ch.send({ method: "PUT", path: FLAGS_PATH, body, timeoutMs: opts.timeoutMs }), opts.timeoutMs + 1000, `no answer within ${opts.timeoutMs + 1000} ms`);
-    return finish(classifyAnswer(target, opts.level, answer), answer.status, null, answer.attempts ?? 1);
+    return finish(classifyAnswer(target, level, answer), answer.status, null, answer.attempts ?? 1);
   } catch (e) {
     const c = classifyError(target, e, opts.timeoutMs);
     return finish(c, e instanceof TunnelRefusedError ? e.status : null, errorCode(e), 1);

@@ -69,6 +69,8 @@ export interface SendOptions {
   method: string;
   path: string;
   body?: string;
+  /** Extra request headers (e.g. accept); credentials are the channel's business. */
+  headers?: Record<string, string>;
   timeoutMs: number;
   /**
    * Reads a 2xx body itself (an API list, streamed item by item) into `HttpAnswer.value`.
@@ -133,6 +135,7 @@ export async function request(dispatcher: Dispatcher, url: URL, headers: Record<
     headers: {
       "user-agent": "kvlog",
       ...(opts.body !== undefined ? { "content-type": "text/plain" } : {}),
+      ...opts.headers,
       ...headers,
     },
     body: opts.body,

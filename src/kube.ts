@@ -42,10 +42,22 @@ export interface ObjectMeta {
 
 /** Set by a kubelet on the API copy of a static pod (a mirror pod). */
 export const MIRROR_ANNOTATION = "kubernetes.io/config.mirror";
+export interface Container {
+  name?: string | undefined;
+  image?: string | undefined;
+  /** Of the command line, only the klog verbosity flags (-v, --v) are kept. */
+  command?: string[] | undefined;
+  args?: string[] | undefined;
+}
+export interface ContainerStatus {
+  restartCount?: number | undefined;
+  state?: { running?: { startedAt?: string | undefined } | undefined } | undefined;
+}
 export interface Pod {
-  metadata: ObjectMeta;
-  spec?: { nodeName?: string | undefined; containers?: { name?: string | undefined; image?: string | undefined }[] | undefined } | undefined;
-  status?: { phase?: string | undefined } | undefined;
+  metadata: ObjectMeta & { uid?: string | undefined };
+  spec?: { nodeName?: string | undefined; containers?: Container[] | undefined } | undefined;
+  /** Of the container statuses, only the first one's restart count and start time are kept. */
+  status?: { phase?: string | undefined; containerStatuses?: ContainerStatus[] | undefined } | undefined;
 }
 export interface NodeCondition {
   type: string;
@@ -73,25 +85,44 @@ export interface Node {
  */
 const NODE_FIELDS_UNUSED = ["managedFields", "annotations", "labels", "images", "capacity", "allocatable", "volumesInUse", "volumesAttached", "taints", "config", "runtimeHandlers", "features"];
 const POD_FIELDS_UNUSED = [
-  "managedFields", "labels", "volumes", "tolerations", "affinity", "conditions", "containerStatuses",
+  "managedFields", "labels", "volumes", "tolerations", "affinity", "conditions", "lastState", "allocatedResources",
   "initContainerStatuses", "initContainers", "env", "envFrom", "volumeMounts", "resources", "securityContext", "livenessProbe",
-  "readinessProbe", "startupProbe", "command", "args", "ports",
+  "readinessProbe", "startupProbe", "ports", "volumeMountStatuses",
 ];
+
+/** klog's verbosity flags on a command line: -v=N, --v=N, and the value after a bare -v/--v. */
+function verbosityArgs(args: string[] | undefined): string[] | undefined {
+  if (!args) return undefined;
+  const out: string[] = [];
+  args.forEach((a, i) => {
+    if (/^--?v=/.test(a)) out.push(a);
+    else if ((a === "-v" || a === "--v") && i + 1 < args.length) out.push(a, args[i + 1]!);
+  });
+  return out;
+}
 
 /** The few fields of a listed Pod that kvlog uses. */
 export function reducePod(p: Pod): Pod {
   const m = p.metadata ?? { name: "" };
   const mirror = m.annotations?.[MIRROR_ANNOTATION];
+  const first = p.status?.containerStatuses?.[0];
   return {
     metadata: {
       name: m.name,
       namespace: m.namespace,
+      uid: m.uid,
       deletionTimestamp: m.deletionTimestamp,
       ...(mirror !== undefined ? { annotations: { [MIRROR_ANNOTATION]: mirror } } : {}),
       ...(m.ownerReferences?.length ? { ownerReferences: m.ownerReferences.map((o) => ({ kind: o.kind, name: o.name, controller: o.controller })) } : {}),
     },
-    spec: { nodeName: p.spec?.nodeName, containers: (p.spec?.containers ?? []).map((c) => ({ name: c.name, image: c.image })) },
-    status: { phase: p.status?.phase },
+    spec: {
+      nodeName: p.spec?.nodeName,
+      containers: (p.spec?.containers ?? []).map((c) => ({ name: c.name, image: c.image, command: verbosityArgs(c.command), args: verbosityArgs(c.args) })),
+    },
+    status: {
+      phase: p.status?.phase,
+      containerStatuses: first ? [{ restartCount: first.restartCount, state: { running: { startedAt: first.state?.running?.startedAt } } }] : undefined,
+    },
   };
 }
 
@@ -128,6 +159,22 @@ export interface KubeApi {
    */
   apiserverReplicas(): Promise<{ addresses: string[]; port: number } | { refused: string }>;
   createToken(namespace: string, name: string, expirationSeconds: number): Promise<string>;
+}
+
+export interface ConfigMap {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  data?: Record<string, string>;
+}
+
+/** What the record (record.ts) needs: who am I, and one ConfigMap read and written with optimistic concurrency. */
+export interface RecordApi {
+  /** The user name as the apiserver sees it (SelfSubjectReview, what `kubectl auth whoami` prints). */
+  whoami(): Promise<string>;
+  getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined>;
+  /** Creates (no resourceVersion) or replaces (with one); "conflict" when someone else wrote first (409). */
+  writeConfigMap(cm: ConfigMap): Promise<ConfigMap | "conflict">;
 }
 
 export interface AccessOptions {
@@ -414,12 +461,14 @@ async function tokenOverride(opts: AccessOptions): Promise<{ credentials: Creden
   return { credentials: { kind: "bearer token (--token)", headers: { Authorization: `Bearer ${opts.token}` } } };
 }
 
+export const BARE_SOURCE = "no kubeconfig";
+
 /** Access for --endpoint without any kubeconfig: only token flags, system CAs. */
 export async function bareAccess(opts: AccessOptions, endpoint: URL): Promise<Access> {
   const credentials = (await tokenOverride(opts))?.credentials ?? { kind: "none", headers: {} };
   const tlsConf: ApiTls = { rejectUnauthorized: !opts.insecureSkipTlsVerify };
   const pool = { timeoutMs: opts.timeoutMs };
-  return { server: endpoint, tls: tlsConf, otherTls: tlsConf, credentials, dispatcher: newDispatcher(tlsConf, credentials, pool), source: "no kubeconfig", pool };
+  return { server: endpoint, tls: tlsConf, otherTls: tlsConf, credentials, dispatcher: newDispatcher(tlsConf, credentials, pool), source: BARE_SOURCE, pool };
 }
 
 export function describeCredentials(headers: Record<string, string>, hasCert: boolean): string {
@@ -512,7 +561,7 @@ export interface KubeApiOptions {
 /** How often a paged list starts again after its continue token expired (410 Gone). */
 const MAX_LIST_RESTARTS = 3;
 
-export function kubeApi(access: Access, o: KubeApiOptions): KubeApi {
+export function kubeApi(access: Access, o: KubeApiOptions): KubeApi & RecordApi {
   const notApiserver = (what: string, ans: { status: number; contentType: string }, why: string, cause?: unknown): RunError =>
     new RunError(
       `cannot ${what}: the apiserver answered ${ans.status} with something that is not ${why} (${ans.contentType || "no content type"}); is ${access.server.origin} an apiserver?`,
@@ -532,10 +581,11 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi {
     }
   };
   /** The answer's value (a parsed object, or what `readOk` made of a list), undefined for 404; errors thrown. */
-  const json = async <T>(method: string, path: string, what: string, rule: string, body?: unknown, readOk?: SendOptions["readOk"]): Promise<T | undefined> => {
+  const json = async <T>(method: string, path: string, what: string, rule: string, body?: unknown, readOk?: SendOptions["readOk"], conflict?: T): Promise<T | undefined> => {
     const ans = await call(method, path, what, body, readOk);
     const list = readOk !== undefined;
     if (ans.status === 404) return undefined;
+    if (ans.status === 409 && conflict !== undefined) return conflict;
     if (ans.status < 200 || ans.status > 299) {
       const msg = statusMessage(ans.body) ?? `HTTP ${ans.status}`;
       if (ans.status === 410 && list && statusOf(ans.body)?.reason === "Expired") throw new ExpiredListError(msg);
@@ -644,6 +694,39 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi {
       const token = res.status?.token;
       if (!token) throw new RunError(`cannot ${what}: the TokenRequest answer had no token`);
       return token;
+    },
+    async whoami() {
+      const what = "ask the apiserver who you are (SelfSubjectReview)";
+      const res = await json<{ status?: { userInfo?: { username?: string } } }>(
+        "POST",
+        "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+        what,
+        "none: every authenticated user may (system:basic-user)",
+        { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
+      );
+      const name = res?.status?.userInfo?.username;
+      if (!name) throw new RunError(`cannot ${what}: ${res ? "the answer names no user" : "the API is not served (Kubernetes 1.28 or newer has it)"}`);
+      return name;
+    },
+    async getConfigMap(namespace, name) {
+      return json<ConfigMap>(
+        "GET",
+        `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps/${encodeURIComponent(name)}`,
+        `read the record ${namespace}/${name}`,
+        `apiGroups [""] resources ["configmaps"] resourceNames ["${name}"] verbs ["get"] in namespace ${namespace}`,
+      );
+    },
+    async writeConfigMap(cm) {
+      const ns = cm.metadata.namespace!;
+      const create = cm.metadata.resourceVersion === undefined;
+      const base = `/api/v1/namespaces/${encodeURIComponent(ns)}/configmaps`;
+      const path = create ? base : `${base}/${encodeURIComponent(cm.metadata.name)}`;
+      const rule = create
+        ? `apiGroups [""] resources ["configmaps"] verbs ["create"] in namespace ${ns} (or create the ConfigMap ${cm.metadata.name} beforehand: kvlog rbac prints it)`
+        : `apiGroups [""] resources ["configmaps"] resourceNames ["${cm.metadata.name}"] verbs ["update"] in namespace ${ns}`;
+      const out = await json<ConfigMap | "conflict">(create ? "POST" : "PUT", path, `write the record ${ns}/${cm.metadata.name}`, rule, cm, undefined, "conflict");
+      // 404 on a PUT: deleted since it was read; the caller reads again and creates it.
+      return out ?? "conflict";
     },
   };
 }

@@ -5,6 +5,7 @@
 import type { Component, ComponentName } from "./components.js";
 import { NothingMatchedError } from "./errors.js";
 import { MIRROR_ANNOTATION, type KubeApi, type Node, type Pod } from "./kube.js";
+import { podIncarnation, podStartup, type Startup } from "./levels.js";
 
 export interface Target {
   /** Stable id: `kubelet/node-a`, `kube-scheduler/kube-system/kube-scheduler-cp-1`, `kube-apiserver/10.0.0.1:6443`. */
@@ -22,7 +23,7 @@ export interface Target {
   /** The component's version when known (pod image tag, node info), to explain a 404. */
   version?: string | undefined;
   /** Set when the target is not to be contacted. `skipped`: left out on purpose, not a failure of the run. */
-  unavailable?: { outcome: "missing" | "pod-not-running" | "node-not-ready" | "untrusted" | "interrupted"; message: string; skipped?: boolean } | undefined;
+  unavailable?: { outcome: "missing" | "pod-not-running" | "node-not-ready" | "untrusted" | "interrupted" | "unknown-startup" | "superseded"; message: string; hint?: string; skipped?: boolean } | undefined;
   /**
    * For via=direct: the address comes from the node's own status, which its kubelet writes; a
    * bearer token goes there only if it was minted for the run or `tokenToNodes` allows it.
@@ -31,8 +32,10 @@ export interface Target {
   tokenToNodes?: boolean | undefined;
   /** A kube-apiserver replica reached at its own address (the apiserver's TLS settings, without its server name). */
   replica?: boolean | undefined;
-  /** The level the target had before kvlog changed it, when known (for a later revert). */
-  previousLevel?: number | undefined;
+  /** The startup level when discovery read it (a pod's command line); otherwise it is asked for. */
+  startup?: Startup | undefined;
+  /** Identifies this run of the target's process (a pod's uid, restart count, start time). */
+  incarnation?: string | undefined;
 }
 
 export interface Selection {
@@ -258,7 +261,7 @@ async function inOrder<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
 }
 
 /** Runs `fn` over `items`, at most `limit` at once, keeping the order. */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -336,7 +339,12 @@ async function apiserverTargets(c: Component, sel: Selection, api: KubeApi, serv
     );
     return [endpointTarget(c, server)];
   }
-  if (found.addresses.length === 1) return [endpointTarget(c, server)];
+  if (found.addresses.length === 1) {
+    // Named by its own address, as with several replicas, so the record names it the same way
+    // whichever URL reaches it (a laptop's kubeconfig, the in-cluster service address).
+    const ip = found.addresses[0]!;
+    return [{ ...endpointTarget(c, server), id: `${c.name}/${ip.includes(":") ? `[${ip}]` : ip}:${found.port}` }];
+  }
   return [...new Set(found.addresses)].sort().map((ip) => {
     const host = ip.includes(":") ? `[${ip}]` : ip;
     const url = new URL(`https://${host}:${found.port}`);
@@ -362,6 +370,8 @@ export function selectPodTargets(c: Component, pods: Pod[], onNodes: Set<string>
         namespace: ns,
         pod: p.metadata.name,
         version: imageVersion(p, c),
+        startup: podStartup(p, c.name),
+        incarnation: podIncarnation(p),
         unavailable: running
           ? undefined
           : {

@@ -1,8 +1,10 @@
 // kvlog rbac: the least-privilege ClusterRole (and its binding) for what kvlog does with the
-// chosen components, as YAML for `kubectl apply -f -`. The README's RBAC section is this
-// output for every component (a test keeps the two the same).
+// chosen components, the Role over kvlog's record in kube-system (and the record's ConfigMaps,
+// so that kvlog needs no create permission there), as YAML for `kubectl apply -f -`. The
+// README's RBAC section is this output for every component (a test keeps the two the same).
 
 import type { Component, ComponentName } from "./components.js";
+import { emptyRecord, recordName, RECORD_NAMESPACE } from "./record.js";
 
 interface Rule {
   /** Which components need the rule. */
@@ -31,13 +33,19 @@ const RULES: Rule[] = [
     verbs: ["put"],
   },
   {
+    for: secured,
+    comment: (names) => [`Read the level ${list(names)} started with (GET /flagz, 1.36+): kvlog get, reset and set --for.`],
+    nonResourceURLs: ["/flagz"],
+    verbs: ["get"],
+  },
+  {
     for: (c) => c.name === "kubelet",
     comment: () => [
-      "kubelet, through the apiserver's node proxy or --direct. Powerful: nodes/proxy also reaches the kubelet's exec and run paths. Leave it out if you do not change kubelets.",
+      "kubelet, through the apiserver's node proxy or --direct: update to change the level, get to read the level it started with (/configz) for kvlog get, reset and set --for. Powerful: nodes/proxy also reaches the kubelet's exec and run paths. Leave it out if you do not change kubelets.",
     ],
     apiGroups: [""],
     resources: ["nodes/proxy"],
-    verbs: ["update"],
+    verbs: ["get", "update"],
   },
   {
     for: (c) => c.discovery === "apiserver",
@@ -102,7 +110,16 @@ function wrap(text: string, width: number): string[] {
 
 const q = (xs: string[]): string => `[${xs.map((x) => JSON.stringify(x)).join(", ")}]`;
 
-/** The ClusterRole and ClusterRoleBinding, as YAML. Without a subject, a placeholder group to replace. */
+function subjectLines(subject: Subject): string[] {
+  if (!subject) return ["  - kind: Group", "    name: kvlog-operators # replace with your user, group or ServiceAccount", "    apiGroup: rbac.authorization.k8s.io"];
+  if (subject.kind === "ServiceAccount") return ["  - kind: ServiceAccount", `    name: ${subject.name}`, `    namespace: ${subject.namespace}`];
+  return [`  - kind: ${subject.kind}`, `    name: ${JSON.stringify(subject.name)}`, "    apiGroup: rbac.authorization.k8s.io"];
+}
+
+/**
+ * The ClusterRole and ClusterRoleBinding, the Role and RoleBinding over the record, and the
+ * record's ConfigMaps, as YAML. Without a subject, a placeholder group to replace.
+ */
 export function rbacYaml(components: Component[], subject: Subject, name = "kvlog"): string {
   const names = components.map((c) => c.name);
   const lines = ["apiVersion: rbac.authorization.k8s.io/v1", "kind: ClusterRole", "metadata:", `  name: ${name}`, "rules:"];
@@ -123,13 +140,22 @@ export function rbacYaml(components: Component[], subject: Subject, name = "kvlo
   }
   if (names.length === 0) lines.push("  []");
   lines.push("---", "apiVersion: rbac.authorization.k8s.io/v1", "kind: ClusterRoleBinding", "metadata:", `  name: ${name}`, "roleRef:");
-  lines.push("  apiGroup: rbac.authorization.k8s.io", "  kind: ClusterRole", `  name: ${name}`, "subjects:");
-  if (!subject) {
-    lines.push("  - kind: Group", "    name: kvlog-operators # replace with your user, group or ServiceAccount", "    apiGroup: rbac.authorization.k8s.io");
-  } else if (subject.kind === "ServiceAccount") {
-    lines.push("  - kind: ServiceAccount", `    name: ${subject.name}`, `    namespace: ${subject.namespace}`);
-  } else {
-    lines.push(`  - kind: ${subject.kind}`, `    name: ${JSON.stringify(subject.name)}`, "    apiGroup: rbac.authorization.k8s.io");
+  lines.push("  apiGroup: rbac.authorization.k8s.io", "  kind: ClusterRole", `  name: ${name}`, "subjects:", ...subjectLines(subject));
+  if (names.length > 0) {
+    const records = names.map(recordName);
+    lines.push("---", "apiVersion: rbac.authorization.k8s.io/v1", "kind: Role", "metadata:", `  name: ${name}`, `  namespace: ${RECORD_NAMESPACE}`, "rules:");
+    const why = "kvlog's record of who changed which level, until when (kvlog status, reset --expired): read and update these ConfigMaps only. They are created below, so kvlog needs no create permission in kube-system; without this Role, levels still change and kvlog warns that the change is not recorded.";
+    lines.push(...wrap(why, 94).map((l) => `  # ${l}`));
+    lines.push('  - apiGroups: [""]', '    resources: ["configmaps"]', `    resourceNames: ${q(records)}`, '    verbs: ["get", "update"]');
+    lines.push("---", "apiVersion: rbac.authorization.k8s.io/v1", "kind: RoleBinding", "metadata:", `  name: ${name}`, `  namespace: ${RECORD_NAMESPACE}`, "roleRef:");
+    lines.push("  apiGroup: rbac.authorization.k8s.io", "  kind: Role", `  name: ${name}`, "subjects:", ...subjectLines(subject));
+    for (const c of names) {
+      const cm = emptyRecord(c);
+      lines.push("---", "apiVersion: v1", "kind: ConfigMap", "metadata:", `  name: ${cm.metadata.name}`, `  namespace: ${RECORD_NAMESPACE}`, "  labels:");
+      for (const [k, v] of Object.entries(cm.metadata.labels ?? {})) lines.push(`    ${k}: ${v}`);
+      lines.push("  annotations:");
+      for (const [k, v] of Object.entries(cm.metadata.annotations ?? {})) lines.push(`    ${k}: ${JSON.stringify(v)}`);
+    }
   }
   return `${lines.join("\n")}\n`;
 }

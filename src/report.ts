@@ -6,12 +6,29 @@ import type { Result } from "./apply.js";
 
 export const JSON_API_VERSION = "kvlog.dev/v1";
 
+/** Where the change was recorded (README "The record"). */
+export interface RecordNote {
+  /** namespace/name of the ConfigMap. */
+  name: string;
+  written: boolean;
+  /** The change's key in the record. */
+  change: string | null;
+  /** The user as the apiserver sees it. */
+  by: string | null;
+  error: string | null;
+}
+
 export interface Report {
   apiVersion: typeof JSON_API_VERSION;
   kind: "SetResult";
   component: string;
   level: number;
   dryRun: boolean;
+  /** --for in seconds, and when the levels were due back (null without --for). */
+  forSeconds: number | null;
+  until: string | null;
+  /** The record written (null with --no-record, --dry-run, or when nothing was set). */
+  record: RecordNote | null;
   summary: { total: number; succeeded: number; failed: number; skipped: number };
   /** What discovery could not see (e.g. the apiserver replicas); the run is then not a full success. */
   warnings: string[];
@@ -23,7 +40,14 @@ export function exitCode(report: Report): number {
   return report.summary.failed === 0 && report.warnings.length === 0 && (report.summary.succeeded > 0 || report.summary.total === 0) ? 0 : 1;
 }
 
-export function buildReport(component: string, level: number, dryRun: boolean, results: Result[], warnings: string[] = []): Report {
+export function buildReport(
+  component: string,
+  level: number,
+  dryRun: boolean,
+  results: Result[],
+  warnings: string[] = [],
+  extra: { forSeconds: number | null; until: string | null; record: RecordNote | null } = { forSeconds: null, until: null, record: null },
+): Report {
   const succeeded = results.filter((r) => r.ok).length;
   const skipped = results.filter((r) => r.skipped).length;
   return {
@@ -32,6 +56,7 @@ export function buildReport(component: string, level: number, dryRun: boolean, r
     component,
     level,
     dryRun,
+    ...extra,
     summary: { total: results.length, succeeded, failed: results.length - succeeded - skipped, skipped },
     warnings,
     results,
@@ -46,7 +71,7 @@ export function renderJson(report: Report): string {
  * The JSON document in pieces of a few hundred results, exactly as renderJson prints it, so a
  * 5,000-target report is never one string of several MB in memory.
  */
-export function* jsonParts(report: Report, perPart = 200): Generator<string> {
+export function* jsonParts(report: { results: unknown[] }, perPart = 200): Generator<string> {
   if (report.results.length === 0) {
     yield `${JSON.stringify(report, null, 2)}\n`;
     return;
@@ -62,29 +87,43 @@ export function* jsonParts(report: Report, perPart = 200): Generator<string> {
   yield "  ]\n}\n";
 }
 
-export function renderTable(report: Report, color: boolean): string {
+/** Columns padded to their widest cell, UPPERCASE headers in bold; `paint` colours a cell. */
+export function table(headers: string[], rows: string[][], color: boolean, paint?: (cell: string, row: number, col: number) => string): string {
   const chalk = new Chalk({ level: color ? 1 : 0 });
-  const dry = report.dryRun;
-  const headers = dry ? ["TARGET", "NODE", "VIA", "REQUEST"] : ["TARGET", "NODE", "VIA", "RESULT", "MESSAGE"];
-  const rows = report.results.map((r) =>
-    dry
-      ? [r.id, r.node ?? "-", r.via, r.outcome === "dry-run" ? `PUT "${r.request.body}" ${r.request.url} (auth: ${r.request.auth})` : `${r.outcome}: ${r.message}`]
-      : [r.id, r.node ?? "-", r.via, r.outcome, r.message],
-  );
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[], paint?: (s: string, i: number) => string): string =>
+  const line = (cells: string[], p?: (s: string, i: number) => string): string =>
     cells
       .map((cell, i) => {
         const padded = i === cells.length - 1 ? cell : cell.padEnd(widths[i]!);
-        return paint ? paint(padded, i) : padded;
+        return p ? p(padded, i) : padded;
       })
       .join("   ")
       .trimEnd();
   const out = [line(headers, (s) => chalk.bold(s))];
-  report.results.forEach((r, k) => {
-    out.push(line(rows[k]!, (s, i) => (i === 3 && !dry ? (r.ok ? chalk.green(s) : chalk.red(s)) : s)));
-  });
+  rows.forEach((row, k) => out.push(line(row, paint ? (s, i) => (color ? paint(s, k, i) : s) : undefined)));
   return `${out.join("\n")}\n`;
+}
+
+export function renderTable(report: Report, color: boolean): string {
+  const chalk = new Chalk({ level: color ? 1 : 0 });
+  const dry = report.dryRun;
+  const timed = report.forSeconds !== null && !dry;
+  const headers = dry ? ["TARGET", "NODE", "VIA", "REQUEST"] : timed ? ["TARGET", "NODE", "VIA", "RESULT", "RESTORED", "MESSAGE"] : ["TARGET", "NODE", "VIA", "RESULT", "MESSAGE"];
+  const restored = (r: Result): string => (r.restore ? (r.restore.ok ? `to ${r.restore.level}` : r.restore.outcome) : "-");
+  const rows = report.results.map((r) =>
+    dry
+      ? [r.id, r.node ?? "-", r.via, r.outcome === "dry-run" ? `PUT "${r.request.body}" ${r.request.url} (auth: ${r.request.auth})` : `${r.outcome}: ${r.message}`]
+      : timed
+        ? [r.id, r.node ?? "-", r.via, r.outcome, restored(r), r.restore && !r.restore.ok ? r.restore.message : r.message]
+        : [r.id, r.node ?? "-", r.via, r.outcome, r.message],
+  );
+  return table(headers, rows, color, (s, k, i) => {
+    const r = report.results[k]!;
+    if (dry) return s;
+    if (i === 3) return r.ok ? chalk.green(s) : chalk.red(s);
+    if (i === 4 && timed && r.restore) return r.restore.ok ? chalk.green(s) : chalk.red(s);
+    return s;
+  });
 }
 
 /** The closing lines for stderr: a one-line summary, then each distinct hint once. */
@@ -102,10 +141,27 @@ export function renderSummary(report: Report, color: boolean): string {
   } else {
     lines.push(chalk.red(`${report.component}: ${failed} of ${total} target(s) failed, ${succeeded} set to level ${report.level}`) + skips);
   }
+  if (report.forSeconds !== null && !report.dryRun) {
+    const back = report.results.filter((r) => r.restore?.ok).length;
+    const tried = report.results.filter((r) => r.restore).length;
+    if (tried > 0) {
+      const text = `${report.component}: ${back} of ${tried} target(s) put back${back === tried ? "" : `, ${tried - back} not`}`;
+      lines.push(back === tried ? chalk.green(text) : chalk.red(text));
+    }
+  }
+  if (report.record?.written && report.forSeconds === null) lines.push(`recorded in ${report.record.name} as ${report.record.by}`);
+  if (report.record && !report.record.written) {
+    lines.push(`warning: the change is not recorded in ${report.record.name}: ${report.record.error} (kvlog status will not show it; --no-record skips the record)`);
+  }
   for (const w of report.warnings) lines.push(`warning: ${w}`);
   const notAttempted = report.results.filter((r) => r.outcome === "interrupted").length;
   if (notAttempted > 0) lines.push(`interrupted: ${notAttempted} target(s) not attempted, their level is unchanged`);
-  const hints = [...new Set(report.results.filter((r) => !r.ok && !r.skipped && r.hint).map((r) => r.hint!))];
+  const hints = [
+    ...new Set([
+      ...report.results.filter((r) => !r.ok && !r.skipped && r.hint).map((r) => r.hint!),
+      ...report.results.filter((r) => r.restore && !r.restore.ok && r.restore.hint).map((r) => r.restore!.hint!),
+    ]),
+  ];
   for (const h of hints) lines.push(`hint: ${h}`);
   return `${lines.join("\n")}\n`;
 }

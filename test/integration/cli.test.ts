@@ -440,7 +440,7 @@ describe("every failure is classified, and never hides the others", () => {
         ["kubelet/n-2", "interrupted"],
         ["kubelet/n-3", "interrupted"],
       ]);
-      expect(r.stderr).toMatch(/interrupted: finishing the targets in flight/);
+      expect(r.stderr).toMatch(/interrupted \(SIGINT\): finishing the targets in flight/);
       expect(r.stderr).toMatch(/interrupted: 2 target\(s\) not attempted/);
       expect(f.level("kubelet/n-2")).toBeUndefined();
     } finally {

@@ -135,12 +135,15 @@ describe("planTargets with a fake KubeApi", () => {
   ];
   const nodes = [node("cp-1", { role: "cp" }), node("w-1", { role: "worker" }), node("w-2", { role: "worker" })];
 
-  it("one apiserver replica: the kubeconfig URL (its listed address may be private)", async () => {
+  it("one apiserver replica: the kubeconfig URL (its listed address may be private), named by its listed address", async () => {
     const api = fakeApi(pods, nodes);
     const t = await planTargets(sel("apiserver"), api, server);
     expect(t).toHaveLength(1);
-    expect(t[0]).toMatchObject({ id: "kube-apiserver/127.0.0.1:6443", via: "direct", url: "https://127.0.0.1:6443/" });
+    expect(t[0]).toMatchObject({ id: "kube-apiserver/10.0.0.1:6443", via: "direct", url: "https://127.0.0.1:6443/" });
     expect(api.calls).toEqual(["apiserverReplicas"]);
+    // In a pod, the URL is the kubernetes Service; the record still names the replica the same way.
+    const inPod = await planTargets(sel("apiserver"), fakeApi(pods, nodes, { addresses: ["10.0.0.7"], port: 6443 }), new URL("https://10.96.0.1:443"));
+    expect(inPod[0]).toMatchObject({ id: "kube-apiserver/10.0.0.7:6443", url: "https://10.96.0.1/" });
   });
 
   it("several replicas: each at its own address from default/kubernetes, the kubeconfig URL where it is one of them", async () => {
@@ -420,16 +423,16 @@ describe("what discovery keeps of a listed object", () => {
       ownerReferences: [{ kind: "Node", name: "n", controller: true }],
     });
   });
-  it("a pod keeps its name, namespace, node, phase, deletion and container images", () => {
+  it("a pod keeps its name, namespace, node, phase, deletion, container images, verbosity flags and first container's restarts", () => {
     const big = {
-      metadata: { name: "p", namespace: "kube-system", labels: { a: "b" }, managedFields: [{}] },
-      spec: { nodeName: "n", containers: [{ name: "c", image: "i:v1", command: ["x"], env: [] }], volumes: [{}] },
-      status: { phase: "Running", conditions: [{}], containerStatuses: [{}] },
+      metadata: { name: "p", namespace: "kube-system", uid: "u1", labels: { a: "b" }, managedFields: [{}] },
+      spec: { nodeName: "n", containers: [{ name: "c", image: "i:v1", command: ["x", "--v=3", "--kubeconfig=/k"], args: ["-v", "4", "--y"], env: [] }], volumes: [{}] },
+      status: { phase: "Running", conditions: [{}], containerStatuses: [{ restartCount: 2, state: { running: { startedAt: "t" } }, image: "i", lastState: {} }] },
     } as unknown as Pod;
     expect(reducePod(big)).toEqual({
-      metadata: { name: "p", namespace: "kube-system", deletionTimestamp: undefined },
-      spec: { nodeName: "n", containers: [{ name: "c", image: "i:v1" }] },
-      status: { phase: "Running" },
+      metadata: { name: "p", namespace: "kube-system", uid: "u1", deletionTimestamp: undefined },
+      spec: { nodeName: "n", containers: [{ name: "c", image: "i:v1", command: ["--v=3"], args: ["-v", "4"] }] },
+      status: { phase: "Running", containerStatuses: [{ restartCount: 2, state: { running: { startedAt: "t" } } }] },
     });
   });
 });

@@ -7,7 +7,7 @@ const r = (id: string, ok: boolean, extra: Partial<Result> = {}): Result => ({
   endpoint: `https://127.0.0.1:6443/api/v1/nodes/${id.split("/")[1]}/proxy/debug/flags/v`, level: 4, ok, skipped: false, attempts: 1,
   outcome: ok ? "set" : "forbidden", httpStatus: ok ? 200 : 403, message: ok ? "level set to 4" : "forbidden (403)",
   hint: ok ? null : 'grant apiGroups [""] resources ["nodes/proxy"] verbs ["update"]', durationMs: 12, errorCode: null,
-  request: { method: "PUT", url: "u", body: "4", auth: "client certificate (kubeconfig)" }, ...extra,
+  request: { method: "PUT", url: "u", body: "4", auth: "client certificate (kubeconfig)" }, before: null, restore: null, ...extra,
 });
 
 describe("report", () => {
@@ -19,10 +19,10 @@ describe("report", () => {
 
   it("JSON is one document with the documented top-level fields", () => {
     const doc = JSON.parse(renderJson(report));
-    expect(Object.keys(doc)).toEqual(["apiVersion", "kind", "component", "level", "dryRun", "summary", "warnings", "results"]);
+    expect(Object.keys(doc)).toEqual(["apiVersion", "kind", "component", "level", "dryRun", "forSeconds", "until", "record", "summary", "warnings", "results"]);
     expect(doc.apiVersion).toBe("kvlog.dev/v1");
     expect(Object.keys(doc.results[0]).sort()).toEqual(
-      ["attempts", "component", "durationMs", "endpoint", "errorCode", "hint", "httpStatus", "id", "level", "message", "namespace", "node", "ok", "outcome", "pod", "request", "skipped", "via"].sort(),
+      ["attempts", "before", "component", "durationMs", "endpoint", "errorCode", "hint", "httpStatus", "id", "level", "message", "namespace", "node", "ok", "outcome", "pod", "request", "restore", "skipped", "via"].sort(),
     );
   });
 

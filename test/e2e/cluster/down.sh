@@ -12,7 +12,8 @@
 # (their shutdown still talks to etcd), then etcd.
 # SIGTERM, up to 10 s grace per tier, then SIGKILL. Then: nft ruleset of the netns, the
 # netns, veths, the replicas' extra bridge addresses and the bridge, host conntrack entries of the node /24, the kernel
-# tunables the kubelet changed, the kubelet mount points up.sh created (if empty).
+# tunables the kubelet changed, the mount points up.sh or in-pod.sh created (the kubelet's,
+# the pod service-account dir; if empty). The netns's routes (the service CIDR) go with it.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 T0=$(now)
@@ -141,10 +142,15 @@ if [[ -f $D/sysctls.saved ]]; then
   done < "$D/sysctls.saved"
   rm -f "$D/sysctls.saved"
 fi
+# Directories up.sh or in-pod.sh made on the host (make_host_dir: the kubelet's mount points,
+# /var/run/secrets/kubernetes.io/serviceaccount and whichever of its parents were missing),
+# recorded parents first: removed deepest first, and only if empty (rmdir). A directory that
+# existed before is not in the list, so it is never touched.
 if [[ -f $D/created-dirs ]]; then
-  while read -r m; do
-    [[ -n $m ]] && rmdir "$m" 2>/dev/null
-  done < "$D/created-dirs"
+  tac "$D/created-dirs" | while read -r m; do
+    [[ -n $m && -d $m ]] || continue
+    rmdir "$m" 2>/dev/null || echo "WARNING: kept $m (created by the harness, not empty now)" >&2
+  done
   rm -f "$D/created-dirs"
 fi
 

@@ -37,7 +37,10 @@ FLEET_IP_FIRST=16
 FLEET_IP_LAST=254
 FLEET_CONDITIONS=${KVLOG_E2E_FLEET_CONDITIONS:-unknown}
 SERVICE_CIDR=10.96.0.0/16
+# The `kubernetes` Service's ClusterIP and port: what the kubelet puts in every pod's
+# KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT (in-pod.sh does the same).
 SERVICE_IP=10.96.0.1
+SERVICE_PORT=443
 CLUSTER_DNS=10.96.0.10
 APISERVER_PORT=${KVLOG_E2E_APISERVER_PORT:-6443}
 # HA control plane: KVLOG_E2E_APISERVERS kube-apiserver replicas (default 2, at most 6) on the
@@ -65,6 +68,10 @@ ETCD_CLIENT_PORT=${KVLOG_E2E_ETCD_PORT:-2379}
 ETCD_PEER_PORT=$(( ETCD_CLIENT_PORT + 1 ))
 # Host paths the kubelet hard-codes; each kubelet gets its own via a private bind mount.
 KUBELET_PRIVATE_DIRS=(/var/lib/kubelet /var/log/containers)
+# Where a pod finds its ServiceAccount token, ca.crt and namespace. in-pod.sh bind-mounts a
+# per-run dir over it in a private mount namespace; the mount point must exist on the host,
+# so up.sh (or in-pod.sh) creates it if missing and down.sh removes what was created.
+SA_MOUNT_DIR=/var/run/secrets/kubernetes.io/serviceaccount
 # kubelet tunables changed by the kubelet (protectKernelDefaults: false); saved and restored.
 KUBELET_SYSCTLS=(vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops
                  kernel/keys/root_maxkeys kernel/keys/root_maxbytes)
@@ -154,6 +161,21 @@ wait_for() {
     fi
     sleep 0.25
   done
+}
+
+# make_host_dir DIR: make DIR and its missing parents on the host, appending each directory
+# made here (parents first) to $D/created-dirs, which down.sh reads backwards (deepest first)
+# and rmdirs (so only if empty). A directory that already existed is never recorded, so never
+# removed. Safe when two callers race: mkdir is atomic and only the one whose mkdir succeeds
+# records it. Returns 1 (with a warning) if DIR cannot be made.
+make_host_dir() {
+  local p=$1 missing=()
+  while [[ ! -e $p && ! -L $p ]]; do missing=("$p" "${missing[@]}"); p=$(dirname "$p"); done
+  for p in "${missing[@]}"; do
+    if mkdir -m 755 "$p" 2>/dev/null; then echo "$p" >> "$D/created-dirs"
+    elif [[ ! -d $p ]]; then warn "cannot create $p"; return 1; fi
+  done
+  [[ -d $1 ]] || { warn "$1 exists and is not a directory"; return 1; }
 }
 
 # in_node NODE CMD...: run a short command inside the node's network namespace.

@@ -11,6 +11,8 @@
 #   bridge kvlog-br0            10.222.0.1/24 (the host-side address nodes use: replica 1) + .11/24 ...
 #   netns kvlog-node-1 (.2)     fakecri, kubelet, kube-scheduler, kube-controller-manager, kube-proxy
 #   netns kvlog-node-2 (.3)     fakecri, kubelet, kube-proxy
+#   (each netns: eth0 on the bridge, routes to the /24 and the service CIDR 10.96.0.0/16;
+#    in-pod.sh runs a command there as a pod would: ServiceAccount files, KUBERNETES_SERVICE_*)
 #   fleet (API only)            KVLOG_E2E_FLEET_NODES (1200) Node objects kvlog-fleet-NNNNN with no
 #                               kubelet, InternalIPs 10.222.0.16-.254 (unassigned, nothing answers)
 #
@@ -149,18 +151,27 @@ for n in "${NODES[@]}"; do
   ip -n "$n" addr add "${NODE_IP[$n]}/24" dev eth0
   ip -n "$n" link set lo up
   ip -n "$n" link set eth0 up
+  # The service CIDR via eth0, as a real node has it through its default route: a
+  # connection to a ClusterIP (10.96.0.1:443, the `kubernetes` Service) needs a route
+  # before kube-proxy's nft rules (output hook) DNAT it to an endpoint on the /24. On-link,
+  # not via the host: a ClusterIP that no rule DNATs goes no further than an unanswered
+  # ARP on the bridge, never out of this machine. in-pod.sh depends on it.
+  ip -n "$n" route add "$SERVICE_CIDR" dev eth0
 done
-# No default route in the nodes: they reach only the /24 (the host and each other).
+# No default route in the nodes: they reach only the /24 (the host and each other) and
+# the service CIDR (DNATed to the /24).
 # Each kubelet runs in a private mount namespace where per-node dirs are bind-mounted
 # over the two host paths the kubelet hard-codes (/var/lib/kubelet/device-plugins for
 # the device-plugin socket and checkpoint, /var/log/containers for log symlinks), so
-# two kubelets do not share them and the host keeps nothing. The mount points must
-# exist; down.sh removes the ones created here (if empty).
-for m in "${KUBELET_PRIVATE_DIRS[@]}"; do
-  if [[ ! -d $m ]]; then mkdir -p "$m"; echo "$m" >> "$D/created-dirs"; fi
+# two kubelets do not share them and the host keeps nothing. in-pod.sh bind-mounts a
+# pod's ServiceAccount files over SA_MOUNT_DIR the same way. The mount points must
+# exist; down.sh removes the directories created here (if empty), never one that existed.
+for m in "${KUBELET_PRIVATE_DIRS[@]}" "$SA_MOUNT_DIR"; do
+  make_host_dir "$m" || die "cannot create the mount point $m"
 done
 for n in "${NODES[@]}"; do
   ip -n "$n" -br link show eth0 | grep -qw UP || die "eth0 in $n is not up: $(ip -n "$n" -br link show eth0)"
+  ip -n "$n" route show "$SERVICE_CIDR" | grep -q . || die "no route to $SERVICE_CIDR in $n"
 done
 stage_done network
 

@@ -1,0 +1,224 @@
+// session: the core every command runs on. Cluster access (the identity, a minted
+// ServiceAccount, masking of secrets), and discovery feeding a bounded fan-out with progress.
+
+import { fanOut, TargetFeed } from "./apply.js";
+import { ConfigError } from "./errors.js";
+import type { Access } from "./http.js";
+import { BARE_SOURCE, bareAccess, freshCredentials, kubeApi, loadAccess, withServiceAccount, type KubeApi, type RecordApi } from "./kube.js";
+import type { AccessRequest, TargetRequest } from "./options.js";
+import { planTargets, type Target } from "./plan.js";
+
+/** A full garbage collection every this many finished targets keeps a fleet run's memory flat. */
+const COLLECT_EVERY = 256;
+
+export interface Io {
+  stdout: { write(s: string): unknown; isTTY?: boolean };
+  stderr: { write(s: string): unknown; isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+  /** Aborted on the first Ctrl-C or SIGTERM: no new target is started, the report is still printed. */
+  signal?: AbortSignal;
+  /** A full garbage collection (main() passes V8's); called now and then during long fan-outs. */
+  collectGarbage?: () => void;
+  /** Told while levels are being put back (main() then lets a second Ctrl-C wait for it). */
+  restoring?: (on: boolean) => void;
+  /** The clock (tests may pass another). */
+  now?: () => number;
+}
+
+export class Session {
+  /** Every identity used in the run (the user's, and a ServiceAccount's): closed and masked at the end. */
+  private readonly used: Access[] = [];
+  access: Access | undefined;
+  api: (KubeApi & RecordApi) | undefined;
+
+  readonly req: AccessRequest;
+  readonly io: Io;
+
+  constructor(req: AccessRequest, io: Io) {
+    this.req = req;
+    this.io = io;
+  }
+
+  /**
+   * Loads the identity. `endpoint`: the one target is given, a kubeconfig is optional.
+   * `mint`: act as --service-account (not on a dry run, which sends nothing).
+   */
+  async open(endpoint: URL | undefined, mint: boolean): Promise<void> {
+    const req = this.req;
+    const accessOpts = {
+      kubeconfig: req.kubeconfig,
+      context: req.context,
+      insecureSkipTlsVerify: req.insecureSkipTlsVerify,
+      token: req.token,
+      tokenFile: req.tokenFile,
+      timeoutMs: req.timeoutMs,
+      connections: req.concurrency,
+      optional: endpoint !== undefined,
+      env: this.io.env,
+    };
+    let access = await loadAccess(accessOpts);
+    if (access) this.used.push(access);
+    if (!access && req.serviceAccount) {
+      throw new ConfigError("--service-account mints its token through the apiserver, which needs a kubeconfig; pass --kubeconfig or use --token");
+    }
+    if (!access && endpoint) this.used.push((access = await bareAccess(accessOpts, endpoint)));
+    if (req.serviceAccount && access && mint) {
+      // The user's own identity stays open: it mints the token again before it expires.
+      access = await withServiceAccount(access, kubeApi(access, this.apiOptions), req.serviceAccount.namespace, req.serviceAccount.name);
+      this.used.push(access);
+    }
+    if (req.serviceAccount && !mint && access) {
+      access.credentials = { ...access.credentials, kind: `ServiceAccount ${req.serviceAccount.namespace}/${req.serviceAccount.name} token (minted when not --dry-run)` };
+    }
+    this.access = access;
+    // With --endpoint and no kubeconfig there is no apiserver: nothing to discover or record.
+    this.api = access && access.source !== BARE_SOURCE ? kubeApi(access, this.apiOptions) : undefined;
+  }
+
+  get apiOptions(): { timeoutMs: number; chunkSize: number } {
+    return { timeoutMs: this.req.timeoutMs, chunkSize: this.req.chunkSize };
+  }
+
+  /** Credentials renewed now if due: after a long wait (--for), before the levels are put back. */
+  async refresh(): Promise<void> {
+    if (this.access) await freshCredentials(this.access);
+  }
+
+  colorOn(stream: { isTTY?: boolean }): boolean {
+    return this.req.color && (this.io.env.FORCE_COLOR ? this.io.env.FORCE_COLOR !== "0" : stream.isTTY === true);
+  }
+
+  now(): number {
+    return this.io.now?.() ?? Date.now();
+  }
+
+  /** Secrets never reach output: any credential value that shows up in a message is masked. */
+  redact(s: string): string {
+    let out = s;
+    for (const secret of this.secrets()) if (out.includes(secret)) out = out.split(secret).join("<redacted>");
+    return out;
+  }
+
+  private secrets(): string[] {
+    return this.used
+      .flatMap((a) => Object.values(a.credentials.headers))
+      .map((v) => v.replace(/^(Bearer|Basic)\s+/i, ""))
+      .filter((v) => v.length >= 8);
+  }
+
+  async close(): Promise<void> {
+    for (const a of this.used) await a.dispatcher.close().catch(() => {});
+  }
+
+  /**
+   * Runs a command on a session that is closed afterwards; an error that ends the run has any
+   * credential it quotes masked (an apiserver or plugin may echo one back).
+   */
+  static async with<T>(req: AccessRequest, io: Io, fn: (s: Session) => Promise<T>): Promise<T> {
+    const session = new Session(req, io);
+    try {
+      return await fn(session);
+    } catch (e) {
+      if (e instanceof Error) {
+        e.message = session.redact(e.message);
+        if (e.stack) e.stack = session.redact(e.stack);
+      }
+      throw e;
+    } finally {
+      await session.close();
+    }
+  }
+
+  /**
+   * Discovers the targets of `sel` and runs `work` on each as they are found (a node list's
+   * first page is worked on while the next is read), `concurrency` at once, with progress on a
+   * terminal. Discovery that fails part-way is returned, not thrown, so what was done is reported.
+   */
+  async onTargets<R>(
+    sel: TargetRequest,
+    verb: string,
+    work: (t: Target) => Promise<R>,
+    notAttempted: (t: Target) => Promise<R>,
+    filter?: (t: Target) => boolean,
+  ): Promise<{ results: R[]; warnings: string[]; discoveryError: unknown }> {
+    const feed = new TargetFeed();
+    const warnings: string[] = [];
+    let discoveryError: unknown;
+    const discovery = planTargets(
+      {
+        component: sel.component,
+        nodes: sel.nodes,
+        pods: sel.pods,
+        selector: sel.selector,
+        podSelector: sel.podSelector,
+        namespace: sel.namespace,
+        endpoint: sel.endpoint,
+        direct: sel.direct,
+        includeNotReady: sel.includeNotReady,
+        tokenToNodes: sel.sendTokenToNodes,
+        warn: (message) => warnings.push(this.redact(message)),
+      },
+      sel.endpoint ? undefined : this.api,
+      this.access?.server,
+      (targets) => feed.push(filter ? targets.filter(filter) : targets),
+    ).then(
+      () => feed.end(),
+      (e: unknown) => {
+        discoveryError = e;
+        feed.end();
+      },
+    );
+    const results = await this.fanOut(feed, verb, work, notAttempted);
+    await discovery;
+    return { results, warnings, discoveryError };
+  }
+
+  /** `work` on every target of a feed or list, with progress on a terminal; `interruptible`: Ctrl-C stops starting new ones. */
+  async fanOut<R>(targets: Target[] | TargetFeed, verb: string, work: (t: Target) => Promise<R>, notAttempted: (t: Target) => Promise<R>, interruptible = true): Promise<R[]> {
+    const io = this.io;
+    const progress = io.stderr.isTTY === true && this.req.output === "table";
+    let shown = false;
+    const results = await fanOut(
+      targets,
+      {
+        concurrency: this.req.concurrency,
+        signal: interruptible ? io.signal : undefined,
+        onResult: (_r, done, total) => {
+          if (progress && (shown || done > 1)) {
+            shown = true;
+            io.stderr.write(`\r\x1b[2K${verb} ${done}/${total || "…"}…`);
+          }
+          if (done % COLLECT_EVERY === 0) io.collectGarbage?.();
+        },
+      },
+      work,
+      notAttempted,
+    );
+    io.collectGarbage?.(); // the fan-out's garbage goes before the report is built
+    if (shown) io.stderr.write("\r\x1b[2K");
+    return results;
+  }
+}
+
+/**
+ * A kubeconfig that impersonates (`as:`) makes the apiserver act as that identity, and so does
+ * its node proxy. The scheduler, controller-managers and a kubelet reached directly check the
+ * credentials themselves and ignore impersonation headers: kvlog would act there as the real,
+ * usually more powerful, identity. It refuses instead.
+ */
+export function refuseIgnoredImpersonation(sel: TargetRequest, access: Access | undefined): void {
+  const as = Object.entries(access?.credentials.headers ?? {}).find(([k]) => k.toLowerCase() === "impersonate-user")?.[1];
+  if (!as || !sel.component.authenticates) return;
+  const where =
+    sel.endpoint !== undefined && sel.endpoint.origin !== access?.server.origin
+      ? `--endpoint ${sel.endpoint.host}`
+      : sel.component.discovery === "pod"
+        ? `${sel.component.name} (through a port-forward)`
+        : sel.component.name === "kubelet" && sel.direct
+          ? "a kubelet reached with --direct"
+          : undefined;
+  if (!where) return;
+  throw new ConfigError(
+    `the kubeconfig impersonates "${as}" (as:), but ${where} checks credentials itself and ignores impersonation, so kvlog would act there as your own identity; drop "as:" from the kubeconfig user, or use --service-account NAMESPACE/NAME`,
+  );
+}
