@@ -72,6 +72,7 @@ let kvlogKubeconfig = "";
 let nobodyKubeconfig = "";
 let noPutKubeconfig = "";
 let minterKubeconfig = "";
+let recordlessKubeconfig = "";
 const tokens: string[] = [];
 
 async function run(args: string[], kubeconfig = kvlogKubeconfig): Promise<CliRun> {
@@ -214,17 +215,21 @@ beforeAll(async () => {
   const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
   const rbac = /<!-- rbac:begin -->\s*```yaml\n([\s\S]*?)```\s*<!-- rbac:end -->/.exec(readme)?.[1];
   expect(rbac, "README has no RBAC block").toBeDefined();
-  // The README's ClusterRole as it is; the suite binds it to its own ServiceAccount below
-  // (the README's ClusterRoleBinding names a placeholder group).
-  const role = rbac!.split(/^---$/m).find((doc) => /^kind: ClusterRole$/m.test(doc));
+  // The README's ClusterRole, Role (the record) and record ConfigMaps as they are; the suite binds
+  // the roles to its own ServiceAccount below (the README's bindings name a placeholder group).
+  const docs = rbac!.split(/^---$/m);
+  const role = docs.find((doc) => /^kind: ClusterRole$/m.test(doc));
   expect(role, "README's RBAC block has no ClusterRole").toBeDefined();
-  await kubectl(["apply", "-f", "-"], role!);
+  const recordRole = docs.find((doc) => /^kind: Role$/m.test(doc));
+  expect(recordRole, "README's RBAC block has no Role for the record").toBeDefined();
+  await kubectl(["apply", "-f", "-"], [role!, recordRole!, ...docs.filter((d) => /^kind: ConfigMap$/m.test(d))].join("\n---\n"));
   await kubectl(["apply", "-f", "-"], e2eObjects());
   kvlogKubeconfig = await serviceAccountKubeconfig("kvlog");
   nobodyKubeconfig = await serviceAccountKubeconfig("nobody");
   noPutKubeconfig = await serviceAccountKubeconfig("no-put");
   minterKubeconfig = await serviceAccountKubeconfig("minter");
-  for (const k of [kvlogKubeconfig, nobodyKubeconfig, noPutKubeconfig, minterKubeconfig]) tokens.push(JSON.parse(readFileSync(k, "utf8")).users[0].user.token);
+  recordlessKubeconfig = await serviceAccountKubeconfig("recordless");
+  for (const k of [kvlogKubeconfig, nobodyKubeconfig, noPutKubeconfig, minterKubeconfig, recordlessKubeconfig]) tokens.push(JSON.parse(readFileSync(k, "utf8")).users[0].user.token);
 });
 
 afterAll(async () => {
@@ -236,7 +241,7 @@ afterAll(async () => {
   }
 });
 
-/** The e2e identities: kvlog (bound to the README's ClusterRole only), nobody, no-put. */
+/** The e2e identities: kvlog (bound to the README's ClusterRole and record Role only), recordless (the ClusterRole only), nobody, no-put, minter. */
 function e2eObjects(): string {
   return `
 apiVersion: v1
@@ -260,6 +265,22 @@ kind: ClusterRoleBinding
 metadata: { name: kvlog-e2e-kvlog }
 roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: kvlog }
 subjects: [{ kind: ServiceAccount, name: kvlog, namespace: ${NS} }]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: kvlog-e2e-kvlog, namespace: kube-system }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: kvlog }
+subjects: [{ kind: ServiceAccount, name: kvlog, namespace: ${NS} }]
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: recordless, namespace: ${NS} }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: kvlog-e2e-recordless }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: kvlog }
+subjects: [{ kind: ServiceAccount, name: recordless, namespace: ${NS} }]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
@@ -654,6 +675,251 @@ spec:
   });
 });
 
+
+// ---- fleet safety: get, set --for, reset, status, the record ----------------------------------
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** kvlog started in the background: the child (to signal it) and its result. */
+function startKvlog(args: string[], kubeconfig = kvlogKubeconfig, timeoutMs = 120_000): { child: Promise<import("node:child_process").ChildProcess>; done: Promise<CliRun> } {
+  let give!: (c: import("node:child_process").ChildProcess) => void;
+  const child = new Promise<import("node:child_process").ChildProcess>((r) => (give = r));
+  const done = kvlog(args, { KUBECONFIG: kubeconfig }, timeoutMs, give).then((r) => {
+    for (const t of tokens) expect(r.stdout + r.stderr, "a token leaked into the output").not.toContain(t);
+    return r;
+  });
+  return { child, done };
+}
+
+/** The targets a component's record lists now (kube-system/kvlog-<component>, read as admin). */
+async function recorded(component: string): Promise<Map<string, { level: number; by: string; until?: string; change: string }>> {
+  const out = new Map<string, { level: number; by: string; until?: string; change: string }>();
+  let cm: { data?: Record<string, string> };
+  try {
+    cm = JSON.parse(await kubectl(["-n", "kube-system", "get", "configmap", `kvlog-${component}`, "-o", "json"]));
+  } catch {
+    return out;
+  }
+  for (const [change, text] of Object.entries(cm.data ?? {})) {
+    const c = JSON.parse(text);
+    for (const target of Object.keys(c.targets)) out.set(target, { level: c.level, by: c.by, until: c.until, change });
+  }
+  return out;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+/** Every log that shows the component's level (both apiserver replicas' logs). */
+async function logsOf(component: string, node?: string): Promise<LogSource[]> {
+  if (component === "kube-apiserver" && LOCAL) {
+    return JSON.parse(readFileSync(`${STATE}/cluster.json`, "utf8")).apiservers.map((a: { log: string }) => fileLog(a.log));
+  }
+  return [await logFor({ component, node: node ?? null, namespace: null, pod: null })];
+}
+
+/** No -v=5 line in any of the logs for a few seconds, while `poke` makes the component serve requests. */
+async function quiet(component: string, logs: LogSource[], poke: () => Promise<unknown>): Promise<void> {
+  await sleep(1500);
+  const marks = await Promise.all(logs.map((l) => l.mark()));
+  await poke();
+  await sleep(2500);
+  for (const [k, l] of logs.entries()) {
+    expect((await l.since(marks[k]!)).split("\n").filter((x) => MARKERS[component]!.test(x)), `${component} still logs at -v=5`).toEqual([]);
+  }
+}
+
+/** A -v=5 line in one of the logs, while `poke` makes the component serve requests. */
+async function loud(component: string, logs: LogSource[], marks: number[], poke: () => Promise<unknown>): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    await poke();
+    const lines = await Promise.all(logs.map(async (l, k) => (await l.since(marks[k]!)).split("\n").filter((x) => MARKERS[component]!.test(x))));
+    if (lines.some((x) => x.length > 0)) return;
+    expect(Date.now() < deadline, `${component} wrote no -v=5 line after kvlog raised it`).toBe(true);
+    await sleep(1000);
+  }
+}
+
+describe("fleet safety on real components: get, set --for, reset, status, the record", () => {
+  const { on: proxyNode } = nodesWithProxy();
+  /** One target of each component (both apiserver replicas), with the selectors that narrow to it. */
+  const CASES: [alias: string, component: string, args: string[], node?: string][] = [
+    ["apiserver", "kube-apiserver", []],
+    ["scheduler", "kube-scheduler", []],
+    ["kcm", "kube-controller-manager", []],
+    ["kubelet", "kubelet", ["--node", "kvlog-node-1"], "kvlog-node-1"],
+    ["kube-proxy", "kube-proxy", ["--node", proxyNode!], proxyNode],
+  ];
+
+  it("get: every component's startup level, and where it was read", async () => {
+    const sources: Record<string, RegExp> = {
+      "kube-apiserver": /^\/flagz \(--v\)$/,
+      "kube-scheduler": /^pod command line \(--v\)$/,
+      "kube-controller-manager": /^pod command line \(--v\)$/,
+      kubelet: /^kubelet \/configz \(logging\.verbosity\)$/,
+      "kube-proxy": /^\/flagz \(--v\)$/,
+    };
+    for (const [alias, component, args] of CASES) {
+      const r = await run(["get", alias, ...args, "-o", "json"]);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      const doc = r.json();
+      expect(doc.kind).toBe("GetResult");
+      expect(doc.results.length, component).toBe(component === "kube-apiserver" ? JSON.parse(readFileSync(`${STATE}/cluster.json`, "utf8")).apiservers.length : 1);
+      for (const x of doc.results) {
+        expect(x.ok, JSON.stringify(x)).toBe(true);
+        expect(x.startup.level, JSON.stringify(x)).toBe(BASE_LEVEL);
+        expect(x.startup.source, JSON.stringify(x)).toMatch(sources[component]!);
+      }
+    }
+    // The table: one row a target, the level and its source.
+    const t = await run(["get", "kubelet", "--node", "kvlog-node-1,kvlog-node-2"]);
+    expect(t.stdout).toMatch(/^TARGET\s+NODE\s+STARTUP\s+SOURCE\s+KVLOG CHANGE\nkubelet\/kvlog-node-1\s+kvlog-node-1\s+1\s+kubelet \/configz/);
+  });
+
+  it("set --for raises every component and puts it back when the time is up, proven by each one's log", async () => {
+    await Promise.all(
+      CASES.map(async ([alias, component, args, node]) => {
+        const logs = await logsOf(component, node);
+        const poke = () => run(["get", alias, ...args]);
+        const marks = await Promise.all(logs.map((l) => l.mark()));
+        const bump = startKvlog(["set", alias, String(HIGH_LEVEL), ...args, "--for", "15s", "-o", "json"]);
+        await until(`${component}'s timed change in the record`, async () => [...(await recorded(component)).values()].some((x) => x.until));
+        await loud(component, logs, marks, poke); // raised, while kvlog waits
+        const r = await bump.done;
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+        const doc = r.json();
+        expect(doc).toMatchObject({ forSeconds: 15, record: { written: true, by: "system:serviceaccount:kvlog-e2e:kvlog" } });
+        for (const x of doc.results) {
+          expect(x, JSON.stringify(x)).toMatchObject({ ok: true, outcome: "set", level: HIGH_LEVEL, before: BASE_LEVEL, restore: { ok: true, level: BASE_LEVEL, outcome: "set" } });
+        }
+        expect([...(await recorded(component)).keys()], "the restore takes the change out of the record").toEqual([]);
+        await quiet(component, logs, poke); // back
+      }),
+    );
+  });
+
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    it(`${signal} during --for puts every target back at once and exits ${code}`, async () => {
+      const nodes = realNodes();
+      const logs = await Promise.all(nodes.map((n) => logFor({ component: "kubelet", node: n, namespace: null, pod: null })));
+      const started = Date.now();
+      const bump = startKvlog(["set", "kubelet", String(HIGH_LEVEL), "--node", nodes.join(","), "--for", "10m", "-o", "json"]);
+      await until("both kubelets' timed change in the record", async () => [...(await recorded("kubelet")).values()].filter((x) => x.until).length === nodes.length);
+      (await bump.child).kill(signal);
+      const r = await bump.done;
+      expect(Date.now() - started, "put back at once, not after 10m").toBeLessThan(60_000);
+      expect(r.code, r.stdout + r.stderr).toBe(code);
+      expect(r.stderr).toContain(`interrupted (${signal})`);
+      const doc = r.json();
+      expect(doc.results.map((x: any) => [x.id, x.outcome, x.restore?.ok, x.restore?.level])).toEqual(nodes.map((n) => [`kubelet/${n}`, "set", true, BASE_LEVEL]));
+      expect((await recorded("kubelet")).size).toBe(0);
+      await quiet("kubelet", logs, async () => {});
+    });
+  }
+
+  it("status shows each change and its owner; reset puts it back and takes it out of the record", async () => {
+    const logs = await logsOf("kube-controller-manager");
+    const set = await run(["set", "kcm", String(HIGH_LEVEL)]);
+    expect(set.code, set.stdout + set.stderr).toBe(0);
+    expect(set.stderr).toContain("recorded in kube-system/kvlog-kube-controller-manager as system:serviceaccount:kvlog-e2e:kvlog");
+    const status = await run(["status", "-o", "json"]);
+    expect(status.code, status.stderr).toBe(0);
+    const mine = status.json().results.filter((x: any) => x.component === "kube-controller-manager");
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({ level: HIGH_LEVEL, before: BASE_LEVEL, startup: BASE_LEVEL, by: "system:serviceaccount:kvlog-e2e:kvlog", until: null, state: "active" });
+    const table = await run(["status"]);
+    expect(table.stdout).toMatch(/^TARGET\s+LEVEL\s+BEFORE\s+BY\s+SINCE\s+UNTIL\s+STATE\n/);
+    expect(table.stdout).toMatch(/kube-controller-manager\/kube-system\/kube-controller-manager-kvlog-node-1\s+6\s+1\s+system:serviceaccount:kvlog-e2e:kvlog\s+\S+\s+-\s+active/);
+    const got = (await run(["get", "kcm", "-o", "json"])).json();
+    expect(got.results[0].recorded).toMatchObject({ level: HIGH_LEVEL, by: "system:serviceaccount:kvlog-e2e:kvlog", expired: false, restarted: false });
+
+    const reset = await run(["reset", "kcm", "-o", "json"]);
+    expect(reset.code, reset.stdout + reset.stderr).toBe(0);
+    expect(reset.json().results[0]).toMatchObject({ ok: true, level: BASE_LEVEL, before: HIGH_LEVEL, message: `level put back to ${BASE_LEVEL} (pod command line (--v))` });
+    await quiet("kube-controller-manager", logs, () => run(["get", "kcm"]));
+    expect((await run(["status", "kcm", "-o", "json"])).json().summary.total).toBe(0);
+  });
+
+  it("kvlog processes recording at once lose no change (the apiserver's 409 Conflict, read again, redo)", async () => {
+    const nodes = realNodes();
+    for (let round = 0; round < 3; round++) {
+      const runs = await Promise.all(nodes.flatMap((n) => [run(["set", "kubelet", String(BASE_LEVEL), "--node", n]), run(["set", "kubelet", String(BASE_LEVEL), "--node", n])]));
+      for (const r of runs) expect(r.code, r.stderr).toBe(0);
+      for (const r of runs) expect(r.stderr).not.toContain("not recorded");
+      expect([...(await recorded("kubelet")).keys()].sort()).toEqual(nodes.map((n) => `kubelet/${n}`));
+      expect((await run(["reset", "kubelet", "--node", nodes.join(",")])).code).toBe(0);
+      expect((await recorded("kubelet")).size).toBe(0);
+    }
+  });
+
+  it("an identity that may change levels but not write the record: one warning line, the change still happens", async () => {
+    const r = await run(["set", "scheduler", String(BASE_LEVEL), "-o", "json"], recordlessKubeconfig);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.json().results[0]).toMatchObject({ ok: true, outcome: "set" });
+    expect(r.json().record).toMatchObject({ written: false, name: "kube-system/kvlog-kube-scheduler" });
+    const warnings = r.stderr.split("\n").filter((l) => l.startsWith("warning:"));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^warning: the change is not recorded in kube-system\/kvlog-kube-scheduler: forbidden to read the record .*cannot get resource \\?"configmaps\\?".*Grant: apiGroups \[""\] resources \["configmaps"\] resourceNames \["kvlog-kube-scheduler"\] verbs \["get"\] in namespace kube-system/);
+  });
+
+  it("reset --expired, run as the README's CronJob runs it (in-cluster ServiceAccount), puts back a change whose kvlog was killed", async () => {
+    expect(LOCAL, "in-pod.sh needs the local cluster").toBe(true);
+    // The README's manifest, applied as it is (the CronJob suspended: the fake runtime runs no image).
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const yaml = /<!-- cronjob:begin -->\s*```yaml\n([\s\S]*?)```\s*<!-- cronjob:end -->/.exec(readme)?.[1];
+    expect(yaml, "README has no CronJob block").toBeDefined();
+    const items: any[] = [];
+    for (const doc of yaml!.split(/^---$/m)) items.push(JSON.parse(await kubectl(["create", "--dry-run=client", "-o", "json", "-f", "-"], doc)));
+    const cron = items.find((x) => x.kind === "CronJob");
+    cron.spec.suspend = true;
+    await kubectl(["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items }));
+    const pod = cron.spec.jobTemplate.spec.template.spec;
+    const command: string[] = pod.containers[0].command;
+    expect(command[0]).toBe("kvlog");
+
+    // A timed change whose kvlog is killed (SIGKILL: nothing can put it back).
+    const node = "kvlog-node-2";
+    const log = await logFor({ component: "kubelet", node, namespace: null, pod: null });
+    const bump = startKvlog(["set", "kubelet", String(HIGH_LEVEL), "--node", node, "--for", "2s"]);
+    await until("the timed change in the record", async () => (await recorded("kubelet")).get(`kubelet/${node}`)?.until);
+    (await bump.child).kill("SIGKILL");
+    expect((await bump.done).code).toBe(null);
+    await sleep(2500);
+    const mark = await log.mark();
+    expect(await waitFor(log, mark, MARKERS.kubelet!, 10_000), "the level stays raised after kvlog died").toBeDefined();
+    const st = (await run(["status", "kubelet", "-o", "json"])).json();
+    expect(st.results.find((x: any) => x.target === `kubelet/${node}`)).toMatchObject({ state: "expired", level: HIGH_LEVEL });
+
+    // The CronJob's command, as its ServiceAccount, with a pod's files and environment.
+    const { stdout, stderr, code } = await new Promise<{ stdout: string; stderr: string; code: number | null }>((resolve) => {
+      const child = execFile(
+        "bash",
+        [new URL("./cluster/in-pod.sh", import.meta.url).pathname, "--namespace", cron.metadata.namespace, pod.serviceAccountName, "--", process.execPath, new URL("../../bin/kvlog.js", import.meta.url).pathname, ...command.slice(1)],
+        { maxBuffer: 16 * 1024 * 1024, timeout: 90_000 },
+        (err, out, errOut) => resolve({ stdout: out, stderr: errOut, code: err ? ((err as { code?: number }).code ?? 1) : 0 }),
+      );
+      child.stdin?.end();
+    });
+    for (const t of tokens) expect(stdout + stderr).not.toContain(t);
+    expect(code, stdout + stderr).toBe(0);
+    const doc = JSON.parse(stdout);
+    expect(doc).toMatchObject({ kind: "ResetResult", expired: true });
+    const mine = doc.results.find((x: any) => x.id === `kubelet/${node}`);
+    expect(mine).toMatchObject({ ok: true, level: BASE_LEVEL, before: HIGH_LEVEL });
+    expect(mine.endpoint, "reached through the kubernetes Service, as in a pod").toMatch(/^https:\/\/10\.96\.0\.1\//);
+    await quiet("kubelet", [log], async () => {});
+    expect((await recorded("kubelet")).has(`kubelet/${node}`)).toBe(false);
+  });
+});
+
 // The RBAC `kvlog rbac` prints is exactly enough: the suite's kvlog identity is bound to it (the
 // README's copy) and every test above works with it; here each rule is taken away in turn, and
 // the run that needs it fails with kvlog's message naming that rule.
@@ -672,11 +938,13 @@ describe("kvlog rbac: each rule is needed, and kvlog names the one that is missi
       const resource = /resources: \["([^"]+)"\]/.exec(chunk)?.[1] ?? /nonResourceURLs: \["([^"]+)"\]/.exec(chunk)![1]!;
       rules.push({ text: chunk.replace(/\n+$/, ""), resource });
     }
-    expect(rules.map((x) => x.resource)).toEqual(["/debug/flags/v", "nodes/proxy", "endpoints", "nodes", "pods", "pods/portforward"]);
+    expect(rules.map((x) => x.resource)).toEqual(["/debug/flags/v", "/flagz", "nodes/proxy", "endpoints", "nodes", "pods", "pods/portforward"]);
   });
 
   const COMMANDS: Record<string, string[]> = {
     "/debug/flags/v": ["set", "apiserver", String(BASE_LEVEL)],
+    // A timed change is only made where kvlog can read the level to put back.
+    "/flagz": ["set", "apiserver", String(BASE_LEVEL), "--for", "1s"],
     "nodes/proxy": ["set", "kubelet", String(BASE_LEVEL), "--node", "kvlog-node-1"],
     endpoints: ["set", "apiserver", String(BASE_LEVEL)],
     nodes: ["set", "kubelet", String(BASE_LEVEL)],
@@ -706,7 +974,14 @@ subjects: [{ kind: ServiceAccount, name: ${name}, namespace: ${NS} }]
       const r = await run([...COMMANDS[rule.resource]!, "-o", "json"], kc);
       expect(r.code, `${rule.resource}: ${r.stdout}${r.stderr}`).toBe(1);
       const said = r.stdout + r.stderr;
-      const needle = rule.resource === "endpoints" ? 'endpoints "kubernetes"' : rule.resource.includes("/") ? `["${rule.resource}"]` : `resources ["${rule.resource}"]`;
+      const needle =
+        rule.resource === "endpoints"
+          ? 'endpoints "kubernetes"'
+          : rule.resource === "/flagz"
+            ? 'cannot get path \\"/flagz\\"'
+            : rule.resource.includes("/")
+              ? `["${rule.resource}"]`
+              : `resources ["${rule.resource}"]`;
       expect(said, `${rule.resource} removed`).toContain(needle);
     }
   });

@@ -26,22 +26,30 @@ describe("kvlog rbac", () => {
 
   it("only the rules the chosen components need, bound to the subject given", () => {
     const yaml = rbacYaml([findComponent("kubelet")!], { kind: "ServiceAccount", namespace: "ops", name: "kvlog" }, "kvlog-kubelet");
-    expect(yaml).toContain('resources: ["nodes/proxy"]\n    verbs: ["update"]');
+    expect(yaml).toContain('resources: ["nodes/proxy"]\n    verbs: ["get", "update"]');
     expect(yaml).toContain('resources: ["nodes"]\n    verbs: ["get", "list"]');
     expect(yaml).not.toMatch(/nonResourceURLs|pods|endpoints/);
-    expect(yaml).toMatch(/subjects:\n  - kind: ServiceAccount\n    name: kvlog\n    namespace: ops\n$/);
+    expect(yaml).toMatch(/kind: ClusterRoleBinding\n[\s\S]*subjects:\n  - kind: ServiceAccount\n    name: kvlog\n    namespace: ops\n---/);
+    // The record: only the kubelet's ConfigMap, read and updated by name, created by the YAML itself.
+    expect(yaml).toContain('kind: Role\nmetadata:\n  name: kvlog-kubelet\n  namespace: kube-system\n');
+    expect(yaml).toContain('    resources: ["configmaps"]\n    resourceNames:\n      - kvlog-kubelet\n    verbs: ["get", "update"]');
+    expect(yaml).not.toMatch(/"create"/);
+    expect(yaml).toMatch(/kind: RoleBinding\n[\s\S]*subjects:\n  - kind: ServiceAccount\n    name: kvlog\n    namespace: ops\n---/);
+    expect(yaml).toMatch(/---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kvlog-kubelet\n  namespace: kube-system\n[\s\S]*\n$/);
+    expect(yaml.match(/kind: ConfigMap/g)).toHaveLength(1);
     expect(yaml).toMatch(/^apiVersion: rbac.authorization.k8s.io\/v1\nkind: ClusterRole\nmetadata:\n  name: kvlog-kubelet\n/);
     const apiserver = rbacYaml([findComponent("apiserver")!], { kind: "User", name: "alice@example.com" });
     expect(apiserver).toContain('  - nonResourceURLs: ["/debug/flags/v"]\n    verbs: ["put"]');
+    expect(apiserver).toContain('  - nonResourceURLs: ["/flagz"]\n    verbs: ["get"]');
     expect(apiserver).toContain('resourceNames: ["kubernetes"]');
-    expect(apiserver).not.toMatch(/nodes|pods/);
+    expect(apiserver).not.toMatch(/nodes|pods|kvlog-kubelet/);
     expect(apiserver).toContain('  - kind: User\n    name: "alice@example.com"\n    apiGroup: rbac.authorization.k8s.io');
   });
 
   it("every comment line fits in 100 columns and nodes/proxy carries its warning", () => {
     const yaml = rbacYaml([...COMPONENTS], undefined);
     for (const line of yaml.split("\n")) expect(line.length, line).toBeLessThanOrEqual(100);
-    expect(yaml).toMatch(/nodes\/proxy also reaches\n  # the kubelet's exec and run paths/);
+    expect(yaml.replace(/\n\s*# /g, " ")).toMatch(/nodes\/proxy also reaches the kubelet's exec and run paths/);
   });
 
   it("bad flags are one UsageError line", async () => {
