@@ -47,9 +47,9 @@ async function api(
   c: FakeCluster,
   method: string,
   path: string,
-  o: { user?: string; token?: string; body?: string; cert?: boolean; signal?: AbortSignal } = {},
+  o: { user?: string; token?: string; body?: string; cert?: boolean; signal?: AbortSignal; headers?: Record<string, string> } = {},
 ): Promise<Reply> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...(o.headers ?? {}) };
   if (o.token) headers.authorization = `Bearer ${o.token}`;
   else if (o.user && !o.cert) headers.authorization = `Bearer ${c.tokenFor(o.user)}`;
   const res = await request(c.url + path, {
@@ -63,8 +63,13 @@ async function api(
   return { status: res.statusCode, type: res.headers["content-type"] as string | undefined, body, headers: res.headers };
 }
 
-async function direct(port: number, method: string, path: string, o: { token?: string; body?: string; signal?: AbortSignal } = {}): Promise<Reply> {
-  const headers: Record<string, string> = {};
+async function direct(
+  port: number,
+  method: string,
+  path: string,
+  o: { token?: string; body?: string; signal?: AbortSignal; headers?: Record<string, string> } = {},
+): Promise<Reply> {
+  const headers: Record<string, string> = { ...(o.headers ?? {}) };
   if (o.token) headers.authorization = `Bearer ${o.token}`;
   const res = await request(`https://127.0.0.1:${port}${path}`, { method: method as "GET", headers, body: o.body, dispatcher: insecure, signal: o.signal });
   const body = await res.body.text();
@@ -142,7 +147,7 @@ function httpThrough(
   secure: boolean,
   method: string,
   path: string,
-  o: { token?: string; body?: string; cert?: { certPem: string; keyPem: string } } = {},
+  o: { token?: string; body?: string; cert?: { certPem: string; keyPem: string }; headers?: Record<string, string> } = {},
 ): Promise<Reply & { peer?: tls.PeerCertificate }> {
   return new Promise((resolve, reject) => {
     let peer: tls.PeerCertificate | undefined;
@@ -150,7 +155,7 @@ function httpThrough(
       ? tls.connect({ socket: t.stream, servername: "localhost", rejectUnauthorized: false, cert: o.cert?.certPem, key: o.cert?.keyPem })
       : t.stream;
     if (secure) (socket as tls.TLSSocket).once("secureConnect", () => (peer = (socket as tls.TLSSocket).getPeerCertificate(true)));
-    const headers: Record<string, string> = { host: "localhost", connection: "close" };
+    const headers: Record<string, string> = { host: "localhost", connection: "close", ...(o.headers ?? {}) };
     if (o.token) headers.authorization = `Bearer ${o.token}`;
     if (o.body !== undefined) headers["content-length"] = String(Buffer.byteLength(o.body));
     const req = http.request({ method, path, headers, createConnection: () => socket as net.Socket }, (res) => {
@@ -1661,6 +1666,540 @@ describe("kube-apiserver replica options", () => {
       );
     } finally {
       await new Promise<void>((r) => (blocker.listening ? blocker.close(() => r()) : r()));
+      await c.close();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------
+// ConfigMaps, SelfSubjectReview, startup levels, /flagz, the kubelet's /configz, restarts
+// (answers captured from a v1.36.3 cluster).
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
+const CM = "/api/v1/namespaces/kube-system/configmaps";
+const RECORD_NAMES = ["kvlog-kube-apiserver", "kvlog-kube-scheduler", "kvlog-kube-controller-manager", "kvlog-cloud-controller-manager", "kvlog-kubelet", "kvlog-kube-proxy"];
+
+describe("ConfigMaps (core v1)", () => {
+  let c: FakeCluster;
+  beforeAll(async () => {
+    c = await startFakeCluster({
+      version: "v1.36.3",
+      serviceAccounts: ["team/builder"],
+      users: [
+        { name: "team-writer", rules: [{ resources: ["configmaps"], verbs: ["*"], namespaces: ["team"] }, { nonResourceURLs: ["/flagz"], verbs: ["get"], namespace: "team" }] },
+        { name: "record-reader", rules: [{ resources: ["configmaps"], verbs: ["get", "list"], namespace: "kube-system" }] },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await c.close();
+  });
+  const cm = (name: string, data: Record<string, string>, extra: Record<string, unknown> = {}): string =>
+    JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, ...extra }, data });
+
+  it("creates (201), reads, refuses a second create (409 AlreadyExists) and a missing one (404), as upstream", async () => {
+    const missing = await api(c, "GET", `${CM}/kvlog-nothere`, { user: "admin" });
+    expect([missing.status, missing.type]).toEqual([404, "application/json"]);
+    expect(missing.body).toBe(statusJSON(404, "NotFound", 'configmaps "kvlog-nothere" not found', { name: "kvlog-nothere", kind: "configmaps" }));
+
+    const rvBefore = Number(JSON.parse((await api(c, "GET", "/api/v1/nodes", { user: "admin" })).body).metadata.resourceVersion);
+    const created = await api(c, "POST", CM, { user: "admin", body: cm("kvlog-sample", { a: "1" }), headers: { "user-agent": "kvlog/0.1.0 (linux/amd64)" } });
+    expect([created.status, created.type]).toEqual([201, "application/json"]);
+    expect(created.headers["x-kubernetes-pf-flowschema-uid"]).toBeDefined();
+    expect(created.body.endsWith("}\n")).toBe(true);
+    const o = JSON.parse(created.body);
+    expect(Object.keys(o)).toEqual(["kind", "apiVersion", "metadata", "data"]);
+    expect(Object.keys(o.metadata)).toEqual(["name", "namespace", "uid", "resourceVersion", "creationTimestamp", "managedFields"]);
+    expect(o).toMatchObject({ kind: "ConfigMap", apiVersion: "v1", metadata: { name: "kvlog-sample", namespace: "kube-system" }, data: { a: "1" } });
+    expect(o.metadata.uid).toMatch(UUID);
+    expect(o.metadata.creationTimestamp).toMatch(RFC3339);
+    expect(Number(o.metadata.resourceVersion)).toBeGreaterThan(rvBefore);
+    // the field manager is the User-Agent's product
+    expect(o.metadata.managedFields).toEqual([
+      { manager: "kvlog", operation: "Update", apiVersion: "v1", time: o.metadata.creationTimestamp, fieldsType: "FieldsV1", fieldsV1: { "f:data": { ".": {}, "f:a": {} } } },
+    ]);
+    expect(c.configMap("kube-system", "kvlog-sample")).toEqual(o);
+    expect(c.configMap("kube-system", "nope")).toBeUndefined();
+    const got = await api(c, "GET", `${CM}/kvlog-sample`, { user: "admin" });
+    expect([got.status, JSON.parse(got.body)]).toEqual([200, o]);
+    // the cluster's counter: what lists say next is at least the write's revision
+    expect(Number(JSON.parse((await api(c, "GET", "/api/v1/nodes", { user: "admin" })).body).metadata.resourceVersion)).toBeGreaterThanOrEqual(Number(o.metadata.resourceVersion));
+
+    const again = await api(c, "POST", CM, { user: "admin", body: cm("kvlog-sample", { a: "2" }) });
+    expect([again.status, again.type]).toEqual([409, "application/json"]);
+    expect(again.body).toBe(statusJSON(409, "AlreadyExists", 'configmaps "kvlog-sample" already exists', { name: "kvlog-sample", kind: "configmaps" }));
+    expect(c.configMap("kube-system", "kvlog-sample")?.data).toEqual({ a: "1" });
+
+    const rec = c.requests.filter((r) => r.method === "POST" && r.path === CM);
+    expect(rec.map((r) => r.status)).toEqual([201, 409]);
+    expect(rec[0]).toMatchObject({ target: "kube-apiserver", user: "admin", via: "apiserver", body: cm("kvlog-sample", { a: "1" }) });
+  });
+
+  it("updates with optimistic concurrency: a stale resourceVersion is 409 Conflict, none is an unconditional update", async () => {
+    const first = JSON.parse((await api(c, "POST", CM, { user: "admin", body: cm("kvlog-occ", { level: "1" }) })).body);
+    const rv1 = first.metadata.resourceVersion as string;
+    const put = (data: Record<string, string>, rv?: string, name = "kvlog-occ"): Promise<Reply> =>
+      api(c, "PUT", `${CM}/${name}`, { user: "admin", body: cm(name, data, rv === undefined ? {} : { resourceVersion: rv }) });
+
+    const ok = await put({ level: "2" }, rv1);
+    expect([ok.status, ok.type]).toEqual([200, "application/json"]);
+    const o2 = JSON.parse(ok.body);
+    expect(o2.data).toEqual({ level: "2" });
+    expect(Number(o2.metadata.resourceVersion)).toBeGreaterThan(Number(rv1));
+    expect([o2.metadata.uid, o2.metadata.creationTimestamp]).toEqual([first.metadata.uid, first.metadata.creationTimestamp]);
+
+    const stale = await put({ level: "3" }, rv1);
+    expect([stale.status, stale.type]).toEqual([409, "application/json"]);
+    expect(stale.body).toBe(
+      statusJSON(
+        409,
+        "Conflict",
+        'Operation cannot be fulfilled on configmaps "kvlog-occ": the object has been modified; please apply your changes to the latest version and try again',
+        { name: "kvlog-occ", kind: "configmaps" },
+      ),
+    );
+    expect(c.configMap("kube-system", "kvlog-occ")?.data).toEqual({ level: "2" });
+
+    // configMapStrategy.AllowUnconditionalUpdate: no resourceVersion, no check
+    const blind = await put({ level: "4" });
+    expect(blind.status).toBe(200);
+    const o3 = JSON.parse(blind.body);
+    expect(Number(o3.metadata.resourceVersion)).toBeGreaterThan(Number(o2.metadata.resourceVersion));
+    // a write that changes nothing is not written: same resourceVersion
+    const same = await put({ level: "4" }, o3.metadata.resourceVersion);
+    expect(JSON.parse(same.body).metadata.resourceVersion).toBe(o3.metadata.resourceVersion);
+
+    // putConfigMap (a test writing behind kvlog's back) bumps the resourceVersion: kvlog's next PUT conflicts
+    const seeded = c.putConfigMap("kube-system", { metadata: { name: "kvlog-occ", labels: { x: "y" } }, data: { level: "9" } });
+    expect(Number((seeded.metadata as { resourceVersion: string }).resourceVersion)).toBeGreaterThan(Number(o3.metadata.resourceVersion));
+    expect((seeded.metadata as { uid: string }).uid).toBe(first.metadata.uid);
+    expect((await put({ level: "5" }, o3.metadata.resourceVersion)).status).toBe(409);
+    expect(JSON.parse((await api(c, "GET", `${CM}/kvlog-occ`, { user: "admin" })).body)).toEqual(seeded);
+
+    const missing = await put({ level: "1" }, undefined, "kvlog-gone");
+    expect(missing.body).toBe(statusJSON(404, "NotFound", 'configmaps "kvlog-gone" not found', { name: "kvlog-gone", kind: "configmaps" }));
+    const wrongName = await api(c, "PUT", `${CM}/kvlog-occ`, { user: "admin", body: cm("other", { a: "1" }) });
+    expect(wrongName.body).toBe(statusJSON(400, "BadRequest", "the name of the object (other) does not match the name on the URL (kvlog-occ)"));
+  });
+
+  it("refuses more than 1 MiB of data + binaryData with upstream's 422 Invalid", async () => {
+    const big = "x".repeat(1048576);
+    const tooBig = await api(c, "POST", CM, { user: "admin", body: cm("kvlog-big", { a: big, b: "y" }) });
+    expect([tooBig.status, tooBig.type]).toEqual([422, "application/json"]);
+    expect(tooBig.body).toBe(
+      statusJSON(422, "Invalid", 'ConfigMap "kvlog-big" is invalid: []: Too long: may not be more than 1048576 bytes', {
+        name: "kvlog-big",
+        kind: "ConfigMap",
+        causes: [{ reason: "FieldValueTooLong", message: "Too long: may not be more than 1048576 bytes", field: "[]" }],
+      }),
+    );
+    expect(c.configMap("kube-system", "kvlog-big")).toBeUndefined();
+    // exactly 1 MiB (data and binaryData together) is fine; one more byte in binaryData is not
+    const half = "y".repeat(524288);
+    const bin = Buffer.alloc(524288, 1).toString("base64");
+    const exact = await api(c, "POST", CM, { user: "admin", body: JSON.stringify({ metadata: { name: "kvlog-exact" }, data: { a: half }, binaryData: { b: bin } }) });
+    expect(exact.status).toBe(201);
+    const over = await api(c, "PUT", `${CM}/kvlog-exact`, {
+      user: "admin",
+      body: JSON.stringify({ metadata: { name: "kvlog-exact" }, data: { a: half }, binaryData: { b: Buffer.alloc(524289, 1).toString("base64") } }),
+    });
+    expect([over.status, JSON.parse(over.body).message]).toEqual([422, 'ConfigMap "kvlog-exact" is invalid: []: Too long: may not be more than 1048576 bytes']);
+    // other validation, the same way
+    const noName = await api(c, "POST", CM, { user: "admin", body: JSON.stringify({ data: { a: "1" } }) });
+    expect(noName.body).toBe(
+      statusJSON(422, "Invalid", 'ConfigMap "" is invalid: metadata.name: Required value: name or generateName is required', {
+        kind: "ConfigMap",
+        causes: [{ reason: "FieldValueRequired", message: "Required value: name or generateName is required", field: "metadata.name" }],
+      }),
+    );
+    const badKey = await api(c, "POST", CM, { user: "admin", body: cm("kvlog-key", { "a b": "1" }) });
+    expect(JSON.parse(badKey.body).message).toBe(
+      `ConfigMap "kvlog-key" is invalid: data[a b]: Invalid value: "a b": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')`,
+    );
+    const noNs = await api(c, "POST", "/api/v1/namespaces/nowhere/configmaps", { user: "admin", body: cm("x", {}) });
+    expect(noNs.body).toBe(statusJSON(404, "NotFound", 'namespaces "nowhere" not found', { name: "nowhere", kind: "namespaces" }));
+    const rvSet = await api(c, "POST", CM, { user: "admin", body: cm("kvlog-rv", {}, { resourceVersion: "5" }) });
+    expect(rvSet.body).toBe('{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"resourceVersion should not be set on objects to be created","code":500}\n');
+  });
+
+  it("lists with label selectors (ConfigMapList), deletes (200 Success Status), and records every request", async () => {
+    for (const [name, labels] of [
+      ["kvlog-l1", { app: "kvlog", n: "1" }],
+      ["kvlog-l2", { app: "kvlog", n: "2" }],
+      ["other-l3", { app: "other" }],
+    ] as const)
+      expect((await api(c, "POST", CM, { user: "admin", body: cm(name, { k: "v" }, { labels }) })).status).toBe(201);
+    const l = await api(c, "GET", `${CM}?labelSelector=app%3Dkvlog`, { user: "admin" });
+    expect([l.status, l.type]).toEqual([200, "application/json"]);
+    const list = JSON.parse(l.body);
+    expect(list.kind).toBe("ConfigMapList");
+    expect(list.apiVersion).toBe("v1");
+    expect(list.items.map((x: { metadata: { name: string } }) => x.metadata.name)).toEqual(["kvlog-l1", "kvlog-l2"]);
+    expect(list.items[0].kind).toBeUndefined();
+    const fields = JSON.parse((await api(c, "GET", `/api/v1/configmaps?fieldSelector=metadata.name%3Dother-l3`, { user: "admin" })).body);
+    expect(fields.items.map((x: { metadata: { namespace: string; name: string } }) => `${x.metadata.namespace}/${x.metadata.name}`)).toEqual(["kube-system/other-l3"]);
+    const paged = JSON.parse((await api(c, "GET", `${CM}?limit=1&labelSelector=app`, { user: "admin" })).body);
+    expect(paged.items).toHaveLength(1);
+    expect(paged.metadata.continue).toBeDefined();
+
+    const del = await api(c, "DELETE", `${CM}/kvlog-l1`, { user: "admin" });
+    const uid = (c.configMap("kube-system", "kvlog-l2")?.metadata as { uid: string }).uid;
+    expect(uid).toMatch(UUID);
+    expect([del.status, del.type]).toEqual([200, "application/json"]);
+    expect(JSON.parse(del.body)).toMatchObject({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", details: { name: "kvlog-l1", kind: "configmaps" } });
+    expect(JSON.parse(del.body).code).toBeUndefined();
+    expect(c.configMap("kube-system", "kvlog-l1")).toBeUndefined();
+    expect((await api(c, "GET", `${CM}/kvlog-l1`, { user: "admin" })).status).toBe(404);
+    expect((await api(c, "DELETE", `${CM}/kvlog-l1`, { user: "admin" })).status).toBe(404);
+    const pre = await api(c, "DELETE", `${CM}/kvlog-l2`, { user: "admin", body: JSON.stringify({ preconditions: { resourceVersion: "1" } }) });
+    expect([pre.status, JSON.parse(pre.body).reason]).toEqual([409, "Conflict"]);
+    expect(c.requests.filter((r) => r.method === "DELETE").map((r) => r.status)).toEqual([200, 404, 409]);
+  });
+
+  it("authorizes with RBAC: resourceNames for get/update/delete, create without a name, namespaced rules", async () => {
+    // KVLOG_RULES: get+update on the six record names in kube-system, create in kube-system
+    expect((await api(c, "GET", `${CM}/kvlog-kubelet`, { user: "kvlog" })).status).toBe(404);
+    const created = await api(c, "POST", CM, { user: "kvlog", body: cm("kvlog-kubelet", { "cp-1": "3" }) });
+    expect(created.status).toBe(201);
+    const rv = JSON.parse(created.body).metadata.resourceVersion as string;
+    const upd = await api(c, "PUT", `${CM}/kvlog-kubelet`, { user: "kvlog", body: cm("kvlog-kubelet", { "cp-1": "4" }, { resourceVersion: rv }) });
+    expect(upd.status).toBe(200);
+    expect((await api(c, "GET", `${CM}/kvlog-kubelet`, { user: "kvlog" })).status).toBe(200);
+
+    const other = await api(c, "GET", `${CM}/kvlog-x`, { user: "kvlog" });
+    expect([other.status, other.type, other.headers["x-content-type-options"]]).toEqual([403, "application/json", "nosniff"]);
+    expect(other.body).toBe(
+      statusJSON(403, "Forbidden", 'configmaps "kvlog-x" is forbidden: User "kvlog" cannot get resource "configmaps" in API group "" in the namespace "kube-system"', {
+        name: "kvlog-x",
+        kind: "configmaps",
+      }),
+    );
+    const putOther = await api(c, "PUT", `${CM}/kvlog-sample`, { user: "kvlog", body: cm("kvlog-sample", {}) });
+    expect(JSON.parse(putOther.body).message).toBe(
+      'configmaps "kvlog-sample" is forbidden: User "kvlog" cannot update resource "configmaps" in API group "" in the namespace "kube-system"',
+    );
+    const del = await api(c, "DELETE", `${CM}/kvlog-kubelet`, { user: "kvlog" });
+    expect(del.status).toBe(403);
+    const list = await api(c, "GET", CM, { user: "kvlog" });
+    expect(list.body).toBe(
+      statusJSON(403, "Forbidden", 'configmaps is forbidden: User "kvlog" cannot list resource "configmaps" in API group "" in the namespace "kube-system"', { kind: "configmaps" }),
+    );
+    const elsewhere = await api(c, "POST", "/api/v1/namespaces/default/configmaps", { user: "kvlog", body: cm("kvlog-kubelet", {}) });
+    expect(elsewhere.body).toBe(
+      statusJSON(403, "Forbidden", 'configmaps is forbidden: User "kvlog" cannot create resource "configmaps" in API group "" in the namespace "default"', { kind: "configmaps" }),
+    );
+    const inDefault = await api(c, "GET", "/api/v1/namespaces/default/configmaps/kvlog-kubelet", { user: "kvlog" });
+    expect(inDefault.status).toBe(403);
+    for (const name of RECORD_NAMES) expect((await api(c, "GET", `${CM}/${name}`, { user: "kvlog" })).status).not.toBe(403);
+
+    // the built-in user "recordless": every kvlog rule but the configmaps ones
+    const rl = await api(c, "GET", `${CM}/kvlog-kubelet`, { user: "recordless" });
+    expect(JSON.parse(rl.body).message).toBe(
+      'configmaps "kvlog-kubelet" is forbidden: User "recordless" cannot get resource "configmaps" in API group "" in the namespace "kube-system"',
+    );
+    expect((await api(c, "POST", CM, { user: "recordless", body: cm("kvlog-new", {}) })).status).toBe(403);
+    expect((await api(c, "PUT", "/api/v1/nodes/cp-1/proxy/debug/flags/v", { user: "recordless", body: "2" })).body).toBe(SUCCESS("2"));
+    expect((await api(c, "GET", "/flagz", { user: "recordless" })).status).toBe(200);
+
+    // namespaced rules (RoleBindings): only in their namespace, never a non-resource URL
+    expect((await api(c, "POST", "/api/v1/namespaces/team/configmaps", { user: "team-writer", body: cm("t", { a: "1" }) })).status).toBe(201);
+    expect((await api(c, "DELETE", "/api/v1/namespaces/team/configmaps/t", { user: "team-writer" })).status).toBe(200);
+    expect((await api(c, "GET", `${CM}/kvlog-kubelet`, { user: "team-writer" })).status).toBe(403);
+    expect((await api(c, "GET", "/flagz", { user: "team-writer" })).status).toBe(403);
+    expect((await api(c, "GET", CM, { user: "record-reader" })).status).toBe(200);
+    expect((await api(c, "GET", "/api/v1/configmaps", { user: "record-reader" })).status).toBe(403);
+  });
+});
+
+describe("SelfSubjectReview (authentication.k8s.io/v1)", () => {
+  let c: FakeCluster;
+  beforeAll(async () => {
+    c = await startFakeCluster({ version: "v1.36.3", users: [{ name: "system:serviceaccount:kvlog-e2e:nobody" }] });
+  });
+  afterAll(async () => {
+    await c.close();
+  });
+  const PATH = "/apis/authentication.k8s.io/v1/selfsubjectreviews";
+  const BODY = JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" });
+
+  it("answers 201 with the caller as the authenticator saw it, to every authenticated user", async () => {
+    const r = await api(c, "POST", PATH, { user: "nobody", body: BODY });
+    expect([r.status, r.type]).toEqual([201, "application/json"]);
+    expect(r.headers["x-kubernetes-pf-flowschema-uid"]).toBeDefined();
+    const o = JSON.parse(r.body);
+    expect(Object.keys(o)).toEqual(["kind", "apiVersion", "metadata", "status"]);
+    expect(o.kind).toBe("SelfSubjectReview");
+    expect(o.apiVersion).toBe("authentication.k8s.io/v1");
+    expect(o.metadata.creationTimestamp).toMatch(RFC3339);
+    // a static token: no uid, no extra
+    expect(o.status).toEqual({ userInfo: { username: "nobody", groups: ["system:authenticated"] } });
+
+    // a ServiceAccount (TokenRequest): its uid, its groups in upstream's order, the token's JTI
+    const tr = await api(c, "POST", "/api/v1/namespaces/kvlog-e2e/serviceaccounts/nobody/token", { user: "admin", body: JSON.stringify({ spec: {} }) });
+    const token = JSON.parse(tr.body).status.token as string;
+    const claims = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString());
+    const sa = JSON.parse((await api(c, "POST", PATH, { token, body: BODY })).body);
+    expect(sa.status.userInfo).toEqual({
+      username: "system:serviceaccount:kvlog-e2e:nobody",
+      uid: claims["kubernetes.io"].serviceaccount.uid,
+      groups: ["system:serviceaccounts", "system:serviceaccounts:kvlog-e2e", "system:authenticated"],
+      extra: { "authentication.kubernetes.io/credential-id": [`JTI=${claims.jti}`] },
+    });
+    expect(sa.status.userInfo.uid).toMatch(UUID);
+    const staticSa = JSON.parse((await api(c, "POST", PATH, { user: "system:serviceaccount:kvlog-e2e:nobody", body: BODY })).body);
+    expect(staticSa.status.userInfo.uid).toBe(claims["kubernetes.io"].serviceaccount.uid);
+
+    // a client certificate: its SHA-256 as the credential id
+    const cert = new crypto.X509Certificate(c.clientCertFor("admin").certPem);
+    const admin = JSON.parse((await api(c, "POST", PATH, { user: "admin", cert: true, body: "" })).body);
+    expect(admin.status.userInfo).toEqual({
+      username: "admin",
+      groups: ["system:masters", "system:authenticated"],
+      extra: { "authentication.kubernetes.io/credential-id": [`X509SHA256=${cert.fingerprint256.replace(/:/g, "").toLowerCase()}`] },
+    });
+  });
+
+  it("refuses system:anonymous (403, as RBAC binds system:basic-user to system:authenticated only) and other methods", async () => {
+    const anon = await api(c, "POST", PATH, { body: BODY });
+    expect(anon.body).toBe(
+      statusJSON(
+        403,
+        "Forbidden",
+        'selfsubjectreviews.authentication.k8s.io is forbidden: User "system:anonymous" cannot create resource "selfsubjectreviews" in API group "authentication.k8s.io" at the cluster scope',
+        { group: "authentication.k8s.io", kind: "selfsubjectreviews" },
+      ),
+    );
+    // a GET is a "list": RBAC first, then no such route
+    expect((await api(c, "GET", PATH, { user: "kvlog" })).status).toBe(403);
+    expect((await api(c, "GET", PATH, { user: "admin", cert: true })).status).toBe(405);
+    expect(c.requests.filter((r) => r.path === PATH).map((r) => r.status)).toContain(201);
+  });
+});
+
+describe("startup levels, /flagz and the kubelet's /configz", () => {
+  const KP = "kube-proxy/kube-system/kube-proxy-aaaaa";
+  const KCM = "kube-controller-manager/kube-system/kube-controller-manager-cp-1";
+  const CCM = "cloud-controller-manager/kube-system/cloud-controller-manager-x2v8q";
+  const BETA = "application/json;as=Flagz;v=v1beta1;g=config.k8s.io";
+  const ALPHA = "application/json;as=Flagz;v=v1alpha1;g=config.k8s.io";
+  const WARNING = "Warning: This endpoint is not meant to be machine parseable, has no formatting compatibility guarantees and is for debugging purposes only.\n";
+  let c: FakeCluster;
+  beforeAll(async () => {
+    c = await startFakeCluster({
+      version: "v1.36.3",
+      behaviour: {
+        "kube-apiserver": { startupLevel: 4 },
+        [SCHED]: { startupLevel: 2 },
+        "kubelet/worker-1": { startupLevel: 3 },
+        [KP]: { startupLevel: 1 },
+      },
+    });
+  });
+  afterAll(async () => {
+    await c.close();
+  });
+  const pod = async (name: string): Promise<{ metadata: { resourceVersion: string }; spec: { containers: Array<{ command: string[] }> }; status: { containerStatuses: Array<Record<string, unknown> & { restartCount: number; state: { running: { startedAt: string } } }> } }> =>
+    JSON.parse((await api(c, "GET", `/api/v1/namespaces/kube-system/pods/${name}`, { user: "admin" })).body);
+
+  it("level() starts at the startup level; pods carry --v=N only when it is set", async () => {
+    expect(c.level("kube-apiserver")).toBe(4);
+    expect(c.level(SCHED)).toBe(2);
+    expect(c.level("kubelet/worker-1")).toBe(3);
+    expect(c.level(KP)).toBe(1);
+    // not set: klog's default, nothing reported until a PUT
+    expect(c.level(KCM)).toBeUndefined();
+    expect(c.level("kubelet/cp-1")).toBeUndefined();
+    expect((await pod("kube-scheduler-cp-1")).spec.containers[0]?.command.at(-1)).toBe("--v=2");
+    expect((await pod("kube-apiserver-cp-1")).spec.containers[0]?.command.at(-1)).toBe("--v=4");
+    expect((await pod("kube-proxy-aaaaa")).spec.containers[0]?.command).toEqual([
+      "/usr/local/bin/kube-proxy",
+      "--config=/var/lib/kube-proxy/config.conf",
+      "--hostname-override=$(NODE_NAME)",
+      "--v=1",
+    ]);
+    for (const p of ["kube-controller-manager-cp-1", "kube-proxy-bbbbb", "cloud-controller-manager-x2v8q"])
+      expect((await pod(p)).spec.containers[0]?.command.some((a) => /^--?v=/.test(a))).toBe(false);
+    // every pod carries the container status a real one has
+    const st = (await pod("kube-scheduler-cp-1")).status.containerStatuses[0];
+    expect(st?.restartCount).toBe(0);
+    expect(st?.state.running.startedAt).toMatch(RFC3339);
+    await expect(startFakeCluster({ behaviour: { [SCHED]: { startupLevel: 1.5 } } })).rejects.toThrow(/startupLevel/);
+  });
+
+  it("kube-apiserver /flagz: Flagz v1beta1 (v1alpha1 deprecated), text by default, 406 for plain JSON, 403 without the rule", async () => {
+    const beta = await api(c, "GET", "/flagz", { user: "kvlog", headers: { accept: BETA } });
+    expect([beta.status, beta.type]).toEqual([200, "application/json;g=config.k8s.io;v=v1beta1;as=Flagz"]);
+    expect(beta.headers.warning).toBeUndefined();
+    expect(beta.headers["x-kubernetes-pf-prioritylevel-uid"]).toBeDefined();
+    expect(beta.body.endsWith("}\n")).toBe(true);
+    const o = JSON.parse(beta.body);
+    expect(Object.keys(o)).toEqual(["kind", "apiVersion", "metadata", "flags"]);
+    expect(o).toMatchObject({ kind: "Flagz", apiVersion: "config.k8s.io/v1beta1", metadata: { name: "apiserver" } });
+    expect(o.flags).toMatchObject({ v: "4", "secure-port": "6443", "authorization-mode": "[Node,RBAC]", "advertise-address": "127.0.0.1", vmodule: "" });
+    const keys = Object.keys(o.flags);
+    expect(keys).toEqual([...keys].sort());
+    expect(Object.values(o.flags).every((v) => typeof v === "string")).toBe(true);
+
+    const alpha = await api(c, "GET", "/flagz", { user: "kvlog", headers: { accept: ALPHA } });
+    expect([alpha.status, alpha.type, alpha.headers.warning]).toEqual([
+      200,
+      "application/json;g=config.k8s.io;v=v1alpha1;as=Flagz",
+      '299 - "This version of the flagz endpoint is deprecated. Please use a newer version."',
+    ]);
+    expect(JSON.parse(alpha.body).apiVersion).toBe("config.k8s.io/v1alpha1");
+    // what kvlog sends: both, v1beta1 first
+    const both = await api(c, "GET", "/flagz", { user: "kvlog", headers: { accept: `${BETA}, ${ALPHA}` } });
+    expect(both.type).toBe("application/json;g=config.k8s.io;v=v1beta1;as=Flagz");
+
+    const plain = await api(c, "GET", "/flagz", { user: "kvlog", headers: { accept: "application/json" } });
+    expect([plain.status, plain.type, plain.headers["x-content-type-options"]]).toEqual([406, "application/json", undefined]);
+    expect(plain.body).toBe(
+      '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"only the following media types are accepted: application/json, application/yaml, text/plain","reason":"NotAcceptable","code":406}\n',
+    );
+    expect((await api(c, "GET", "/flagz", { user: "kvlog", headers: { accept: "application/json;as=Flagz;v=v1;g=config.k8s.io" } })).status).toBe(406);
+
+    for (const accept of [undefined, "text/plain", "*/*"]) {
+      const text = await api(c, "GET", "/flagz", { user: "kvlog", headers: accept ? { accept } : {} });
+      expect([text.status, text.type]).toEqual([200, "text/plain; charset=utf-8"]);
+      expect(text.body.startsWith(`\napiserver flagz\n${WARNING}admission-control: []\n`)).toBe(true);
+      expect(text.body).toContain("\nv: 4\n");
+      expect(text.body.endsWith("\n")).toBe(true);
+    }
+
+    const denied = await api(c, "GET", "/flagz", { user: "nobody", headers: { accept: BETA } });
+    expect([denied.status, denied.type, denied.headers["x-content-type-options"]]).toEqual([403, "application/json", "nosniff"]);
+    expect(denied.body).toBe(statusJSON(403, "Forbidden", 'forbidden: User "nobody" cannot get path "/flagz"', {}));
+  });
+
+  it("/flagz shows the startup level, never the one /debug/flags/v set since", async () => {
+    expect((await api(c, "PUT", "/debug/flags/v", { user: "kvlog", body: "7" })).body).toBe(SUCCESS("7"));
+    expect(c.level("kube-apiserver")).toBe(7);
+    expect(JSON.parse((await api(c, "GET", "/flagz", { user: "kvlog", headers: { accept: BETA } })).body).flags.v).toBe("4");
+    expect((await api(c, "PUT", "/api/v1/nodes/worker-1/proxy/debug/flags/v", { user: "kvlog", body: "8" })).status).toBe(200);
+    expect(c.level("kubelet/worker-1")).toBe(8);
+    expect(JSON.parse((await api(c, "GET", "/api/v1/nodes/worker-1/proxy/flagz", { user: "kvlog", headers: { accept: BETA } })).body).flags.v).toBe("3");
+    const cz = JSON.parse((await api(c, "GET", "/api/v1/nodes/worker-1/proxy/configz", { user: "kvlog" })).body);
+    expect(cz.kubeletconfig.logging.verbosity).toBe(3);
+  });
+
+  it("the kubelet: /flagz and /configz through the node proxy (nodes/proxy get) and directly (its auth filter)", async () => {
+    const f = await api(c, "GET", "/api/v1/nodes/worker-1/proxy/flagz", { user: "kvlog", headers: { accept: BETA } });
+    expect([f.status, f.type]).toEqual([200, "application/json;g=config.k8s.io;v=v1beta1;as=Flagz"]);
+    // long-running (proxy): no APF headers
+    expect(f.headers["x-kubernetes-pf-flowschema-uid"]).toBeUndefined();
+    expect(JSON.parse(f.body)).toMatchObject({ kind: "Flagz", apiVersion: "config.k8s.io/v1beta1", metadata: { name: "kubelet" }, flags: { v: "3", port: "10250" } });
+    expect(c.requests.filter((r) => r.target === "kubelet/worker-1").at(-1)).toMatchObject({ path: "/flagz", via: "node-proxy", user: "kube-apiserver-kubelet-client", status: 200 });
+    expect(JSON.parse((await api(c, "GET", "/api/v1/nodes/cp-1/proxy/flagz", { user: "kvlog", headers: { accept: BETA } })).body).flags.v).toBe("0");
+    const text = await api(c, "GET", "/api/v1/nodes/worker-1/proxy/flagz", { user: "kvlog" });
+    expect(text.body.startsWith(`\nkubelet flagz\n${WARNING}`)).toBe(true);
+
+    const denied = await api(c, "GET", "/api/v1/nodes/worker-1/proxy/flagz", { user: "nobody" });
+    expect(denied.body).toBe(
+      statusJSON(403, "Forbidden", 'nodes "worker-1" is forbidden: User "nobody" cannot get resource "nodes/proxy" in API group "" at the cluster scope', {
+        name: "worker-1",
+        kind: "nodes",
+      }),
+    );
+    const cz = await api(c, "GET", "/api/v1/nodes/worker-1/proxy/configz", { user: "kvlog" });
+    expect([cz.status, cz.type, cz.headers["x-content-type-options"]]).toEqual([200, "application/json", "nosniff"]);
+    expect(cz.body.startsWith('{"kubeletconfig":{"kind":"KubeletConfiguration","apiVersion":"kubelet.config.k8s.io/v1beta1",')).toBe(true);
+    expect(cz.body.endsWith("}}")).toBe(true);
+    const czDenied = await api(c, "GET", "/api/v1/nodes/worker-1/proxy/configz", { user: "nobody" });
+    expect(JSON.parse(czDenied.body).message).toBe('nodes "worker-1" is forbidden: User "nobody" cannot get resource "nodes/proxy" in API group "" at the cluster scope');
+
+    const port = c.portOf("kubelet/worker-1");
+    const direct1 = await direct(port, "GET", "/flagz", { token: c.tokenFor("kvlog"), headers: { accept: BETA } });
+    expect(JSON.parse(direct1.body).flags.v).toBe("3");
+    const noAuth = await direct(port, "GET", "/flagz", { headers: { accept: BETA } });
+    expect([noAuth.status, noAuth.body]).toEqual([401, "Unauthorized"]);
+    const nobody = await direct(port, "GET", "/configz", { token: c.tokenFor("nobody") });
+    expect([nobody.status, nobody.body]).toEqual([403, "Forbidden (user=nobody, verb=get, resource=nodes, subresource=proxy)"]);
+  });
+
+  it("scheduler, controller-managers (delegated auth) and kube-proxy (no auth) serve /flagz under their own names", async () => {
+    const through = async (podName: string, port: string, secure: boolean, token?: string, accept = BETA): Promise<Reply> => {
+      const r = await portForward(c, "kube-system", podName, port, { token: c.tokenFor("kvlog") });
+      if (!r.ok) throw new Error(`port-forward refused: ${r.status}`);
+      return httpThrough(r.tunnel, secure, "GET", "/flagz", { token, headers: { accept } });
+    };
+    const sched = await through("kube-scheduler-cp-1", "10259", true, c.tokenFor("kvlog"));
+    expect([sched.status, sched.type]).toEqual([200, "application/json;g=config.k8s.io;v=v1beta1;as=Flagz"]);
+    expect(JSON.parse(sched.body)).toMatchObject({ metadata: { name: "kube-scheduler" }, flags: { v: "2", "secure-port": "10259" } });
+    const schedDenied = await through("kube-scheduler-cp-1", "10259", true, c.tokenFor("nobody"));
+    expect([schedDenied.status, schedDenied.body]).toEqual([403, statusJSON(403, "Forbidden", 'forbidden: User "nobody" cannot get path "/flagz"', {})]);
+    const kcm = await through("kube-controller-manager-cp-1", "10257", true, c.tokenFor("kvlog"));
+    expect(JSON.parse(kcm.body)).toMatchObject({ metadata: { name: "kube-controller-manager" }, flags: { v: "0" } });
+    const ccm = await through("cloud-controller-manager-x2v8q", "10258", true, c.tokenFor("kvlog"), "text/plain");
+    expect(ccm.body.startsWith(`\ncloud-controller-manager flagz\n${WARNING}`)).toBe(true);
+    const kp = await through("kube-proxy-aaaaa", "10249", false);
+    expect(JSON.parse(kp.body)).toMatchObject({ metadata: { name: "kube-proxy" }, flags: { v: "1", "hostname-override": "cp-1" } });
+    const kp406 = await through("kube-proxy-aaaaa", "10249", false, undefined, "application/json");
+    expect([kp406.status, JSON.parse(kp406.body).reason]).toEqual([406, "NotAcceptable"]);
+    expect(c.requests.filter((r) => r.target === KP && r.path === "/flagz").map((r) => r.status)).toEqual([200, 406]);
+    expect(c.level(CCM)).toBeUndefined();
+  });
+
+  it("restart(): back to the startup level; the pod's restartCount and startedAt change", async () => {
+    expect((await api(c, "PUT", "/api/v1/nodes/cp-1/proxy/debug/flags/v", { user: "kvlog", body: "6" })).status).toBe(200);
+    const r = await portForward(c, "kube-system", "kube-scheduler-cp-1", "10259", { token: c.tokenFor("kvlog") });
+    if (!r.ok) throw new Error("port-forward refused");
+    expect((await httpThrough(r.tunnel, true, "PUT", "/debug/flags/v", { token: c.tokenFor("kvlog"), body: "5" })).body).toBe(SUCCESS("5"));
+    expect(c.level(SCHED)).toBe(5);
+    const before = await pod("kube-scheduler-cp-1");
+    const st0 = before.status.containerStatuses[0];
+    await new Promise((res) => setTimeout(res, 1100));
+    c.restart(SCHED);
+    expect(c.level(SCHED)).toBe(2);
+    const after = await pod("kube-scheduler-cp-1");
+    const st1 = after.status.containerStatuses[0];
+    expect(st1?.restartCount).toBe(1);
+    expect(Date.parse(st1?.state.running.startedAt ?? "")).toBeGreaterThan(Date.parse(st0?.state.running.startedAt ?? ""));
+    expect(Math.abs(Date.parse(st1?.state.running.startedAt ?? "") - Date.now())).toBeLessThan(5000);
+    expect(st1?.lastState).toMatchObject({ terminated: { startedAt: st0?.state.running.startedAt, containerID: st0?.containerID } });
+    expect(st1?.containerID).not.toBe(st0?.containerID);
+    expect(Number(after.metadata.resourceVersion)).toBeGreaterThan(Number(before.metadata.resourceVersion));
+    // the command line did not change: still the startup level
+    expect(after.spec.containers[0]?.command.at(-1)).toBe("--v=2");
+    c.restart(SCHED);
+    expect((await pod("kube-scheduler-cp-1")).status.containerStatuses[0]?.restartCount).toBe(2);
+
+    // the kubelet (no pod): only the level; without a startup level it is untouched again
+    c.restart("kubelet/cp-1");
+    expect(c.level("kubelet/cp-1")).toBeUndefined();
+    c.restart("kubelet/worker-1");
+    expect(c.level("kubelet/worker-1")).toBe(3);
+    // the apiserver: its (first) pod
+    c.restart("kube-apiserver");
+    expect(c.level("kube-apiserver")).toBe(4);
+    expect((await pod("kube-apiserver-cp-1")).status.containerStatuses[0]?.restartCount).toBe(1);
+    expect(() => c.restart("kubelet/nope")).toThrow(/unknown target/);
+  });
+});
+
+describe("/flagz before 1.36 and with the gates", () => {
+  it("is not installed by default before 1.36 (404); 1.35 serves v1alpha1 only; configz needs the debugging handlers", async () => {
+    const c = await startFakeCluster({
+      behaviour: {
+        "kubelet/worker-1": { flagz: true, version: "v1.35.2", debuggingHandlers: false },
+        [SCHED]: { flagz: true, version: "v1.35.2" },
+      },
+    });
+    try {
+      const nf = await api(c, "GET", "/flagz", { user: "admin" });
+      expect([nf.status, nf.body]).toEqual([404, "404 page not found\n"]);
+      expect((await api(c, "GET", "/api/v1/nodes/cp-1/proxy/flagz", { user: "admin" })).body).toBe("404 page not found\n");
+      // the kubelet on 1.34 still has /configz (startup level 0)
+      expect(JSON.parse((await api(c, "GET", "/api/v1/nodes/cp-1/proxy/configz", { user: "admin" })).body).kubeletconfig.logging.verbosity).toBe(0);
+      expect((await api(c, "GET", "/api/v1/nodes/worker-1/proxy/configz", { user: "admin" })).body).toBe("404 page not found\n");
+      const alpha = await api(c, "GET", "/api/v1/nodes/worker-1/proxy/flagz", {
+        user: "admin",
+        headers: { accept: "application/json;as=Flagz;v=v1beta1;g=config.k8s.io, application/json;as=Flagz;v=v1alpha1;g=config.k8s.io" },
+      });
+      expect([alpha.status, alpha.type, alpha.headers.warning]).toEqual([200, "application/json;g=config.k8s.io;v=v1alpha1;as=Flagz", undefined]);
+      const beta = await api(c, "GET", "/api/v1/nodes/worker-1/proxy/flagz", { user: "admin", headers: { accept: "application/json;as=Flagz;v=v1beta1;g=config.k8s.io" } });
+      expect(beta.status).toBe(406);
+    } finally {
       await c.close();
     }
   });

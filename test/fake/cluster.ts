@@ -4,13 +4,15 @@
 //   - a fake kube-apiserver (HTTPS): authentication (bearer tokens, client
 //     certificates, anonymous), RBAC-like authorization, API Priority and Fairness
 //     headers and 429s on demand, nodes and pods (real-size objects, label/field
-//     selectors, limit/continue paging with 410 Expired), TokenRequest,
+//     selectors, limit/continue paging with 410 Expired), ConfigMaps (create, read, update with
+//     optimistic concurrency, delete, list), TokenRequest, SelfSubjectReview,
 //     SelfSubjectAccessReview, the default/kubernetes Endpoints, its own
-//     /debug/flags/v, the node proxy (nodes/NAME/proxy/...) and pod port-forward over WebSocket
+//     /debug/flags/v and /flagz, the node proxy (nodes/NAME/proxy/...) and pod port-forward over WebSocket
 //     (v4.channel.k8s.io, v4.base64.channel.k8s.io); with apiserverReplicas > 1,
 //     more listeners on 127.0.0.2, 127.0.0.3, ... (same port, same API, each with its
 //     own /debug/flags/v level and behaviour);
-//   - one fake kubelet per node (HTTPS, webhook-style auth, self-signed cert);
+//   - one fake kubelet per node (HTTPS, webhook-style auth, self-signed cert; /debug/flags/v,
+//     /flagz, /configz);
 //   - one fake component server per control-plane / kube-proxy pod: kube-scheduler,
 //     kube-controller-manager, cloud-controller-manager (HTTPS, self-signed,
 //     delegated auth) and kube-proxy (plain HTTP, no auth).
@@ -41,7 +43,10 @@ import { issue, selfSignedServing } from "./x509.ts";
 import type { KeyAndCert } from "./x509.ts";
 import { glogSetter, goQuote, parseInt64, parseUint } from "./goparse.ts";
 import type { LevelSyntax } from "./goparse.ts";
-import { buildNode, buildPod, cloudLabels, sha256hex } from "./objects.ts";
+import { buildNode, buildPod, cloudLabels, containerId, sha256hex } from "./objects.ts";
+import { newConfigMapStore } from "./configmaps.ts";
+import type { StatusError } from "./configmaps.ts";
+import { FLAGZ_NOT_ACCEPTABLE, flagsFor, flagzObject, flagzText, kubeletConfigz, negotiateFlagz } from "./zpages.ts";
 import type { ReadyCondition } from "./objects.ts";
 import { cutPage, decodeContinue, encodeContinue } from "./paging.ts";
 import {
@@ -111,8 +116,10 @@ export interface FakeRule {
   resources?: string[]; // "nodes", "nodes/proxy", "*", "*/proxy"
   resourceNames?: string[];
   nonResourceURLs?: string[]; // exact, or a prefix ending in "*"
-  /** Namespaced grant (like a RoleBinding); absent: cluster-wide. */
+  /** Namespaced grant (like a RoleBinding in each); absent: cluster-wide. Never grants nonResourceURLs. */
   namespaces?: string[];
+  /** Shorthand for `namespaces: [namespace]` (a RoleBinding in that namespace). */
+  namespace?: string;
 }
 
 export interface FakeUser {
@@ -143,6 +150,15 @@ export interface ComponentBehaviour {
   levelSyntax?: LevelSyntax;
   /** Wait this long (ms) before answering /debug/flags/v (network + answer latency). */
   delayMs?: number;
+  /**
+   * The level the process started with (klog's default: 0). `level(id)` reports it until a PUT
+   * changes it, restart() returns to it, /flagz ("v") and the kubelet's /configz
+   * (logging.verbosity) always show it. Set explicitly, the pod's command carries `--v=N`
+   * (kube-apiserver, kube-scheduler, the controller-managers, kube-proxy).
+   */
+  startupLevel?: number;
+  /** /flagz installed (ComponentFlagz). Default: version >= 1.36 (beta, on by default). */
+  flagz?: boolean;
 }
 
 export interface FakeClusterOptions {
@@ -259,6 +275,19 @@ export interface FakeCluster {
   stats(): FakeClusterStats;
   /** Starts a new measurement: requests to 0, peakConnections to the connections open now. */
   resetStats(): void;
+  /** The stored ConfigMap (a copy, with kind/apiVersion), or undefined. */
+  configMap(namespace: string, name: string): Record<string, unknown> | undefined;
+  /**
+   * Stores a ConfigMap directly (creates or replaces it; no validation, no RBAC, not recorded),
+   * with a new resourceVersion from the cluster's counter. Returns the stored copy.
+   */
+  putConfigMap(namespace: string, obj: Record<string, unknown>): Record<string, unknown>;
+  /**
+   * The target's process restarts: its level returns to the startup level; for a pod-based
+   * target the pod's containerStatuses[0].restartCount increases by 1 and state.running.startedAt
+   * becomes now (new resourceVersion).
+   */
+  restart(targetId: string): void;
   close(): Promise<void>;
 }
 
@@ -320,7 +349,25 @@ export const KVLOG_RULES: FakeRule[] = [
   { resources: ["pods"], verbs: ["get", "list"] },
   { resources: ["pods/portforward"], verbs: ["get", "create"] },
   { resources: ["endpoints"], verbs: ["get"], resourceNames: ["kubernetes"] },
+  { nonResourceURLs: ["/flagz"], verbs: ["get"] },
+  {
+    resources: ["configmaps"],
+    verbs: ["get", "update"],
+    resourceNames: [
+      "kvlog-kube-apiserver",
+      "kvlog-kube-scheduler",
+      "kvlog-kube-controller-manager",
+      "kvlog-cloud-controller-manager",
+      "kvlog-kubelet",
+      "kvlog-kube-proxy",
+    ],
+    namespace: "kube-system",
+  },
+  { resources: ["configmaps"], verbs: ["create"], namespace: "kube-system" },
 ];
+
+/** KVLOG_RULES without any configmaps rule: may change levels, cannot write the record (user "recordless"). */
+export const RECORDLESS_RULES: FakeRule[] = KVLOG_RULES.filter((r) => !(r.resources ?? []).includes("configmaps"));
 
 // ---------------------------------------------------------------------------
 // Internals
@@ -336,6 +383,10 @@ interface Resolved {
   mode: ComponentMode;
   levelSyntax: LevelSyntax;
   delayMs: number;
+  startupLevel: number;
+  /** startupLevel was given (the pod's command carries --v=N; level() reports it before any PUT). */
+  startupExplicit: boolean;
+  flagz: boolean;
 }
 
 interface Target {
@@ -367,6 +418,10 @@ interface Pod {
   created: string;
   /** etcd key after /registry/pods/: "ns/name". */
   key: string;
+  /** containerStatuses[0]: restarts so far, when the running container started, the previous run. */
+  restartCount: number;
+  startedAt: string;
+  lastTerminated?: { startedAt: string; finishedAt: string; containerID: string };
 }
 
 interface Node {
@@ -395,6 +450,7 @@ interface Identity {
   name: string;
   groups: string[];
   uid?: string;
+  extra?: Record<string, string[]>;
 }
 
 type Authn =
@@ -519,6 +575,25 @@ function statusBody(s: StatusObj): string {
   return goJSON(s) + "\n";
 }
 
+function fromStatusError(e: StatusError): StatusObj {
+  return status(e.code, e.reason, e.message, e.details);
+}
+
+/** RFC 3339 with seconds, as metav1.Time marshals. */
+const rfc3339 = (d: Date): string => d.toISOString().replace(/\.\d+Z$/, "Z");
+
+/** A request body decoded as a JSON object (empty: {}), else the decoder's 400. */
+function parseJSONBody(body: Buffer): { ok: true; obj: Record<string, unknown> } | { ok: false; status: StatusObj } {
+  if (body.length === 0) return { ok: true, obj: {} };
+  try {
+    const v: unknown = JSON.parse(body.toString());
+    if (typeof v === "object" && v !== null && !Array.isArray(v)) return { ok: true, obj: v as Record<string, unknown> };
+    return { ok: false, status: badRequest("couldn't get version/kind; json parse error: json: cannot unmarshal into Go value of type struct") };
+  } catch (e) {
+    return { ok: false, status: badRequest(`couldn't get version/kind; json parse error: ${(e as Error).message}`) };
+  }
+}
+
 const INDEX_HTML =
   "<html>\n<head>\n<title>/debug/flags/</title>\n</head>\n<body>\n/debug/flags/<br>\n<br>\nflags:<br>\n<table>\n\n<tr>v<br>\n\n</table>\n<br>\nfull flags configurable<br>\n</body>\n</html>\n";
 
@@ -628,7 +703,10 @@ function requestInfo(method: string, pathname: string, query: URLSearchParams): 
 
 function ruleMatches(r: FakeRule, a: Attrs): boolean {
   if (!r.verbs.includes("*") && !r.verbs.includes(a.verb)) return false;
+  const namespaces = r.namespace !== undefined ? [r.namespace, ...(r.namespaces ?? [])] : r.namespaces;
   if (!a.resourceRequest) {
+    // A RoleBinding grants no non-resource URL.
+    if (namespaces) return false;
     return (r.nonResourceURLs ?? []).some(
       (u) => u === "*" || u === a.path || (u.endsWith("*") && a.path.startsWith(u.slice(0, -1))),
     );
@@ -645,7 +723,7 @@ function ruleMatches(r: FakeRule, a: Attrs): boolean {
   );
   if (!resOk) return false;
   if (r.resourceNames && r.resourceNames.length > 0 && !r.resourceNames.includes(a.name)) return false;
-  if (r.namespaces && !r.namespaces.includes(a.namespace)) return false;
+  if (namespaces && !namespaces.includes(a.namespace)) return false;
   return true;
 }
 
@@ -806,6 +884,7 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
   const defaults: FakeUser[] = [
     { name: "admin", groups: ["system:masters"], kubeconfigAuth: "cert" },
     { name: "kvlog", rules: KVLOG_RULES },
+    { name: "recordless", rules: RECORDLESS_RULES },
     { name: "nobody" },
   ];
   for (const u of [...defaults, ...(opts.users ?? [])]) users.set(u.name, { ...u });
@@ -824,13 +903,17 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     if (m) serviceAccounts.add(`${m[1]}/${m[2]}`);
   }
 
+  /** A ServiceAccount's uid (stable per name). */
+  const serviceAccountUid = (ns: string, name: string): string => uidFrom(`serviceaccount/${ns}/${name}`);
+
   function identityOf(name: string, extraGroups: string[] = []): Identity {
     const u = users.get(name);
     const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(name);
     const groups = [...(u?.groups ?? []), ...extraGroups];
     if (sa) groups.push("system:serviceaccounts", `system:serviceaccounts:${sa[1]}`);
     if (!groups.includes("system:authenticated")) groups.push("system:authenticated");
-    return { name, groups };
+    // The ServiceAccount token authenticator sets the ServiceAccount's uid.
+    return sa ? { name, groups, uid: serviceAccountUid(sa[1] ?? "", sa[2] ?? "") } : { name, groups };
   }
 
   function rulesFor(user: Identity): FakeRule[] {
@@ -884,12 +967,14 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
             const cn = String(pc.subject.CN ?? "");
             const o = pc.subject.O;
             const groups = o === undefined ? [] : Array.isArray(o) ? o.map(String) : [String(o)];
-            byCert = { name: cn, groups: [...groups, "system:authenticated"] };
+            // x509 authenticator: the credential id is the certificate's SHA-256.
+            const fp = String(pc.fingerprint256 ?? "").replace(/:/g, "").toLowerCase();
+            byCert = { name: cn, groups: [...groups, "system:authenticated"], extra: { "authentication.kubernetes.io/credential-id": [`X509SHA256=${fp}`] } };
           } else byCert = "failed";
         }
         certAuthn.set(sock, byCert);
       }
-      if (typeof byCert === "object") return { kind: "user", user: { name: byCert.name, groups: [...byCert.groups] }, cred: "cert" };
+      if (typeof byCert === "object") return { kind: "user", user: { ...byCert, groups: [...byCert.groups] }, cred: "cert" };
       if (byCert === "failed") failed = "cert";
     }
     let token: string | undefined;
@@ -938,13 +1023,22 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     const namespace = spec.namespace ?? "kube-system";
     const key = `${namespace}/${spec.name}`;
     if (podsByKey.has(key)) throw new Error(`fake cluster: duplicate pod ${JSON.stringify(key)}`);
-    const pod: Pod = { spec, namespace, labels, uid: genId(), sandboxId: hex64(key), created: createdAt, key };
+    const pod: Pod = { spec, namespace, labels, uid: genId(), sandboxId: hex64(key), created: createdAt, key, restartCount: 0, startedAt: createdAt };
     pods.push(pod);
     podsByKey.set(key, pod);
     serviceAccounts.add(`${namespace}/default`);
   }
   serviceAccounts.add("default/default");
   serviceAccounts.add("kube-system/default");
+  // Namespaces that exist (NamespaceLifecycle admission refuses creations elsewhere).
+  const namespaces = new Set<string>(["default", "kube-system", "kube-public", "kube-node-lease"]);
+  for (const p of pods) namespaces.add(p.namespace);
+  const namespaceExists = (ns: string): boolean => namespaces.has(ns) || [...serviceAccounts].some((sa) => sa.startsWith(ns + "/"));
+  const configMaps = newConfigMapStore({
+    bump: () => String(++resourceVersion),
+    now: () => rfc3339(new Date()),
+    namespaceExists,
+  });
   // etcd order (/registry/pods/<ns>/<name>), per namespace, and the watch cache's spec.nodeName index.
   const byKey = (a: Pod, b: Pod): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
   const podsSorted = [...pods].sort(byKey);
@@ -969,6 +1063,9 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
 
   function resolveBehaviour(kind: Kind, b: ComponentBehaviour, fallbackVersion: string): Resolved {
     const v = b.version ?? fallbackVersion;
+    // klog's Level is an int32.
+    if (b.startupLevel !== undefined && !(Number.isInteger(b.startupLevel) && b.startupLevel >= -(2 ** 31) && b.startupLevel < 2 ** 31))
+      throw new Error(`fake cluster: startupLevel must be an int32, not ${String(b.startupLevel)}`);
     return {
       profiling: b.profiling ?? kind !== "kube-proxy",
       debugFlagsHandler: b.debugFlagsHandler ?? true,
@@ -977,6 +1074,10 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
       mode: b.mode ?? "normal",
       levelSyntax: b.levelSyntax ?? (minorAtLeast(v, 27) ? "1.27+" : "pre-1.27"),
       delayMs: Math.max(0, b.delayMs ?? 0),
+      startupLevel: b.startupLevel ?? 0,
+      startupExplicit: b.startupLevel !== undefined,
+      // ComponentFlagz: beta and on by default from 1.36.
+      flagz: b.flagz ?? minorAtLeast(v, 36),
     };
   }
 
@@ -1146,6 +1247,35 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     return false;
   }
 
+  // ---- /flagz (every component) and the kubelet's /configz ------------------
+
+  /**
+   * /flagz as flagz.Install serves it (1.35+ negotiation): the flags the process started with,
+   * so "v" is the startup level whatever /debug/flags/v set since.
+   */
+  function serveFlagz(t: Target, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const b = t.behaviour;
+    // Structured Flagz: v1alpha1 from 1.35; v1beta1 from 1.36, where v1alpha1 is deprecated.
+    const structured = minorAtLeast(b.version, 36) ? ["v1beta1", "v1alpha1"] : minorAtLeast(b.version, 35) ? ["v1alpha1"] : [];
+    const host = t.kind === "kube-apiserver" ? (t.host ?? "127.0.0.1") : t.node;
+    const flags = flagsFor({ kind: t.kind, startupLevel: b.startupLevel, profiling: b.profiling, host, anonymousAuth });
+    const choice = negotiateFlagz(req.headers.accept, structured);
+    if (choice.kind === "text") return send(res, 200, { "Content-Type": "text/plain; charset=utf-8" }, flagzText(t.kind, flags));
+    // responsewriters.ErrorNegotiated: a Status, no nosniff.
+    if (choice.kind === "406") return sendStatus(res, status(406, "NotAcceptable", FLAGZ_NOT_ACCEPTABLE));
+    const headers: Record<string, string> = { "Content-Type": `application/json;g=config.k8s.io;v=${choice.version};as=Flagz` };
+    if (choice.version === "v1alpha1" && minorAtLeast(b.version, 36))
+      headers.Warning = '299 - "This version of the flagz endpoint is deprecated. Please use a newer version."';
+    send(res, 200, headers, goJSON(flagzObject(t.kind, choice.version, flags)) + "\n");
+  }
+
+  /** The kubelet's /configz (component-base configz.write: json.Marshal, no newline). */
+  function serveKubeletConfigz(t: Target, res: http.ServerResponse): void {
+    const b = t.behaviour;
+    const cfg = kubeletConfigz({ startupLevel: b.startupLevel, debuggingHandlers: b.debuggingHandlers, debugFlagsHandler: b.debugFlagsHandler, profiling: b.profiling });
+    send(res, 200, { "Content-Type": "application/json", "X-Content-Type-Options": "nosniff" }, goJSON(cfg));
+  }
+
   /** Returns true when the request was swallowed by a failure mode. */
   function applyMode(t: Target, req: http.IncomingMessage, res: http.ServerResponse): boolean {
     if (t.behaviour.mode === "reset") {
@@ -1193,6 +1323,7 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     const nonResource: Attrs = { ...attrs, resourceRequest: false, verb: (req.method ?? "").toLowerCase(), path: u.pathname };
     if (!alwaysAllow && !authorize(user, nonResource).allowed) return sendStatus(res, forbidden(nonResource, user.name), { ...cache, "X-Content-Type-Options": "nosniff" });
     res.setHeader("Cache-Control", "no-cache, private");
+    if (u.pathname === "/flagz" && t.behaviour.flagz) return serveFlagz(t, req, res);
     if ((debugFlagsInstalled(t) || indexLookAlike(t, u.pathname)) && serveDebugFlags(t, req, res, u.pathname, body, true)) return;
     if (["/healthz", "/livez", "/readyz"].includes(u.pathname)) return send(res, 200, { "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff" }, "ok");
     httpError(res, 404, "404 page not found");
@@ -1215,6 +1346,7 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     res.once("finish", () => (rec.status = res.statusCode));
     if (applyMode(t, req, res)) return;
     if (u.pathname === "/debug/flags/v" && t.behaviour.delayMs > 0) await sleep(t.behaviour.delayMs);
+    if (u.pathname === "/flagz" && t.behaviour.flagz) return serveFlagz(t, req, res);
     if ((debugFlagsInstalled(t) || indexLookAlike(t, u.pathname)) && serveDebugFlags(t, req, res, u.pathname, body, true)) return;
     if (u.pathname === "/healthz") return send(res, 200, { "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff" }, "ok");
     httpError(res, 404, "404 page not found");
@@ -1248,6 +1380,10 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
       name: t.node,
       parts: [],
     };
+    // KubeletFineGrainedAuthz (beta, on by default from 1.33): /configz and /healthz are allowed
+    // by nodes/configz, nodes/healthz, else by nodes/proxy.
+    const fine = minorAtLeast(t.behaviour.version, 33) ? (pathname === "/configz" ? "configz" : pathname === "/healthz" || pathname.startsWith("/healthz/") ? "healthz" : "") : "";
+    if (fine && authorize(authn.user, { ...attrs, subresource: fine }).allowed) return authn.user;
     if (!authorize(authn.user, attrs).allowed) {
       restfulError(res, 403, `Forbidden (user=${authn.user.name}, verb=${verb}, resource=nodes, subresource=${sub})`);
       return undefined;
@@ -1274,6 +1410,15 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     const p = u.pathname;
     const b = t.behaviour;
     if (p === "/debug/flags/v" && b.delayMs > 0) await sleep(b.delayMs);
+    if (p === "/flagz" && b.flagz) {
+      if (!kubeletAuth(t, req, res, p)) return;
+      return serveFlagz(t, req, res);
+    }
+    // configz is installed with the debugging handlers (InstallDebuggingHandlers).
+    if (p === "/configz" && b.debuggingHandlers) {
+      if (!kubeletAuth(t, req, res, p)) return;
+      return serveKubeletConfigz(t, res);
+    }
     if (!b.debuggingHandlers) {
       if (DEBUG_DISABLED_PREFIXES.some((x) => p.startsWith(x))) {
         if (!kubeletAuth(t, req, res, p)) return;
@@ -1431,6 +1576,14 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
 
   function commandFor(p: Pod): string[] {
     if (p.spec.command) return p.spec.command;
+    const base = baseCommand(p);
+    // kubeadm writes no --v (klog's default, 0); an explicit startup level is a flag, sorted last
+    // like kubeadm's flags (it sorts extraArgs).
+    const b = p.target?.behaviour;
+    return b?.startupExplicit && p.spec.component ? [...base, `--v=${b.startupLevel}`] : base;
+  }
+
+  function baseCommand(p: Pod): string[] {
     const prof = p.target && p.target.kind !== "kube-proxy" && !p.target.behaviour.profiling ? ["--profiling=false"] : [];
     switch (p.spec.component) {
       case "kube-apiserver":
@@ -1511,6 +1664,9 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
         resourceVersion: String(resourceVersion),
         now: startedAt,
         notReadySince: startedAt,
+        restartCount: p.restartCount,
+        startedAt: p.startedAt,
+        lastTerminated: p.lastTerminated,
       },
       inList,
     );
@@ -2035,6 +2191,7 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
       }
       if (p === "/debug/flags/v" && t.behaviour.delayMs > 0) await sleep(t.behaviour.delayMs);
       if ((debugFlagsInstalled(t) || indexLookAlike(t, p)) && serveDebugFlags(t, req, res, p, body, true)) return;
+      if (p === "/flagz" && t.behaviour.flagz) return serveFlagz(t, req, res);
       if ((p === "/version" || p === "/version/") && method === "GET") {
         return send(res, 200, { "Content-Type": "application/json" }, JSON.stringify(versionInfo(), null, 2));
       }
@@ -2045,6 +2202,7 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
           kind: "APIResourceList",
           groupVersion: "v1",
           resources: [
+            { name: "configmaps", singularName: "configmap", namespaced: true, kind: "ConfigMap", verbs: ["create", "delete", "get", "list", "update"], shortNames: ["cm"] },
             { name: "endpoints", singularName: "endpoints", namespaced: true, kind: "Endpoints", verbs: ["get", "list"], shortNames: ["ep"] },
             { name: "nodes", singularName: "node", namespaced: false, kind: "Node", verbs: ["get", "list"], shortNames: ["no"] },
             { name: "nodes/proxy", singularName: "", namespaced: false, kind: "NodeProxyOptions", verbs: ["create", "delete", "get", "patch", "update"] },
@@ -2087,7 +2245,67 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
         status: d.reason ? { allowed: d.allowed, reason: d.reason } : { allowed: d.allowed },
       });
     }
+    // SelfSubjectReview (GA 1.28): who the caller is, as the authenticator saw it. RBAC allows it
+    // to every authenticated user (system:basic-user); system:anonymous was refused above.
+    if (attrs.apiGroup === "authentication.k8s.io" && attrs.apiVersion === "v1" && attrs.resource === "selfsubjectreviews" && !attrs.name && minorAtLeast(version, 28)) {
+      if (method !== "POST") return methodNotAllowed();
+      const parsed = parseJSONBody(body);
+      if (!parsed.ok) return sendStatus(res, parsed.status);
+      const userInfo: Record<string, unknown> = { username: user.name };
+      if (user.uid) userInfo.uid = user.uid;
+      if (user.groups.length) userInfo.groups = user.groups;
+      if (user.extra && Object.keys(user.extra).length) userInfo.extra = user.extra;
+      return json(201, { kind: "SelfSubjectReview", apiVersion: "authentication.k8s.io/v1", metadata: { creationTimestamp: rfc3339(new Date()) }, status: { userInfo } });
+    }
     if (attrs.apiGroup !== "" || attrs.apiVersion !== "v1") return restful404();
+
+    if (attrs.resource === "configmaps" && !attrs.subresource) {
+      const ns = attrs.namespace;
+      const done = (r: ReturnType<typeof configMaps.create>): void => (r.ok ? json(r.code, r.obj) : sendStatus(res, fromStatusError(r.error)));
+      // fieldManager, else the User-Agent's product (managerOrUserAgent / prefixFromUserAgent)
+      const manager = (q.get("fieldManager") ?? String(req.headers["user-agent"] ?? "").split("/")[0] ?? "").slice(0, 128);
+      if (!attrs.name) {
+        if (attrs.verb === "list") {
+          const sel = listSelectors(q, ["metadata.name", "metadata.namespace"]);
+          if ("code" in sel) return sendStatus(res, sel);
+          type CM = Record<string, unknown> & { metadata: { name: string; namespace: string; labels?: Record<string, string> } };
+          const all = configMaps.list(ns || undefined) as CM[];
+          const empty = sel.labels.length === 0 && sel.fields.length === 0;
+          const match = empty
+            ? undefined
+            : (o: CM): boolean =>
+                labelsMatch(sel.labels, o.metadata.labels ?? {}) && fieldsMatch(sel.fields, { "metadata.name": o.metadata.name, "metadata.namespace": o.metadata.namespace });
+          // etcd keys /registry/configmaps/NS/NAME
+          const keyOf = ns ? (o: CM): string => o.metadata.name : (o: CM): string => `${o.metadata.namespace}/${o.metadata.name}`;
+          return listPaged(res, q, "ConfigMapList", all, keyOf, match, (o) => {
+            const { kind: _k, apiVersion: _v, ...item } = o;
+            return goJSON(item);
+          });
+        }
+        if (attrs.verb === "create" && ns) {
+          const parsed = parseJSONBody(body);
+          if (!parsed.ok) return sendStatus(res, parsed.status);
+          return done(configMaps.create(ns, parsed.obj, manager));
+        }
+        return methodNotAllowed();
+      }
+      if (!ns) return restful404();
+      if (attrs.verb === "get") {
+        const cm = configMaps.get(ns, attrs.name);
+        return cm ? json(200, cm) : sendStatus(res, notFound("", "configmaps", attrs.name));
+      }
+      if (attrs.verb === "update") {
+        const parsed = parseJSONBody(body);
+        if (!parsed.ok) return sendStatus(res, parsed.status);
+        return done(configMaps.update(ns, attrs.name, parsed.obj, manager));
+      }
+      if (attrs.verb === "delete") {
+        const parsed = parseJSONBody(body);
+        if (!parsed.ok) return sendStatus(res, parsed.status);
+        return done(configMaps.delete(ns, attrs.name, parsed.obj));
+      }
+      return methodNotAllowed();
+    }
 
     if (attrs.resource === "nodes" && !attrs.namespace) {
       if (!attrs.name) {
@@ -2232,6 +2450,7 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     const now = Math.floor(Date.now() / 1000);
     const sub = `system:serviceaccount:${attrs.namespace}:${attrs.name}`;
     const b64 = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const jti = genId();
     const token = [
       b64({ alg: "RS256", kid: hex64("kid").slice(0, 43) }),
       b64({
@@ -2239,14 +2458,15 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
         exp: now + exp,
         iat: now,
         iss: "https://kubernetes.default.svc.cluster.local",
-        jti: genId(),
-        "kubernetes.io": { namespace: attrs.namespace, serviceaccount: { name: attrs.name, uid: hex64(sub).slice(0, 36) } },
+        jti,
+        "kubernetes.io": { namespace: attrs.namespace, serviceaccount: { name: attrs.name, uid: serviceAccountUid(attrs.namespace, attrs.name) } },
         nbf: now,
         sub,
       }),
       crypto.randomBytes(64).toString("base64url"),
     ].join(".");
-    mintedTokens.set(token, { user: identityOf(sub), exp: (now + exp) * 1000 });
+    // A bound token's identity: the ServiceAccount's uid and the token's JTI as its credential id.
+    mintedTokens.set(token, { user: { ...identityOf(sub), extra: { "authentication.kubernetes.io/credential-id": [`JTI=${jti}`] } }, exp: (now + exp) * 1000 });
     return json(201, {
       kind: "TokenRequest",
       apiVersion: "authentication.k8s.io/v1",
@@ -2418,6 +2638,25 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     resourceVersion++;
   }
 
+  /** The process behind a target restarts: back to its startup level; its pod's container restarts. */
+  function restart(id: string): void {
+    const t = resolveTarget(id);
+    if (!t) throw new Error(`fake cluster: unknown target ${JSON.stringify(id)}`);
+    levels.delete(t.id);
+    let pod: Pod | undefined = t.pod;
+    if (t === apiserverTarget) {
+      // Replica 1 backs every kube-apiserver pod: the pod named by the id, else the first.
+      const named = /^kube-apiserver\/([^/]+)\/([^/]+)$/.exec(id);
+      pod = (named ? podsByKey.get(`${named[1]}/${named[2]}`) : undefined) ?? apiserverPod;
+    }
+    if (!pod) return; // the kubelet, replicas 2..n: no pod of their own
+    const now = rfc3339(new Date());
+    pod.lastTerminated = { startedAt: pod.startedAt, finishedAt: now, containerID: containerId(pod.uid, pod.restartCount) };
+    pod.restartCount++;
+    pod.startedAt = now;
+    resourceVersion++;
+  }
+
   async function close(): Promise<void> {
     if (closed) return;
     closed = true;
@@ -2459,7 +2698,10 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     },
     requests,
     level(targetId: string): number | undefined {
-      return levels.get(resolveTarget(targetId)?.id ?? targetId);
+      const t = resolveTarget(targetId);
+      if (!t) return levels.get(targetId);
+      // Set since the last (re)start, else the explicit startup level (undefined: klog's default 0, untouched).
+      return levels.get(t.id) ?? (t.behaviour.startupExplicit ? t.behaviour.startupLevel : undefined);
     },
     targets: () => [...targets.keys()],
     apiserverReplicas: replicaIPs.map((ip, i) => ({
@@ -2489,6 +2731,12 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
       counters.requests = 0;
       counters.peakConnections = counters.connections;
     },
+    configMap: (ns: string, name: string) => configMaps.get(ns, name),
+    putConfigMap(ns: string, obj: Record<string, unknown>): Record<string, unknown> {
+      namespaces.add(ns);
+      return configMaps.put(ns, obj);
+    },
+    restart,
     close,
   };
 }

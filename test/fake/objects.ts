@@ -54,6 +54,12 @@ export interface PodView {
   now: string;
   /** When the node lifecycle controller marked the pod not ready. */
   notReadySince: string;
+  /** containerStatuses[0].restartCount (default 0). */
+  restartCount?: number;
+  /** When the running container started (default: created). */
+  startedAt?: string;
+  /** The previous run of the container (after a restart): lastState.terminated. */
+  lastTerminated?: { startedAt: string; finishedAt: string; containerID: string };
 }
 
 // ---- deterministic randomness ----------------------------------------------
@@ -679,6 +685,8 @@ function probe(path: string, port: number, failureThreshold: number): Record<str
 
 function podConditions(v: PodView, running: boolean): Array<Record<string, unknown>> {
   const t = v.created;
+  // A container restart turns the pod not ready, then ready again once it runs.
+  const back = v.restartCount ? (v.startedAt ?? t) : t;
   const ready = running && !v.markedNotReady;
   const cond = (type: string, status: boolean, when = t): Record<string, unknown> => ({
     type,
@@ -690,24 +698,30 @@ function podConditions(v: PodView, running: boolean): Array<Record<string, unkno
   return [
     cond("PodReadyToStartContainers", running),
     cond("Initialized", true),
-    cond("Ready", ready, v.markedNotReady ? v.notReadySince : t),
-    cond("ContainersReady", running),
+    cond("Ready", ready, v.markedNotReady ? v.notReadySince : back),
+    cond("ContainersReady", running, back),
     cond("PodScheduled", !!v.nodeName),
   ];
+}
+
+/** The container id of run number `restarts` (0: the first) of the pod's container. */
+export function containerId(uid: string, restarts: number): string {
+  return `containerd://${sha256hex(restarts ? `${uid}/${restarts}` : uid)}`;
 }
 
 function containerStatus(v: PodView, running: boolean, mounts: Array<Record<string, unknown>>): Record<string, unknown> {
   const name = v.component ?? v.name;
   const digest = sha256hex(v.image);
+  const last = v.lastTerminated;
   return {
     name,
-    state: running ? { running: { startedAt: v.created } } : { waiting: { reason: "ContainerCreating" } },
-    lastState: {},
+    state: running ? { running: { startedAt: v.startedAt ?? v.created } } : { waiting: { reason: "ContainerCreating" } },
+    lastState: last ? { terminated: { exitCode: 0, reason: "Completed", startedAt: last.startedAt, finishedAt: last.finishedAt, containerID: last.containerID } } : {},
     ready: running,
-    restartCount: 0,
+    restartCount: v.restartCount ?? 0,
     image: v.image,
     imageID: `${v.image.replace(/:[^:/]*$/, "")}@sha256:${digest}`,
-    containerID: `containerd://${sha256hex(v.uid)}`,
+    containerID: containerId(v.uid, v.restartCount ?? 0),
     started: running,
     ...(mounts.length ? { volumeMounts: mounts.map((m) => ({ name: m.name, mountPath: m.mountPath, ...(m.readOnly ? { readOnly: true, recursiveReadOnly: "Disabled" } : {}) })) } : {}),
     user: { linux: { uid: 0, gid: 0, supplementalGroups: [0] } },
