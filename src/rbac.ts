@@ -146,7 +146,7 @@ export function rbacYaml(components: Component[], subject: Subject, name = "kvlo
     lines.push("---", "apiVersion: rbac.authorization.k8s.io/v1", "kind: Role", "metadata:", `  name: ${name}`, `  namespace: ${RECORD_NAMESPACE}`, "rules:");
     const why = "kvlog's record of who changed which level, until when (kvlog status, reset --expired): read and update these ConfigMaps only. They are created below, so kvlog needs no create permission in kube-system; without this Role, levels still change and kvlog warns that the change is not recorded.";
     lines.push(...wrap(why, 94).map((l) => `  # ${l}`));
-    lines.push('  - apiGroups: [""]', '    resources: ["configmaps"]', `    resourceNames: ${q(records)}`, '    verbs: ["get", "update"]');
+    lines.push('  - apiGroups: [""]', '    resources: ["configmaps"]', "    resourceNames:", ...records.map((r) => `      - ${r}`), '    verbs: ["get", "update"]');
     lines.push("---", "apiVersion: rbac.authorization.k8s.io/v1", "kind: RoleBinding", "metadata:", `  name: ${name}`, `  namespace: ${RECORD_NAMESPACE}`, "roleRef:");
     lines.push("  apiGroup: rbac.authorization.k8s.io", "  kind: Role", `  name: ${name}`, "subjects:", ...subjectLines(subject));
     for (const c of names) {
