@@ -163,3 +163,51 @@ describe("run: usage and configuration errors", () => {
     expect(o.err).toMatch(/^warning: level 11 is above 10/);
   });
 });
+
+describe("the other commands parse into plain requests", () => {
+  const any = (...argv: string[]) => parseArgs(argv, io()) as any;
+
+  it("set --for / --restore-to / --no-record", () => {
+    expect(any("set", "kubelet", "6", "--node", "n1", "--for", "10m")).toMatchObject({ command: "set", forMs: 600_000, restoreTo: undefined, record: true, nodes: ["n1"] });
+    expect(any("set", "kubelet", "6", "--for", "1h30m", "--restore-to", "2", "--no-record")).toMatchObject({ forMs: 5_400_000, restoreTo: 2, record: false });
+  });
+
+  it("get, reset, reset --expired, status", () => {
+    expect(any("get", "proxy", "--node", "a,b")).toMatchObject({ command: "get", component: { name: "kube-proxy" }, nodes: ["a", "b"] });
+    expect(any("reset", "scheduler", "--to", "2", "--dry-run")).toMatchObject({ command: "reset", to: 2, dryRun: true, targets: { component: { name: "kube-scheduler" } } });
+    const all = any("reset", "--expired");
+    expect(all.expired.map((c: any) => c.name)).toEqual(["kube-apiserver", "kube-scheduler", "kube-controller-manager", "cloud-controller-manager", "kubelet", "kube-proxy"]);
+    expect(any("reset", "--expired", "kubelet").expired.map((c: any) => c.name)).toEqual(["kubelet"]);
+    expect(any("status", "-o", "json")).toMatchObject({ command: "status", output: "json", components: expect.any(Array) });
+    expect(any("status", "kcm").components.map((c: any) => c.name)).toEqual(["kube-controller-manager"]);
+  });
+
+  it.each([
+    [["set", "kubelet", "5", "--for", "0"], /^kvlog: --for must be more than 0\n$/],
+    [["set", "kubelet", "5", "--for", "banana"], /^kvlog: --for must be a duration like 10m, 1h or 90s, got "banana"\n$/],
+    [["set", "kubelet", "5", "--for", "1000h"], /^kvlog: --for must be at most 24h, got "1000h"\n$/],
+    [["set", "kubelet", "5", "--restore-to", "1"], /^kvlog: --restore-to applies with --for only/],
+    [["reset"], /^kvlog: missing component; usage: kvlog reset <component>/],
+    [["reset", "--expired", "--node", "x"], /^kvlog: --expired puts back what the record says is overdue: drop/],
+    [["get"], /^kvlog: missing component; usage: kvlog get <component>/],
+    [["status", "etcd"], /^kvlog: unknown component "etcd"/],
+  ])("%j is one line and exit 2", async (argv, err) => {
+    const o = io();
+    expect(await run(argv, o)).toBe(2);
+    expect(o.err).toMatch(err);
+    expect(o.err.trim().split("\n")).toHaveLength(1);
+    expect(o.out).toBe("");
+  });
+
+  it("--help lists every command; each command's help has examples", async () => {
+    const o = io();
+    expect(await run(["--help"], o)).toBe(0);
+    for (const c of ["set", "get", "reset", "status", "rbac"]) expect(o.out).toMatch(new RegExp(`^  ${c} `, "m"));
+    for (const c of ["get", "reset", "status"]) {
+      const h = io();
+      expect(await run([c, "--help"], h)).toBe(0);
+      expect(h.out).toMatch(/Examples:\n  kvlog /);
+      expect(h.out).toMatch(/Exit codes:/);
+    }
+  });
+});
