@@ -4,7 +4,8 @@
 // network failure is described. Imports nothing of kvlog's own.
 
 import tls from "node:tls";
-import { Agent, type Dispatcher } from "undici";
+import { Agent, buildConnector, type Dispatcher } from "undici";
+import { ProxyError, proxyConnect, proxyFor, type Proxies } from "./proxy.js";
 
 /** The path every component serves. */
 export const FLAGS_PATH = "/debug/flags/v";
@@ -106,24 +107,50 @@ export interface Pool {
    * ends up holding about twice as many connections to the apiserver as it has requests in flight.
    */
   connections?: number | undefined;
+  /** Through a proxy (kubeconfig proxy-url, HTTPS_PROXY): the apiserver, replicas, kubelets reached directly. */
+  proxy?: Proxies | undefined;
 }
 
 /** An undici Agent with kvlog's TLS settings; client certificate only when credentials are given. */
 export function newDispatcher(tlsConf: ApiTls, credentials: Credentials | undefined, pool: Pool): Dispatcher {
   const timeoutMs = pool.timeoutMs;
+  const tlsOptions = {
+    ca: tlsConf.ca,
+    rejectUnauthorized: tlsConf.rejectUnauthorized,
+    servername: tlsConf.servername,
+    cert: credentials?.cert,
+    key: credentials?.key,
+    timeout: timeoutMs,
+  };
   return new Agent({
     ...(pool.connections ? { connections: pool.connections } : {}),
-    connect: {
-      ca: tlsConf.ca,
-      rejectUnauthorized: tlsConf.rejectUnauthorized,
-      servername: tlsConf.servername,
-      cert: credentials?.cert,
-      key: credentials?.key,
-      timeout: timeoutMs,
-    },
+    connect: pool.proxy ? proxiedConnector(tlsOptions, pool.proxy, timeoutMs) : tlsOptions,
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
   });
+}
+
+/**
+ * undici's own connector (TLS, sessions), on a socket the proxy opened when `proxies` says the
+ * host goes through one; directly otherwise.
+ */
+function proxiedConnector(tlsOptions: buildConnector.BuildOptions, proxies: Proxies, timeoutMs: number): buildConnector.connector {
+  const connector = buildConnector(tlsOptions);
+  return (opts, callback) => {
+    const target = new URL(`${opts.protocol}//${opts.host}`);
+    const proxy = proxyFor(proxies, target);
+    if (!proxy) return connector(opts, callback);
+    const port = Number(opts.port) || (opts.protocol === "http:" ? 80 : 443);
+    proxyConnect(proxy, opts.hostname, port, timeoutMs).then(
+      (socket) => {
+        if (opts.protocol !== "https:") {
+          socket.resume();
+          callback(null, socket);
+        } else connector({ ...opts, httpSocket: socket }, callback);
+      },
+      (e: Error) => callback(e, null),
+    );
+  };
 }
 
 /** Sends one request through a dispatcher and reads its answer, bounded by `opts.maxBytes`. */
@@ -219,6 +246,7 @@ export function isTimeout(e: unknown): boolean {
 
 /** A short reason for a network failure: the code and message, or "timed out". */
 export function networkReason(e: unknown): string {
+  if (e instanceof ProxyError) return e.message; // names the proxy, and the step that failed
   if (isTimeout(e)) return "timed out (raise --request-timeout if the network is slow)";
   const err = e as { message?: string; cause?: { message?: string } };
   const code = errorCode(e);

@@ -27,6 +27,7 @@ import {
   type SendOptions,
 } from "./http.js";
 import { ListFormatError, readList, type ListPage } from "./lists.js";
+import { parseProxyUrl, proxiesFromEnv, type Proxies } from "./proxy.js";
 
 // Discovery keeps these few fields of each listed object, and drops the rest of the page
 // before the next one is read: a real node is 10–20 KB of JSON, of which kvlog needs ~200 bytes.
@@ -352,7 +353,7 @@ export async function loadAccess(opts: AccessOptions): Promise<Access | undefine
   // The kubeconfig's tls-server-name and insecure-skip-tls-verify describe the apiserver; another
   // host is checked against the cluster CA with its own name, unless --insecure-skip-tls-verify.
   const otherTls: ApiTls = { ca: opts.insecureSkipTlsVerify ? undefined : httpsOpts.ca, rejectUnauthorized: !opts.insecureSkipTlsVerify };
-  const pool = { timeoutMs: opts.timeoutMs, connections: opts.connections };
+  const pool = { timeoutMs: opts.timeoutMs, connections: opts.connections, proxy: proxiesOf(cluster.proxyUrl, cluster.name, source, env) };
   const access: Access = { server, tls: tlsConf, otherTls, credentials, dispatcher: newDispatcher(tlsConf, credentials, pool), source, pool };
   if (renewCredentials) setRenewal(access, renewCredentials, RENEW_EVERY_MS);
   return access;
@@ -461,13 +462,26 @@ async function tokenOverride(opts: AccessOptions): Promise<{ credentials: Creden
   return { credentials: { kind: "bearer token (--token)", headers: { Authorization: `Bearer ${opts.token}` } } };
 }
 
+/** A cluster's proxy-url (every request to it), else the environment's proxies (kubectl's rules). */
+function proxiesOf(proxyUrl: string | undefined, cluster: string, source: string, env: NodeJS.ProcessEnv): Proxies | undefined {
+  try {
+    if (proxyUrl) {
+      const where = `the proxy-url of cluster ${cluster}`;
+      return { fixed: parseProxyUrl(proxyUrl, where), source: where };
+    }
+    return proxiesFromEnv(env);
+  } catch (e) {
+    throw new ConfigError(`${(e as Error).message}; fix the ${proxyUrl ? source : "environment"}`, { cause: e });
+  }
+}
+
 export const BARE_SOURCE = "no kubeconfig";
 
 /** Access for --endpoint without any kubeconfig: only token flags, system CAs. */
 export async function bareAccess(opts: AccessOptions, endpoint: URL): Promise<Access> {
   const credentials = (await tokenOverride(opts))?.credentials ?? { kind: "none", headers: {} };
   const tlsConf: ApiTls = { rejectUnauthorized: !opts.insecureSkipTlsVerify };
-  const pool = { timeoutMs: opts.timeoutMs };
+  const pool = { timeoutMs: opts.timeoutMs, proxy: proxiesOf(undefined, "", BARE_SOURCE, opts.env) };
   return { server: endpoint, tls: tlsConf, otherTls: tlsConf, credentials, dispatcher: newDispatcher(tlsConf, credentials, pool), source: BARE_SOURCE, pool };
 }
 

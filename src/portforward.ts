@@ -14,6 +14,7 @@ import { Duplex } from "node:stream";
 import tls from "node:tls";
 import WebSocket from "ws";
 import { readBody, retryAfterSeconds, secureContextFor, statusMessage, type ApiTls, type Credentials } from "./http.js";
+import { proxyConnect, proxyFor, type Proxies } from "./proxy.js";
 
 export const PORT_FORWARD_PROTOCOL = "v4.channel.k8s.io";
 
@@ -49,6 +50,8 @@ export interface TunnelOptions {
    */
   session?: Buffer | undefined;
   onSession?: ((session: Buffer) => void) | undefined;
+  /** The proxies to reach the apiserver through (kubeconfig proxy-url, HTTPS_PROXY). */
+  proxy?: Proxies | undefined;
 }
 
 export function portForwardUrl(server: URL, namespace: string, pod: string, port: number): URL {
@@ -61,8 +64,13 @@ export function portForwardUrl(server: URL, namespace: string, pod: string, port
 }
 
 /** Opens the tunnel; resolves once the WebSocket is open, rejects on refusal or timeout. */
-export function openTunnel(opts: TunnelOptions): Promise<Duplex> {
+export async function openTunnel(opts: TunnelOptions): Promise<Duplex> {
   const url = portForwardUrl(opts.server, opts.namespace, opts.pod, opts.port);
+  const started = Date.now();
+  // Through a proxy, the WebSocket's TLS runs on the proxy's tunnel (HTTP CONNECT or SOCKS5).
+  const via = proxyFor(opts.proxy, url);
+  const raw = via ? await proxyConnect(via, url.hostname, Number(url.port) || (url.protocol === "ws:" ? 80 : 443), opts.timeoutMs) : undefined;
+  const timeoutMs = Math.max(1, opts.timeoutMs - (Date.now() - started));
   return new Promise<Duplex>((resolve, reject) => {
     let settled = false;
     const wsOptions: WebSocket.ClientOptions & { servername?: string | undefined } = {
@@ -72,14 +80,15 @@ export function openTunnel(opts: TunnelOptions): Promise<Duplex> {
       cert: opts.credentials.cert,
       key: opts.credentials.key,
       headers: { ...opts.credentials.headers },
-      handshakeTimeout: opts.timeoutMs,
+      handshakeTimeout: timeoutMs,
       perMessageDeflate: false,
       followRedirects: false,
       // ws's own TLS connect, plus session resumption.
       createConnection: (o: tls.ConnectionOptions) => {
+        if (raw && url.protocol === "ws:") return raw.resume();
         const servername = o.servername ?? (net.isIP(o.host ?? "") ? "" : o.host);
         const secureContext = secureContextFor(opts.credentials, opts.tls.ca);
-        const socket = tls.connect({ ...o, path: undefined, servername, session: opts.session, secureContext });
+        const socket = tls.connect({ ...o, path: undefined, servername, session: opts.session, secureContext, ...(raw ? { socket: raw } : {}) });
         if (opts.onSession) socket.once("session", opts.onSession);
         return socket;
       },
@@ -94,6 +103,7 @@ export function openTunnel(opts: TunnelOptions): Promise<Duplex> {
       reject(err);
     };
     const timer = setTimeout(() => {
+      raw?.destroy();
       const e = new Error(`port-forward to ${opts.namespace}/${opts.pod}:${opts.port} did not open within ${opts.timeoutMs} ms`);
       (e as NodeJS.ErrnoException).code = "ETIMEDOUT";
       fail(e);

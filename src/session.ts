@@ -100,10 +100,11 @@ export class Session {
   }
 
   private secrets(): string[] {
-    return this.used
-      .flatMap((a) => Object.values(a.credentials.headers))
-      .map((v) => v.replace(/^(Bearer|Basic)\s+/i, ""))
-      .filter((v) => v.length >= 8);
+    const proxies = this.used.flatMap((a) => [a.pool.proxy?.fixed, a.pool.proxy?.https, a.pool.proxy?.http]);
+    return [
+      ...this.used.flatMap((a) => Object.values(a.credentials.headers)).map((v) => v.replace(/^(Bearer|Basic)\s+/i, "")),
+      ...proxies.flatMap((u) => (u?.password ? [u.password, decodeURIComponent(u.password)] : [])),
+    ].filter((v) => v.length >= 8);
   }
 
   async close(): Promise<void> {

@@ -53,7 +53,7 @@ const direct: Way = (target, access, timeoutMs) => {
   }
   // A replica is an apiserver: the apiserver's CA and insecure setting, checked under its own address.
   const tlsConf = target.replica && access ? { ...access.tls, servername: undefined } : (access?.otherTls ?? { rejectUnauthorized: true });
-  const dispatcher = newDispatcher(tlsConf, creds, { timeoutMs });
+  const dispatcher = newDispatcher(tlsConf, creds, { timeoutMs, proxy: access?.pool.proxy });
   return {
     url,
     send: (opts) => request(dispatcher, joinUrl(base, opts.path), creds?.headers ?? {}, opts),
@@ -167,6 +167,7 @@ async function openTunnelRetrying(access: Access, target: Target, timeoutMs: num
         port: target.port,
         timeoutMs: Math.max(1, deadline - Date.now()),
         session: access.tlsSession,
+        proxy: access.pool.proxy,
         onSession: (session) => {
           if (access.credentials === credentials) access.tlsSession = session;
         },
