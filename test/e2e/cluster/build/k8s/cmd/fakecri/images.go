@@ -29,7 +29,6 @@ import (
 	"strings"
 	"sync"
 
-	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
 	kubeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -306,9 +305,6 @@ func (f *fakeCRI) ListImages(ctx context.Context, req *kubeapi.ListImagesRequest
 }
 
 // StreamImages (feature gate CRIListStreaming, alpha in 1.36) sends the list in one message.
-func (f *fakeCRI) StreamImages(req *kubeapi.StreamImagesRequest, stream grpc.ServerStreamingServer[kubeapi.StreamImagesResponse]) error {
-	return stream.Send(&kubeapi.StreamImagesResponse{Images: f.images.list(req.GetFilter().GetImage().GetImage())})
-}
 
 func (f *fakeCRI) ImageStatus(ctx context.Context, req *kubeapi.ImageStatusRequest) (*kubeapi.ImageStatusResponse, error) {
 	return &kubeapi.ImageStatusResponse{Image: f.images.get(req.GetImage().GetImage())}, nil

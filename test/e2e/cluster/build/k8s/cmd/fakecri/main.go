@@ -58,9 +58,6 @@ import (
 	"k8s.io/component-base/version"
 	kubeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	apitest "k8s.io/cri-api/pkg/apis/testing"
-	"k8s.io/cri-client/pkg/fake"
-	"k8s.io/cri-streaming/pkg/streaming"
-	remotecommandserver "k8s.io/cri-streaming/pkg/streaming/remotecommand"
 	"k8s.io/klog/v2"
 )
 
@@ -172,11 +169,11 @@ func run(o options) error {
 		host = "127.0.0.1"
 	}
 	baseURL := &url.URL{Scheme: "http", Host: net.JoinHostPort(host, strconv.Itoa(advertised.Port))}
-	cfg := streaming.DefaultConfig
+	cfg := streamingDefaultConfig
 	cfg.Addr = sl.Addr().String()
 	cfg.BaseURL = baseURL
 	fr := &forwarder{host: o.forwardHost}
-	ss, err := streaming.NewServer(cfg, fr)
+	ss, err := newStreamingServer(cfg, fr)
 	if err != nil {
 		return fmt.Errorf("streaming server: %w", err)
 	}
@@ -188,7 +185,7 @@ func run(o options) error {
 		}
 	}()
 
-	rt := fake.NewFakeRemoteRuntime()
+	rt := newFakeRemoteRuntime()
 	rt.RuntimeService.FakeStatus = &kubeapi.RuntimeStatus{
 		Conditions: []*kubeapi.RuntimeCondition{
 			{Type: kubeapi.RuntimeReady, Status: true},
@@ -284,8 +281,8 @@ func detectPodIP() string {
 
 // fakeCRI is the upstream fake with the calls a real kubelet needs overridden.
 type fakeCRI struct {
-	*fake.RemoteRuntime
-	streams     streaming.Server
+	*RemoteRuntime
+	streams     streamingServer
 	imageFsPath string
 	images      *imageStore
 }
@@ -573,12 +570,12 @@ type forwarder struct {
 
 var errNoProcess = errors.New("fakecri: no process runs in a fake container (exec and attach are not supported)")
 
-func (fw *forwarder) Exec(ctx context.Context, containerID string, cmd []string, in io.Reader, out, errw io.WriteCloser, tty bool, resize <-chan remotecommandserver.TerminalSize) error {
+func (fw *forwarder) Exec(ctx context.Context, containerID string, cmd []string, in io.Reader, out, errw io.WriteCloser, tty bool, resize <-chan terminalSize) error {
 	klog.InfoS("Exec refused", "id", containerID, "cmd", cmd)
 	return errNoProcess
 }
 
-func (fw *forwarder) Attach(ctx context.Context, containerID string, in io.Reader, out, errw io.WriteCloser, tty bool, resize <-chan remotecommandserver.TerminalSize) error {
+func (fw *forwarder) Attach(ctx context.Context, containerID string, in io.Reader, out, errw io.WriteCloser, tty bool, resize <-chan terminalSize) error {
 	klog.InfoS("Attach refused", "id", containerID)
 	return errNoProcess
 }
