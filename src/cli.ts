@@ -6,6 +6,7 @@
 import v8 from "node:v8";
 import vm from "node:vm";
 import { Command, CommanderError } from "commander";
+import { doctorCommand, runDoctor, type DoctorRequest } from "./commands/doctor.js";
 import { getCommand, runGet, type GetRequest } from "./commands/get.js";
 import { rbacCommand, runRbac, type RbacRequest } from "./commands/rbac.js";
 import { resetCommand, runReset, type ResetRequest } from "./commands/reset.js";
@@ -23,7 +24,7 @@ export type { Io } from "./session.js";
 
 export const VERSION = "0.1.0";
 
-export type Request = SetRequest | GetRequest | ResetRequest | StatusRequest | RbacRequest;
+export type Request = SetRequest | GetRequest | ResetRequest | StatusRequest | DoctorRequest | RbacRequest;
 
 /** The exit code after an interrupt, as shells report SIGINT. */
 export const EXIT_INTERRUPTED = 130;
@@ -52,6 +53,7 @@ Examples:
   kvlog get kubelet --node n1                the level it started with, and kvlog's change since
   kvlog status                               every change kvlog recorded, and which are overdue
   kvlog reset --expired                      put back every overdue timed change
+  kvlog doctor                               what would work, what would not and why; changes nothing
   kvlog rbac | kubectl apply -f -            the least-privilege RBAC kvlog needs
 
 Run 'kvlog <command> --help' for every flag.`,
@@ -61,6 +63,7 @@ Run 'kvlog <command> --help' for every flag.`,
     getCommand(root, onParsed, io.env),
     resetCommand(root, onParsed, io.env),
     statusCommand(root, onParsed, io.env),
+    doctorCommand(root, onParsed, io.env),
     rbacCommand(root, onParsed),
   ];
   for (const c of commands) c.exitOverride().configureOutput(output);
@@ -90,7 +93,7 @@ export function parseArgs(argv: string[], io: Io): Request | undefined {
   return request;
 }
 
-const COMMANDS = ["set", "get", "reset", "status", "rbac"];
+const COMMANDS = ["set", "get", "reset", "status", "doctor", "rbac"];
 
 function commanderMessage(e: CommanderError, argv: string[]): string {
   let msg = e.message.replace(/^error: /, "");
@@ -119,6 +122,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
         return await runReset(req, io);
       case "status":
         return await runStatus(req, io);
+      case "doctor":
+        return await runDoctor(req, io);
       case "rbac":
         return runRbac(req, io);
     }

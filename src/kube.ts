@@ -178,6 +178,17 @@ export interface RecordApi {
   writeConfigMap(cm: ConfigMap): Promise<ConfigMap | "conflict">;
 }
 
+/** One question to the authorizer: a resource verb, or a verb on a non-resource URL. */
+export type AccessQuestion =
+  | { verb: string; resource: string; subresource?: string; group?: string; namespace?: string; name?: string }
+  | { verb: string; path: string };
+
+/** What `kvlog doctor` asks: may I (SelfSubjectAccessReview), and which version is the apiserver. */
+export interface DoctorApi {
+  canI(q: AccessQuestion): Promise<{ allowed: boolean; reason: string }>;
+  serverVersion(): Promise<string | undefined>;
+}
+
 export interface AccessOptions {
   kubeconfig?: string | undefined;
   context?: string | undefined;
@@ -575,7 +586,7 @@ export interface KubeApiOptions {
 /** How often a paged list starts again after its continue token expired (410 Gone). */
 const MAX_LIST_RESTARTS = 3;
 
-export function kubeApi(access: Access, o: KubeApiOptions): KubeApi & RecordApi {
+export function kubeApi(access: Access, o: KubeApiOptions): KubeApi & RecordApi & DoctorApi {
   const notApiserver = (what: string, ans: { status: number; contentType: string }, why: string, cause?: unknown): RunError =>
     new RunError(
       `cannot ${what}: the apiserver answered ${ans.status} with something that is not ${why} (${ans.contentType || "no content type"}); is ${access.server.origin} an apiserver?`,
@@ -721,6 +732,24 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi & RecordApi 
       const name = res?.status?.userInfo?.username;
       if (!name) throw new RunError(`cannot ${what}: ${res ? "the answer names no user" : "the API is not served (Kubernetes 1.28 or newer has it)"}`);
       return name;
+    },
+    async canI(q) {
+      const spec =
+        "path" in q
+          ? { nonResourceAttributes: { path: q.path, verb: q.verb } }
+          : { resourceAttributes: { verb: q.verb, group: q.group ?? "", resource: q.resource, subresource: q.subresource, namespace: q.namespace, name: q.name } };
+      const res = await json<{ status?: { allowed?: boolean; denied?: boolean; reason?: string; evaluationError?: string } }>(
+        "POST",
+        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+        "ask the apiserver what you may do (SelfSubjectAccessReview)",
+        "none: every authenticated user may (system:basic-user)",
+        { apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectAccessReview", spec },
+      );
+      return { allowed: res?.status?.allowed === true, reason: res?.status?.reason ?? res?.status?.evaluationError ?? "" };
+    },
+    async serverVersion() {
+      const v = await json<{ gitVersion?: string }>("GET", "/version", "read the apiserver version", "none: /version is public (system:public-info-viewer)");
+      return v?.gitVersion;
     },
     async getConfigMap(namespace, name) {
       return json<ConfigMap>(

@@ -27,10 +27,12 @@ const RULES: Rule[] = [
     for: secured,
     comment: (names) => {
       const sar = names.filter((n) => n !== "kube-apiserver");
-      return [`PUT /debug/flags/v on ${list(names)}${sar.length ? ` (${sar.length > 1 ? "all but the apiserver" : sar[0]} ask${sar.length > 1 ? "" : "s"} the apiserver with SubjectAccessReview)` : ""}.`];
+      return [
+        `PUT /debug/flags/v on ${list(names)}${sar.length ? ` (${sar.length > 1 ? "all but the apiserver" : sar[0]} ask${sar.length > 1 ? "" : "s"} the apiserver with SubjectAccessReview)` : ""}; GET is kvlog doctor's probe, which every component answers 406 without acting.`,
+      ];
     },
     nonResourceURLs: ["/debug/flags/v"],
-    verbs: ["put"],
+    verbs: ["get", "put"],
   },
   {
     for: secured,

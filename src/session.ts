@@ -4,7 +4,7 @@
 import { fanOut, TargetFeed } from "./apply.js";
 import { ConfigError } from "./errors.js";
 import type { Access } from "./http.js";
-import { BARE_SOURCE, bareAccess, freshCredentials, kubeApi, loadAccess, withServiceAccount, type KubeApi, type RecordApi } from "./kube.js";
+import { BARE_SOURCE, bareAccess, freshCredentials, kubeApi, loadAccess, withServiceAccount, type DoctorApi, type KubeApi, type RecordApi } from "./kube.js";
 import type { AccessRequest, TargetRequest } from "./options.js";
 import { planTargets, type Target } from "./plan.js";
 
@@ -29,7 +29,7 @@ export class Session {
   /** Every identity used in the run (the user's, and a ServiceAccount's): closed and masked at the end. */
   private readonly used: Access[] = [];
   access: Access | undefined;
-  api: (KubeApi & RecordApi) | undefined;
+  api: (KubeApi & RecordApi & DoctorApi) | undefined;
 
   readonly req: AccessRequest;
   readonly io: Io;

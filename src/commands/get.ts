@@ -61,10 +61,7 @@ export function getCommand(root: Command, onParsed: (req: GetRequest) => void, e
     .command("get")
     .summary("show the level each replica started with, and the change kvlog recorded since")
     .description(
-      `Show, for every replica of a component, the level its process started with and where that is
-written (its pod's command line, the kubelet's /configz, /flagz), and the change kvlog recorded
-since (level, who, until when). Kubernetes has no way to read the live level: a level changed
-without kvlog, or by kvlog with --no-record, does not show.\n\nComponents: ${componentList}.`,
+      `Show, for every replica of a component, the level its process started with and where that is written (its pod's command line, the kubelet's /configz, /flagz), and the change kvlog recorded since (level, who, until when). Kubernetes has no way to read the live level: a level changed without kvlog, or by kvlog with --no-record, does not show.\n\nComponents: ${componentList}.`,
     )
     .argument("<component>", "the component to look at");
   targetOptions(cmd);

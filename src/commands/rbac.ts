@@ -28,7 +28,7 @@ export function rbacCommand(root: Command, onParsed: (req: RbacRequest) => void)
     .command("rbac")
     .summary("print the least-privilege RBAC kvlog needs, as YAML for kubectl apply -f -")
     .description(
-      "Print the ClusterRole with exactly the rules kvlog needs for the components (every component by default), a\nClusterRoleBinding to the subject (by default a placeholder group to replace), and the Role, RoleBinding and\nConfigMaps of kvlog's record in kube-system. Each rule says what it allows.",
+      "Print the ClusterRole with exactly the rules kvlog needs for the components (every component by default), a ClusterRoleBinding to the subject (by default a placeholder group to replace), and the Role, RoleBinding and ConfigMaps of kvlog's record in kube-system. Each rule says what it allows.",
     )
     .option("--components <names>", "only these components, comma-separated (names or aliases)")
     .option("--service-account <namespace/name>", "bind the roles to this ServiceAccount")

@@ -51,11 +51,7 @@ export function resetCommand(root: Command, onParsed: (req: ResetRequest) => voi
     .command("reset")
     .summary("put replicas back to the level they started with (--expired: every overdue timed change)")
     .description(
-      `Put every selected replica of a component back to the level its process started with (read from
-its pod's command line, the kubelet's /configz or /flagz, else from kvlog's record), and take it out
-of the record. With --expired, put back every target whose timed change (set --for) is overdue in
-the record, across components: run it from a CronJob so a change comes back even if the kvlog that
-made it was killed.\n\nComponents: ${componentList}.`,
+      `Put every selected replica of a component back to the level its process started with (read from its pod's command line, the kubelet's /configz or /flagz, else from kvlog's record), and take it out of the record. With --expired, put back every target whose timed change (set --for) is overdue in the record, across components: run it from a CronJob so a change comes back even if the kvlog that made it was killed.\n\nComponents: ${componentList}.`,
     )
     .argument("[component]", "the component to put back (with --expired: only this one's overdue targets)")
     .option("--expired", "every target whose timed change is overdue in the record")
@@ -129,7 +125,8 @@ export async function runReset(req: ResetRequest, io: Io): Promise<number> {
         };
         const out = await resetTargets(session, req, sel, overdue, (t) => overdue.has(t.id));
         warnings.push(...out.warnings);
-        results.push(...out.results);
+        // A target that no longer exists (a deleted node) has nothing to put back: it leaves the record below.
+        results.push(...out.results.map((r) => (r.outcome === "missing" ? { ...r, skipped: true, message: `${r.message}: nothing to put back, it leaves the record` } : r)));
         if (out.discoveryError !== undefined && !(out.discoveryError instanceof NothingMatchedError)) {
           warnings.push(`${c.name}: ${(out.discoveryError as Error).message}`);
           continue;

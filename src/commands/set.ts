@@ -54,7 +54,7 @@ export function setCommand(root: Command, onParsed: (req: SetRequest) => void, e
     .command("set")
     .summary("set the klog verbosity of every replica of a component")
     .description(
-      `Set the klog verbosity of every replica of a component, and record the change in the cluster\n(kube-system/kvlog-<component>) so that kvlog status shows who raised what.\n\nComponents: ${componentList}.`,
+      `Set the klog verbosity of every replica of a component, and record the change in the cluster (kube-system/kvlog-<component>) so that kvlog status shows who raised what.\n\nComponents: ${componentList}.`,
     )
     .argument("<component>", "the component to change")
     .argument("<level>", `the new verbosity, a whole number from 0 to ${MAX_LEVEL}`)

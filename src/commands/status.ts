@@ -29,10 +29,7 @@ export function statusCommand(root: Command, onParsed: (req: StatusRequest) => v
     .command("status")
     .summary("list the level changes kvlog recorded across the cluster, and which are overdue")
     .description(
-      `List every level change kvlog recorded in the cluster (kube-system/kvlog-<component>): target,
-level, the level before, who made it, when, until when, and its state: active, expired (its --for
-is over and nobody put it back: kvlog reset --expired), restarted (the process restarted since and
-runs at its startup level again) or gone (the pod no longer exists).`,
+      `List every level change kvlog recorded in the cluster (kube-system/kvlog-<component>): target, level, the level before, who made it, when, until when, and its state: active, expired (its --for is over and nobody put it back: kvlog reset --expired), restarted (the process restarted since and runs at its startup level again) or gone (the pod no longer exists).`,
     )
     .argument("[component]", "only this component's changes");
   accessOptions(cmd, { concurrency: false });

@@ -39,7 +39,7 @@ describe("kvlog rbac", () => {
     expect(yaml.match(/kind: ConfigMap/g)).toHaveLength(1);
     expect(yaml).toMatch(/^apiVersion: rbac.authorization.k8s.io\/v1\nkind: ClusterRole\nmetadata:\n  name: kvlog-kubelet\n/);
     const apiserver = rbacYaml([findComponent("apiserver")!], { kind: "User", name: "alice@example.com" });
-    expect(apiserver).toContain('  - nonResourceURLs: ["/debug/flags/v"]\n    verbs: ["put"]');
+    expect(apiserver).toContain('  - nonResourceURLs: ["/debug/flags/v"]\n    verbs: ["get", "put"]');
     expect(apiserver).toContain('  - nonResourceURLs: ["/flagz"]\n    verbs: ["get"]');
     expect(apiserver).toContain('resourceNames: ["kubernetes"]');
     expect(apiserver).not.toMatch(/nodes|pods|kvlog-kubelet/);
