@@ -18,6 +18,7 @@
 #   test/e2e/cluster/build/build.sh kubelet fakecri build (or reuse) only these
 #   test/e2e/cluster/build/build.sh --force ...     rebuild even when the stamp matches
 #   test/e2e/cluster/build/build.sh --print-env     print K8S_BIN=... ETCD_BIN=... and exit
+#   test/e2e/cluster/build/build.sh --module        generate the wrapper module, print its dir, exit
 #
 # Needs only Go and the module proxy (which also serves newer Go toolchains).
 # A binary is skipped when it exists and its stamp (a hash of the generated
@@ -52,11 +53,12 @@ ETCD_MOD=$HERE/etcd
 
 ALL=(etcd kube-apiserver fakecri kubelet kube-scheduler kube-controller-manager kube-proxy kubectl)
 
-force=0
+force=0 module_only=0
 want=()
 for arg in "$@"; do
   case "$arg" in
     --force) force=1 ;;
+    --module) module_only=1 ;;
     --print-env) printf 'K8S_BIN=%s\nETCD_BIN=%s\nK8S_VERSION=%s\nETCD_VERSION=%s\n' "$K8S_BIN" "$ETCD_BIN" "$K8S_VERSION" "$ETCD_VERSION"; exit 0 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
     -*) echo "build.sh: unknown flag $arg" >&2; exit 2 ;;
@@ -103,13 +105,14 @@ hash_files() { cat "$@" | sha256sum | cut -d' ' -f1; }
 # k8s.io/X at K8S_STAGING_VERSION), plus fakecri's source with the compat file for this
 # release; `go mod tidy` then resolves everything else (as upstream's go.mod pins it).
 fakecri_files() {
-  local f
-  for f in "$SRC_MOD"/cmd/fakecri/*.go; do [[ $(basename "$f") == compat_* ]] || echo "$f"; done
-  if [[ -f $SRC_MOD/cmd/fakecri/compat_$FAKECRI_COMPAT.go ]]; then echo "$SRC_MOD/cmd/fakecri/compat_$FAKECRI_COMPAT.go"
-  else echo "$SRC_MOD/cmd/fakecri/_compat/compat_$FAKECRI_COMPAT.go"; fi
+  local f c
+  for f in "$SRC_MOD"/cmd/fakecri/*.go; do [[ $(basename "$f") == compat_* || $(basename "$f") == proto_* ]] || echo "$f"; done
+  for c in "compat_$FAKECRI_COMPAT.go" "proto_$FAKECRI_PROTO.go"; do
+    if [[ -f $SRC_MOD/cmd/fakecri/$c ]]; then echo "$SRC_MOD/cmd/fakecri/$c"; else echo "$SRC_MOD/cmd/fakecri/_compat/$c"; fi
+  done
 }
 gen_inputs() {
-  declare -p K8S_VERSION K8S_STAGING_VERSION K8S_GOTOOLCHAIN K8S_EXTRA_REPLACE K8S_SKIP_REPLACE K8S_TIDY_FLAGS FAKECRI_COMPAT
+  declare -p K8S_VERSION K8S_STAGING_VERSION K8S_GOTOOLCHAIN K8S_EXTRA_REPLACE K8S_SKIP_REPLACE K8S_TIDY_FLAGS FAKECRI_COMPAT FAKECRI_PROTO
   sed -n '/^gen_module()/,/^}/p' "${BASH_SOURCE[0]}"
   # shellcheck disable=SC2046
   sha256sum $(fakecri_files)
@@ -239,6 +242,7 @@ build_one() {
   echo "build: $name $(( $(date +%s) - start ))s"
 }
 
+if [[ $module_only == 1 ]]; then gen_module >&2 && echo "$K8S_MOD"; exit; fi
 echo "build: Kubernetes $K8S_VERSION with $K8S_GOVERSION (tags $K8S_TAGS), etcd $ETCD_VERSION"
 total_start=$(date +%s)
 for name in "${ALL[@]}"; do

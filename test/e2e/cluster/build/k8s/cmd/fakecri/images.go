@@ -29,8 +29,6 @@ import (
 	"strings"
 	"sync"
 
-	"google.golang.org/protobuf/proto"
-
 	kubeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/klog/v2"
 )
@@ -166,7 +164,8 @@ func sha256Hex(parts ...string) string {
 // with deterministic digests.
 func newImage(ref string, size uint64, pinned bool) *kubeapi.Image {
 	repo, tag, digest := splitRef(ref)
-	img := &kubeapi.Image{Size: size, Pinned: pinned}
+	img := &kubeapi.Image{Pinned: pinned}
+	setImageSize(img, size)
 	if digest != "" {
 		img.RepoDigests = []string{ref}
 		img.Id = "sha256:" + sha256Hex("fakecri/config", ref)
@@ -237,7 +236,7 @@ func (s *imageStore) get(ref string) *kubeapi.Image {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, img := s.find(ref); img != nil {
-		return proto.Clone(img).(*kubeapi.Image)
+		return clone(img)
 	}
 	return nil
 }
@@ -248,13 +247,13 @@ func (s *imageStore) list(filter string) []*kubeapi.Image {
 	var out []*kubeapi.Image
 	if filter != "" {
 		if _, img := s.find(filter); img != nil {
-			out = append(out, proto.Clone(img).(*kubeapi.Image))
+			out = append(out, clone(img))
 		}
 		return out
 	}
 	out = make([]*kubeapi.Image, 0, len(s.images))
 	for _, img := range s.images {
-		out = append(out, proto.Clone(img).(*kubeapi.Image))
+		out = append(out, clone(img))
 	}
 	return out
 }
@@ -292,7 +291,7 @@ func (s *imageStore) usedBytes() uint64 {
 	defer s.mu.Unlock()
 	var used uint64
 	for _, img := range s.images {
-		used += img.Size
+		used += imageSize(img)
 	}
 	return used
 }

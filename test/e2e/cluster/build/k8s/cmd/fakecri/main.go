@@ -44,6 +44,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -53,7 +54,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	"k8s.io/component-base/version"
 	kubeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -114,7 +114,7 @@ func main() {
 	}
 	if *listImages {
 		for _, img := range newImageStore(catalog(o.kubeTag), 0).list("") {
-			fmt.Println(img.Id, img.Size, strings.Join(append(img.RepoTags, img.RepoDigests...), " "))
+			fmt.Println(img.Id, imageSize(img), strings.Join(append(img.RepoTags, img.RepoDigests...), " "))
 		}
 		return
 	}
@@ -461,12 +461,16 @@ func (f *fakeCRI) ContainerStatus(ctx context.Context, req *kubeapi.ContainerSta
 	}
 	st := resp.Status
 	if image, ref, id, ok := f.imageNames(st.GetImageRef()); ok {
-		spec := proto.Clone(st.GetImage()).(*kubeapi.ImageSpec)
+		spec := clone(st.GetImage())
 		if spec == nil {
 			spec = &kubeapi.ImageSpec{}
 		}
 		spec.Image = image
-		st.Image, st.ImageRef, st.ImageId = spec, ref, id
+		st.Image, st.ImageRef = spec, ref
+		// ContainerStatus.ImageId is in CRI from 1.30: set it where the field exists.
+		if fld := reflect.ValueOf(st).Elem().FieldByName("ImageId"); fld.IsValid() && fld.Kind() == reflect.String {
+			fld.SetString(id)
+		}
 	}
 	return resp, nil
 }
@@ -484,7 +488,7 @@ func (f *fakeCRI) ContainerStats(ctx context.Context, req *kubeapi.ContainerStat
 	c, ok := f.RuntimeService.Containers[req.GetContainerId()]
 	var attrs *kubeapi.ContainerAttributes
 	if ok {
-		attrs = &kubeapi.ContainerAttributes{Id: c.Id, Metadata: proto.Clone(c.Metadata).(*kubeapi.ContainerMetadata),
+		attrs = &kubeapi.ContainerAttributes{Id: c.Id, Metadata: clone(c.Metadata),
 			Labels: c.Labels, Annotations: c.Annotations}
 	}
 	f.RuntimeService.Unlock()
@@ -501,7 +505,7 @@ func (f *fakeCRI) PodSandboxStats(ctx context.Context, req *kubeapi.PodSandboxSt
 	s, ok := f.RuntimeService.Sandboxes[req.GetPodSandboxId()]
 	var attrs *kubeapi.PodSandboxAttributes
 	if ok {
-		attrs = &kubeapi.PodSandboxAttributes{Id: s.Id, Metadata: proto.Clone(s.Metadata).(*kubeapi.PodSandboxMetadata),
+		attrs = &kubeapi.PodSandboxAttributes{Id: s.Id, Metadata: clone(s.Metadata),
 			Labels: s.Labels, Annotations: s.Annotations}
 	}
 	f.RuntimeService.Unlock()
