@@ -2,7 +2,7 @@
 // and classify each answer into an outcome with the next step in its message.
 
 import { COMPONENTS, tooOld, type Component, type ComponentName } from "./components.js";
-import { errorCode, FLAGS_PATH, isTimeout, networkReason, statusMessage, withDeadline, type Access, type HttpAnswer } from "./http.js";
+import { errorCode, FLAGS_PATH, isTimeout, networkReason, sleep, statusMessage, withDeadline, type Access, type HttpAnswer } from "./http.js";
 import type { Target } from "./plan.js";
 import { TunnelError, TunnelRefusedError } from "./portforward.js";
 import { directCredentials, openChannel, type Channel } from "./transport.js";
@@ -197,9 +197,9 @@ export async function fanOut<R>(targets: Target[] | TargetFeed, opts: FanOutOpti
   return results;
 }
 
-/** A target that an interrupt kept kvlog from reaching. */
-export function interrupted(target: Target): Target {
-  return { ...target, unavailable: { outcome: "interrupted", message: "not attempted: interrupted before kvlog reached it (its level is unchanged)" } };
+/** A target that an interrupt (or --timeout) kept kvlog from reaching. */
+export function interrupted(target: Target, why = "interrupted"): Target {
+  return { ...target, unavailable: { outcome: "interrupted", message: `not attempted: ${why} before kvlog reached it (its level is unchanged)` } };
 }
 
 export async function applyAll(targets: Target[] | TargetFeed, opts: ApplyOptions): Promise<Result[]> {
@@ -248,14 +248,60 @@ export async function applyOne(target: Target, opts: ApplyOptions): Promise<Resu
       return finish({ outcome: "dry-run", ok: true, message: `would PUT "${body}" to ${url}` }, null, null);
     }
     const ch = channel;
-    const answer = await withDeadline(ch.send({ method: "PUT", path: FLAGS_PATH, body, timeoutMs: opts.timeoutMs }), opts.timeoutMs + 1000, `no answer within ${opts.timeoutMs + 1000} ms`);
-    return finish(classifyAnswer(target, level, answer), answer.status, null, answer.attempts ?? 1);
+    // The same level PUT twice does the same: a failure that may pass is tried again, at most
+    // MAX_ATTEMPTS times, all within this target's --request-timeout.
+    const deadline = now() + opts.timeoutMs;
+    let attempts = 0;
+    for (;;) {
+      const left = Math.max(1, deadline - now());
+      try {
+        const answer = await withDeadline(ch.send({ method: "PUT", path: FLAGS_PATH, body, timeoutMs: left }), left + 1000, `no answer within ${left + 1000} ms`);
+        attempts += answer.attempts ?? 1;
+        const wait = retryAnswer(target, answer, attempts, deadline - now());
+        if (wait === undefined) return finish(classifyAnswer(target, level, answer), answer.status, null, attempts);
+        await sleep(wait);
+      } catch (e) {
+        attempts++;
+        const wait = retryError(e, attempts, deadline - now());
+        if (wait === undefined) return finish(classifyError(target, e, opts.timeoutMs), e instanceof TunnelRefusedError ? e.status : null, errorCode(e), attempts);
+        await sleep(wait);
+      }
+    }
   } catch (e) {
     const c = classifyError(target, e, opts.timeoutMs);
     return finish(c, e instanceof TunnelRefusedError ? e.status : null, errorCode(e), 1);
   } finally {
     await channel?.close().catch(() => {});
   }
+}
+
+/** Tries of one PUT, the first included. */
+export const MAX_ATTEMPTS = 3;
+
+/** How long to wait before the next try, or undefined when there is none (attempts used, no time left, or no point). */
+function backoff(attempts: number, retryAfterS: number | undefined, leftMs: number): number | undefined {
+  if (attempts >= MAX_ATTEMPTS) return undefined;
+  const wait = retryAfterS !== undefined ? Math.min(retryAfterS, 5) * 1000 : 250 * 2 ** (attempts - 1) + Math.floor(Math.random() * 100);
+  return wait + 500 < leftMs ? wait : undefined; // leave the next try time to answer
+}
+
+/**
+ * Answers worth another try: 429, and 503 that says when to come back (Retry-After) or comes
+ * from the component itself. A node proxy's 502/503 means the apiserver could not dial the
+ * kubelet, which another try within seconds does not change; 4xx answers never change.
+ */
+export function retryAnswer(target: Target, ans: HttpAnswer, attempts: number, leftMs: number): number | undefined {
+  const retryable = ans.status === 429 || (ans.status === 503 && (ans.retryAfter !== undefined || target.via !== "node-proxy"));
+  return retryable ? backoff(attempts, ans.retryAfter, leftMs) : undefined;
+}
+
+/** Connection failures before any answer (refused, reset, closed): the PUT did not happen, or happened once. Timeouts are not tried again. */
+export function retryError(e: unknown, attempts: number, leftMs: number): number | undefined {
+  if (isTimeout(e)) return undefined;
+  const code = errorCode(e);
+  const refusedInTunnel = e instanceof TunnelError && /connection refused/i.test(e.message);
+  const transient = refusedInTunnel || ["ECONNREFUSED", "ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED"].includes(code ?? "");
+  return transient ? backoff(attempts, undefined, leftMs) : undefined;
 }
 
 /** The kind of credentials a target is sent (never their value). */

@@ -12,6 +12,8 @@ import { delimiter, join } from "node:path";
 import { ConfigError, RunError } from "./errors.js";
 import {
   displayUrl,
+  errorCode,
+  isTimeout,
   joinUrl,
   networkReason,
   newDispatcher,
@@ -592,17 +594,39 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi & RecordApi 
       `cannot ${what}: the apiserver answered ${ans.status} with something that is not ${why} (${ans.contentType || "no content type"}); is ${access.server.origin} an apiserver?`,
       { cause },
     );
+  /**
+   * One API call. Every call kvlog makes is safe to repeat (reads, reviews, a token, a write
+   * guarded by resourceVersion), so a connection that fails before an answer (an apiserver
+   * restarting behind its load balancer) and a 503 are tried again, at most 3 times, within the
+   * call's --request-timeout; 429 is apiRequest's (Retry-After).
+   */
   const call = async (method: string, path: string, what: string, body: unknown, readOk?: SendOptions["readOk"]): Promise<HttpAnswer> => {
-    try {
-      return await apiRequest(
-        access,
-        path,
-        { method, path, body: body ? JSON.stringify(body) : undefined, timeoutMs: o.timeoutMs, readOk },
-        { accept: "application/json", ...(body ? { "content-type": "application/json" } : {}) },
-      );
-    } catch (e) {
-      if (e instanceof ListFormatError) throw notApiserver(what, { status: 200, contentType: "" }, `a whole JSON list (${e.message})`, e);
-      throw new RunError(`cannot reach the apiserver at ${access.server.origin} to ${what}: ${networkReason(e)} (${access.source})`, { cause: e });
+    const deadline = Date.now() + o.timeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      const left = Math.max(1, deadline - Date.now());
+      const pause = 250 * 2 ** (attempt - 1) + Math.floor(Math.random() * 100);
+      const again = attempt < 3 && pause + 500 < left;
+      try {
+        const ans = await apiRequest(
+          access,
+          path,
+          { method, path, body: body ? JSON.stringify(body) : undefined, timeoutMs: left, readOk },
+          { accept: "application/json", ...(body ? { "content-type": "application/json" } : {}) },
+        );
+        if (ans.status === 503 && again) {
+          await sleep(ans.retryAfter !== undefined ? Math.min(ans.retryAfter * 1000, left - 500) : pause);
+          continue;
+        }
+        return ans;
+      } catch (e) {
+        if (e instanceof ListFormatError) throw notApiserver(what, { status: 200, contentType: "" }, `a whole JSON list (${e.message})`, e);
+        const code = errorCode(e) ?? "";
+        if (again && !isTimeout(e) && ["ECONNREFUSED", "ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED"].includes(code)) {
+          await sleep(pause);
+          continue;
+        }
+        throw new RunError(`cannot reach the apiserver at ${access.server.origin} to ${what}: ${networkReason(e)} (${access.source})`, { cause: e });
+      }
     }
   };
   /** The answer's value (a parsed object, or what `readOk` made of a list), undefined for 404; errors thrown. */

@@ -28,6 +28,8 @@ export interface AccessRequest {
   color: boolean;
   concurrency: number;
   chunkSize: number;
+  /** --timeout: the whole run's limit (no new target is started after it); undefined: none. */
+  runTimeoutMs?: number | undefined;
 }
 
 /** Which replicas of a component: `set`, `get` and `reset` select them the same way. */
@@ -53,6 +55,7 @@ export interface RawAccessOptions {
   serviceAccount?: string;
   output: string;
   requestTimeout: string;
+  timeout?: string;
   insecureSkipTlsVerify?: boolean;
   concurrency: string;
   chunkSize: string;
@@ -97,6 +100,7 @@ export function accessOptions(cmd: Command, { concurrency = true }: { concurrenc
     .option("--service-account <namespace/name>", "mint a 10-minute token for this ServiceAccount (TokenRequest API) and act as it")
     .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"))
     .option("--request-timeout <duration>", "how long each network step may take (e.g. 10s, 1m)", "30s")
+    .option("--timeout <duration>", "the whole run's limit: after it no new target is started, and the ones not reached are reported (e.g. 2m; default: none)")
     .option("--insecure-skip-tls-verify", "do not verify server certificates (the apiserver's, and direct endpoints')");
   if (concurrency) cmd.option("--concurrency <n>", "how many targets to reach at once", String(DEFAULT_CONCURRENCY));
   else cmd.addOption(new Option("--concurrency <n>").default(String(DEFAULT_CONCURRENCY)).hideHelp());
@@ -125,6 +129,7 @@ export function validateAccess(o: RawAccessOptions, env: NodeJS.ProcessEnv): Acc
     serviceAccount: o.serviceAccount !== undefined ? serviceAccountName(o.serviceAccount) : undefined,
     insecureSkipTlsVerify: o.insecureSkipTlsVerify === true,
     timeoutMs: parseDuration(o.requestTimeout),
+    runTimeoutMs: o.timeout !== undefined ? parseDuration(o.timeout, "--timeout", 24 * 3_600_000, "2m, 90s or 1h") : undefined,
     output: o.output === "json" ? "json" : "table",
     color: o.color !== false && !env.NO_COLOR,
     concurrency,

@@ -1,11 +1,11 @@
 // session: the core every command runs on. Cluster access (the identity, a minted
 // ServiceAccount, masking of secrets), and discovery feeding a bounded fan-out with progress.
 
-import { fanOut, TargetFeed } from "./apply.js";
+import { fanOut, interrupted, TargetFeed } from "./apply.js";
 import { ConfigError } from "./errors.js";
 import type { Access } from "./http.js";
 import { BARE_SOURCE, bareAccess, freshCredentials, kubeApi, loadAccess, withServiceAccount, type DoctorApi, type KubeApi, type RecordApi } from "./kube.js";
-import type { AccessRequest, TargetRequest } from "./options.js";
+import { formatDuration, type AccessRequest, type TargetRequest } from "./options.js";
 import { planTargets, type Target } from "./plan.js";
 
 /** A full garbage collection every this many finished targets keeps a fleet run's memory flat. */
@@ -33,10 +33,20 @@ export class Session {
 
   readonly req: AccessRequest;
   readonly io: Io;
+  /** Aborted by Ctrl-C / SIGTERM, or when --timeout passes: no new target is started after it. */
+  readonly stop: AbortSignal | undefined;
 
   constructor(req: AccessRequest, io: Io) {
     this.req = req;
     this.io = io;
+    const limit = req.runTimeoutMs !== undefined ? AbortSignal.timeout(req.runTimeoutMs) : undefined;
+    this.stop = limit && io.signal ? AbortSignal.any([io.signal, limit]) : (limit ?? io.signal);
+  }
+
+  /** Why a target was not reached: the interrupt, or --timeout. */
+  notAttempted(t: Target): Target {
+    const timedOut = this.stop?.aborted && !this.io.signal?.aborted;
+    return interrupted(t, timedOut ? `--timeout ${formatDuration(this.req.runTimeoutMs!)} passed` : "interrupted");
   }
 
   /**
@@ -183,7 +193,7 @@ export class Session {
       targets,
       {
         concurrency: this.req.concurrency,
-        signal: interruptible ? io.signal : undefined,
+        signal: interruptible ? this.stop : undefined,
         onResult: (_r, done, total) => {
           if (progress && (shown || done > 1)) {
             shown = true;

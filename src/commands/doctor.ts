@@ -4,7 +4,7 @@
 // component answers without acting (406 "unsupported http method": the endpoint is served).
 
 import type { Command } from "commander";
-import { classifyAnswer, classifyError, interrupted } from "../apply.js";
+import { classifyAnswer, classifyError } from "../apply.js";
 import { COMPONENTS, parseVersion, type Component } from "../components.js";
 import { NothingMatchedError } from "../errors.js";
 import { FLAGS_PATH, withDeadline, type HttpAnswer } from "../http.js";
@@ -137,7 +137,7 @@ export async function runDoctor(req: DoctorRequest, io: Io): Promise<number> {
         });
       }
       const sel = { component: c, nodes: [], pods: [], direct: false, sendTokenToNodes: false, includeNotReady: false };
-      const { results, warnings, discoveryError } = await session.onTargets(sel, "checking", (t) => probe(session, req, t), async (t) => found(t, interrupted(t)));
+      const { results, warnings, discoveryError } = await session.onTargets(sel, "checking", (t) => probe(session, req, t), async (t) => found(t, session.notAttempted(t)));
       for (const w of warnings) findings.push({ component: c.name, kind: "discovery", check: "find every replica", severity: "required", ok: false, verdict: "incomplete", message: w, hint: null, target: null });
       if (discoveryError !== undefined) {
         const e = discoveryError as Error;

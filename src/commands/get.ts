@@ -2,7 +2,6 @@
 // written, and the change kvlog recorded since (upstream cannot tell the live level).
 
 import type { Command } from "commander";
-import { interrupted } from "../apply.js";
 import { KvlogError } from "../errors.js";
 import { probeStartup, type Startup } from "../levels.js";
 import {
@@ -116,7 +115,7 @@ export async function runGet(req: GetRequest, io: Io): Promise<number> {
       const startup = await probeStartup(t, session.access, req.timeoutMs);
       return { ...base, ok: true, skipped: false, outcome: "ok", message: "", startup };
     };
-    const { results, warnings: found, discoveryError } = await session.onTargets(req, "reading", view, (t) => view(interrupted(t)));
+    const { results, warnings: found, discoveryError } = await session.onTargets(req, "reading", view, (t) => view(session.notAttempted(t)));
     if (discoveryError !== undefined && results.length === 0) throw discoveryError;
     const shown = results.map((r) => ({ ...r, message: session.redact(r.message), startup: { ...r.startup, source: session.redact(r.startup.source) } }));
     const all = [...found, ...warnings].map((w) => session.redact(w));

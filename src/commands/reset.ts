@@ -3,7 +3,7 @@
 // record, e.g. because the kvlog that made it was killed; safe to run from a CronJob.
 
 import type { Command } from "commander";
-import { applyOne, interrupted, type Result } from "../apply.js";
+import { applyOne, type Result } from "../apply.js";
 import { COMPONENTS, type Component, type ComponentName } from "../components.js";
 import { KvlogError, NothingMatchedError, UsageError } from "../errors.js";
 import { probeStartup } from "../levels.js";
@@ -216,7 +216,7 @@ async function resetTargets(
     const r = await applyOne(t, { ...base, level: back.level });
     return { ...r, before: overrides.get(t.id)?.level ?? null, message: r.ok && !req.dryRun ? `level put back to ${back.level} (${back.source})` : r.message };
   };
-  const out = await session.onTargets(sel, req.dryRun ? "resolving" : "resetting", work, (t) => applyOne(interrupted(t), { ...base, level: 0 }), filter);
+  const out = await session.onTargets(sel, req.dryRun ? "resolving" : "resetting", work, (t) => applyOne(session.notAttempted(t), { ...base, level: 0 }), filter);
   const done = new Set(out.results.filter((r) => r.ok && overrides.has(r.id)).map((r) => r.id));
   if (done.size > 0 && !req.dryRun && session.api) {
     await updateRecord(session.api, sel.component.name, (data) => editRecord(data, { remove: done })).catch((e: unknown) =>

@@ -2,7 +2,7 @@
 // cluster, and with --for put each one back when the time is up (or at Ctrl-C / SIGTERM).
 
 import type { Command } from "commander";
-import { applyOne, interrupted, type Result } from "../apply.js";
+import { applyOne, type Result } from "../apply.js";
 import { KvlogError, UsageError } from "../errors.js";
 import { probeStartup, type Startup } from "../levels.js";
 import {
@@ -160,7 +160,7 @@ export async function runSet(req: SetRequest, io: Io): Promise<number> {
         byId.set(t.id, t);
         return work(t);
       },
-      (t) => applyOne(interrupted(t), opts),
+      (t) => applyOne(session.notAttempted(t), opts),
     );
     // Discovery failed before anything was tried: one error line, as for any run-ending error.
     if (discoveryError !== undefined && results.length === 0) throw discoveryError;

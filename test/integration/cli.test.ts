@@ -413,6 +413,28 @@ describe("every failure is classified, and never hides the others", () => {
     }
   });
 
+  it("--timeout: the whole run's limit; the target in flight finishes, the rest are reported as not attempted, exit 1", async () => {
+    const f = await startFakeCluster({
+      nodes: [{ name: "n-1" }, { name: "n-2" }, { name: "n-3" }],
+      behaviour: { "kubelet/n-1": { mode: "hang" } },
+    });
+    try {
+      const started = Date.now();
+      const r = await kvlog(["set", "kubelet", "4", "--concurrency", "1", "--request-timeout", "3s", "--timeout", "1s", "-o", "json"], { KUBECONFIG: f.kubeconfig("admin") }, 30_000);
+      expect(Date.now() - started, "bounded by the step in flight (3 s), not by the run").toBeLessThan(8_000);
+      expect(r.code).toBe(1);
+      expect(r.json().results.map((x: any) => [x.id, x.outcome])).toEqual([
+        ["kubelet/n-1", "timeout"],
+        ["kubelet/n-2", "interrupted"],
+        ["kubelet/n-3", "interrupted"],
+      ]);
+      expect(r.json().results[1].message).toBe("not attempted: --timeout 1s passed before kvlog reached it (its level is unchanged)");
+      expect(f.level("kubelet/n-2")).toBeUndefined();
+    } finally {
+      await f.close();
+    }
+  });
+
   it("Ctrl-C: the target in flight finishes, the others are reported as not attempted, exit 130", async () => {
     const f = await startFakeCluster({
       nodes: [{ name: "n-1" }, { name: "n-2" }, { name: "n-3" }],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyAll, classifyAnswer, classifyError, TargetFeed, type Result } from "../../src/apply.js";
+import { applyAll, classifyAnswer, classifyError, MAX_ATTEMPTS, retryAnswer, retryError, TargetFeed, type Result } from "../../src/apply.js";
 import { TunnelError, TunnelRefusedError } from "../../src/portforward.js";
 import type { Target } from "../../src/plan.js";
 import type { HttpAnswer } from "../../src/http.js";
@@ -119,16 +119,18 @@ describe("classifyError", () => {
   });
 });
 
+/** A channel whose answers `fn` makes; every request and close is logged. */
+const channel = (fn: () => Promise<HttpAnswer>, log: string[], id: string): Channel => ({
+  url: `https://x/${id}`,
+  send: async (o) => {
+    log.push(`${o.method} ${o.path} ${JSON.stringify(o.body)}`);
+    return fn();
+  },
+  close: async () => void log.push(`close ${id}`),
+});
+
 describe("applyAll", () => {
   const targets: Target[] = Array.from({ length: 7 }, (_, i) => ({ ...kubelet, id: `kubelet/n${i}`, node: `n${i}` }));
-  const channel = (fn: () => Promise<HttpAnswer>, log: string[], id: string): Channel => ({
-    url: `https://x/${id}`,
-    send: async (o) => {
-      log.push(`${o.method} ${o.path} ${JSON.stringify(o.body)}`);
-      return fn();
-    },
-    close: async () => void log.push(`close ${id}`),
-  });
 
   it("never runs more than the concurrency at once, keeps order, one failure hides nothing", async () => {
     let running = 0;
@@ -154,7 +156,9 @@ describe("applyAll", () => {
     expect(results.map((r) => r.id)).toEqual(targets.map((t) => t.id));
     expect(results.map((r) => r.outcome)).toEqual(["set", "set", "set", "connection-refused", "set", "set", "set"]);
     expect(results[3]).toMatchObject({ ok: false, errorCode: "ECONNREFUSED", httpStatus: null });
-    expect(log.filter((l) => l.startsWith("PUT"))).toEqual(Array(7).fill('PUT /debug/flags/v "3"'));
+    // The refused one was tried again while its 1 s allowed (a refused connection may pass).
+    expect(results[3]!.attempts).toBe(2);
+    expect(log.filter((l) => l.startsWith("PUT"))).toEqual(Array(8).fill('PUT /debug/flags/v "3"'));
     expect(log.filter((l) => l.startsWith("close"))).toHaveLength(7);
   });
 
@@ -237,5 +241,45 @@ describe("applyAll", () => {
       open: () => { throw new Error("must not open"); },
     });
     expect(results[0]).toMatchObject({ outcome: "missing", ok: false, message: 'node "x" not found' });
+  });
+});
+
+describe("retries: what is tried again, how often, within the target's time", () => {
+  const t = { id: "kube-scheduler/kube-system/s", component: "kube-scheduler", via: "port-forward", authenticates: true, scheme: "https", port: 10259, namespace: "kube-system", pod: "s" } as Target;
+  const proxied = { ...t, id: "kubelet/n", component: "kubelet", via: "node-proxy", node: "n" } as Target;
+
+  it("429 always, 503 with Retry-After or from the component itself; never a node proxy's dial failure or a 4xx", () => {
+    expect(retryAnswer(t, { ...plain(429, "slow down"), retryAfter: 2 }, 1, 30_000)).toBe(2000);
+    expect(retryAnswer(t, plain(503, "unavailable"), 1, 30_000)).toBeGreaterThanOrEqual(250);
+    expect(retryAnswer(proxied, plain(503, "error trying to reach service: dial tcp: no route to host"), 1, 30_000)).toBeUndefined();
+    expect(retryAnswer(proxied, { ...plain(503, "shutting down"), retryAfter: 1 }, 1, 30_000)).toBe(1000);
+    for (const status of [400, 401, 403, 404, 405, 406, 500]) expect(retryAnswer(t, plain(status, "x"), 1, 30_000), String(status)).toBeUndefined();
+    expect(retryAnswer(t, { ...plain(429, "x"), retryAfter: 1 }, MAX_ATTEMPTS, 30_000), "attempts used up").toBeUndefined();
+    expect(retryAnswer(t, { ...plain(429, "x"), retryAfter: 10 }, 1, 3000), "Retry-After past the deadline").toBeUndefined();
+  });
+
+  it("connection failures before an answer are tried again; a timeout is not", () => {
+    for (const code of ["ECONNREFUSED", "ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]) expect(retryError(Object.assign(new Error(code), { code }), 1, 30_000), code).toBeDefined();
+    expect(retryError(Object.assign(new Error("t"), { code: "UND_ERR_HEADERS_TIMEOUT" }), 1, 30_000)).toBeUndefined();
+    expect(retryError(Object.assign(new Error("bad cert"), { code: "ERR_TLS_CERT_ALTNAME_INVALID" }), 1, 30_000)).toBeUndefined();
+    expect(retryError(Object.assign(new Error("r"), { code: "ECONNREFUSED" }), 1, 600), "no time left for another try").toBeUndefined();
+  });
+
+  it("a component that refuses once, then answers, is set, with its attempts counted", async () => {
+    let n = 0;
+    const log: string[] = [];
+    const [r] = await applyAll([t], {
+      level: 4,
+      access: undefined,
+      timeoutMs: 5000,
+      concurrency: 1,
+      dryRun: false,
+      open: (x) =>
+        channel(async () => {
+          if (n++ === 0) throw Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+          return plain(200, "successfully set klog.logging.verbosity to 4\n");
+        }, log, x.id),
+    });
+    expect(r).toMatchObject({ outcome: "set", ok: true, attempts: 2 });
   });
 });
