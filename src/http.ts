@@ -4,7 +4,10 @@
 // network failure is described. Imports nothing of kvlog's own.
 
 import tls from "node:tls";
-import { Agent, buildConnector, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
+import Agent from "undici/lib/dispatcher/agent.js";
+import buildConnector from "undici/lib/core/connect.js";
+import dispatchRequest from "undici/lib/api/api-request.js";
 import { ProxyError, proxyConnect, proxyFor, type Proxies } from "./proxy.js";
 
 /** The path every component serves. */
@@ -155,7 +158,7 @@ function proxiedConnector(tlsOptions: buildConnector.BuildOptions, proxies: Prox
 
 /** Sends one request through a dispatcher and reads its answer, bounded by `opts.maxBytes`. */
 export async function request(dispatcher: Dispatcher, url: URL, headers: Record<string, string>, opts: SendOptions): Promise<HttpAnswer> {
-  const res = await dispatcher.request({
+  const res = await dispatchRequest.call(dispatcher, {
     origin: url.origin,
     path: url.pathname + url.search,
     method: opts.method as Dispatcher.HttpMethod,

@@ -5,7 +5,7 @@
 // Every way can send any method, so `get`-style probes fit the same code.
 
 import tls from "node:tls";
-import { Client } from "undici";
+import Client from "undici/lib/dispatcher/client.js";
 import { displayUrl, FLAGS_PATH, joinUrl, newDispatcher, request, secureContextFor, sleep, type Access, type Credentials, type HttpAnswer, type SendOptions } from "./http.js";
 import { apiRequest, freshCredentials, MAX_THROTTLE_RETRIES, throttleWait } from "./kube.js";
 import { openTunnel, portForwardUrl, TunnelRefusedError } from "./portforward.js";

@@ -147,7 +147,8 @@ export async function runDoctor(req: DoctorRequest, io: Io): Promise<number> {
         const severity = none && !req.named ? "optional" : "required";
         findings.push({ component: c.name, kind: "discovery", check: "find the targets", severity, ok: false, verdict: none ? "none-found" : "failed", message: session.redact(e.message), hint: null, target: null });
       } else {
-        findings.push({ component: c.name, kind: "discovery", check: "find the targets", severity: "required", ok: true, verdict: "ok", message: `${results.length} target(s)`, hint: null, target: null });
+        const down = results.filter((f) => f.verdict === "skipped").length;
+        findings.push({ component: c.name, kind: "discovery", check: "find the targets", severity: "required", ok: true, verdict: "ok", message: `${results.length} target(s)${down ? `, ${down} of them on nodes that are not ready` : ""}`, hint: null, target: null });
       }
       // Targets left out on purpose (nodes that are down) are one line, not one a node.
       const skipped = results.filter((f) => f.verdict === "skipped");
@@ -223,12 +224,15 @@ async function probe(session: Session, req: DoctorRequest, t: Target): Promise<F
     if (ans.status === 406 && /unsupported http method/.test(ans.body)) {
       return found(t, t, { ok: true, verdict: "ready", message: `serves ${FLAGS_PATH} (a GET answered 406, as upstream does)` });
     }
-    if (ans.status === 403 && t.via !== "node-proxy") {
+    if (ans.status === 403) {
+      // The probe is a GET: it needs get where a change needs put/update (the permissions above
+      // say whether the change itself is allowed).
+      const rule = t.via === "node-proxy" ? `apiGroups [""] resources ["nodes/proxy"] verbs ["get"]` : `nonResourceURLs ["${FLAGS_PATH}"] verbs ["get"]`;
       return found(t, t, {
         severity: "optional",
         verdict: "cannot-probe",
         message: `the GET probe was forbidden (403), so doctor cannot tell whether ${FLAGS_PATH} is served`,
-        hint: `grant nonResourceURLs ["${FLAGS_PATH}"] verbs ["get"] for the probe (kvlog rbac has it)`,
+        hint: `grant ${rule} for the probe (kvlog rbac has it)`,
       });
     }
     const c = classifyAnswer(t, 0, ans);

@@ -109,7 +109,7 @@ describe("kvlog doctor on real components", () => {
       expect(r.code, `${who}: ${r.stderr}`).toBe(1);
       expect(r.doc).toMatchObject({ kind: "DoctorResult", ok: false, serverVersion: expect.stringMatching(/^v1\./), summary: { problems: 1 } });
       expect(r.doc.results.filter((f: any) => f.kind === "permission" && !f.ok), who).toEqual([]);
-      const targets = verdicts(r.doc, "target").filter(([, id]: string[]) => !/not ready/.test(id));
+      const targets = verdicts(r.doc, "target").filter(([, id]: string[]) => !/not ready/.test(id ?? ""));
       expect(targets).toEqual(
         expect.arrayContaining([
           ["kube-apiserver", "kube-apiserver/10.222.0.1:6443", "ready"],

@@ -343,7 +343,7 @@ export function defaultPods(nodes: FakeNodeSpec[] = defaultNodes()): FakePodSpec
 }
 
 export const KVLOG_RULES: FakeRule[] = [
-  { nonResourceURLs: ["/debug/flags/v"], verbs: ["put"] },
+  { nonResourceURLs: ["/debug/flags/v"], verbs: ["get", "put"] },
   { resources: ["nodes/proxy"], verbs: ["update", "get"] },
   { resources: ["nodes"], verbs: ["get", "list"] },
   { resources: ["pods"], verbs: ["get", "list"] },
