@@ -6,6 +6,7 @@
 import v8 from "node:v8";
 import vm from "node:vm";
 import { Command, CommanderError } from "commander";
+import { completionCommand, runComplete, runCompletion, type CompleteRequest, type CompletionRequest } from "./commands/completion.js";
 import { doctorCommand, runDoctor, type DoctorRequest } from "./commands/doctor.js";
 import { getCommand, runGet, type GetRequest } from "./commands/get.js";
 import { rbacCommand, runRbac, type RbacRequest } from "./commands/rbac.js";
@@ -24,7 +25,7 @@ export type { Io } from "./session.js";
 
 export const VERSION = "0.1.0";
 
-export type Request = SetRequest | GetRequest | ResetRequest | StatusRequest | DoctorRequest | RbacRequest;
+export type Request = SetRequest | GetRequest | ResetRequest | StatusRequest | DoctorRequest | RbacRequest | CompletionRequest | CompleteRequest;
 
 /** The exit code after an interrupt, as shells report SIGINT. */
 export const EXIT_INTERRUPTED = 130;
@@ -65,6 +66,7 @@ Run 'kvlog <command> --help' for every flag.`,
     statusCommand(root, onParsed, io.env),
     doctorCommand(root, onParsed, io.env),
     rbacCommand(root, onParsed),
+    completionCommand(root, onParsed),
   ];
   for (const c of commands) c.exitOverride().configureOutput(output);
   return root;
@@ -126,6 +128,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
         return await runDoctor(req, io);
       case "rbac":
         return runRbac(req, io);
+      case "completion":
+        return runCompletion(req, io);
+      case "__complete":
+        return await runComplete(req, io);
     }
   } catch (e) {
     // Secrets are masked where they are known (each command's session); run-ending errors carry none.
