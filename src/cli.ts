@@ -95,7 +95,7 @@ export function parseArgs(argv: string[], io: Io): Request | undefined {
   return request;
 }
 
-const COMMANDS = ["set", "get", "reset", "status", "doctor", "rbac"];
+const COMMANDS = ["set", "get", "reset", "status", "doctor", "rbac", "completion"];
 
 function commanderMessage(e: CommanderError, argv: string[]): string {
   let msg = e.message.replace(/^error: /, "");

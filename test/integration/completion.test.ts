@@ -1,8 +1,8 @@
 // `kvlog completion bash|zsh|fish` run in each of those shells, and kubectl_complete-kvlog as
 // kubectl runs it, against the simulated cluster (node names) and a kubeconfig written here
 // (context names). Every shell must be installed: a missing one fails, it is never skipped
-// (Windows aside, which has none of them). The round trip through kubectl itself runs where
-// kubectl is on PATH.
+// (Windows aside, which has none of them). The round trip through kubectl itself is in the
+// e2e suite (test/e2e/completion.e2e.test.ts), which always has a kubectl.
 //
 // bash: the completion function driven with COMP_WORDS/COMP_CWORD/COMP_LINE/COMP_POINT as bash
 //   sets them (a word split at = and :, as bash does). zsh: compinit, the script sourced (and
@@ -403,12 +403,7 @@ registerHooks({ load(url, context, next) { if (url.endsWith("/kubeconfig.js")) p
       expect(r.ms).toBeLessThan(3000);
     });
 
-    // kubectl itself, when the machine has one: `kubectl __complete kvlog ...` is what its shell
-    // scripts run on TAB; it finds kubectl-kvlog and kubectl_complete-kvlog on PATH.
-    const kubectl = which("kubectl");
-    it.skipIf(!kubectl)("through kubectl __complete (kubectl on PATH)", async () => {
-      expect((await run(kubectl!, ["__complete", "kvlog", "set", "kubelet", "5", "--context", "fake", "--node", ""])).stdout).toBe("cp-1\nworker-1\n:4\n");
-      expect((await run(kubectl!, ["__complete", "kvlog", "set", "sch"])).stdout).toBe("scheduler\tkube-scheduler\n:4\n");
-    });
+    // The round trip through kubectl itself (`kubectl __complete kvlog ...`) is in the e2e suite,
+    // which always has the kubectl built for the local cluster (test/e2e/completion.e2e.test.ts).
   });
 });
