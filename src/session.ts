@@ -104,9 +104,12 @@ export class Session {
 
   /** Secrets never reach output: any credential value that shows up in a message is masked. */
   redact(s: string): string {
+    const secrets = this.secrets();
     let out = s;
-    for (const secret of this.secrets()) if (out.includes(secret)) out = out.split(secret).join("<redacted>");
-    return out;
+    for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join("<redacted>");
+    // A message cut short (a component's answer, an apiserver's status) may end, or begin, in the
+    // middle of a secret: any run of 8 or more token characters found inside a secret goes too.
+    return out.replace(/[A-Za-z0-9._~+/=-]{8,}/g, (run) => (secrets.some((x) => x.includes(run)) ? "<redacted>" : run));
   }
 
   private secrets(): string[] {

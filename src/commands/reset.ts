@@ -175,7 +175,10 @@ export async function runReset(req: ResetRequest, io: Io): Promise<number> {
       return failure instanceof KvlogError ? Math.max(failure.exitCode, 1) : 1;
     }
     if (io.signal?.aborted) return 130;
-    return failed === 0 ? 0 : 1;
+    // --expired works from the record: one it could not read is a failure (a CronJob whose token
+    // was revoked must not keep passing), as for kvlog status.
+    const unread = req.expired !== undefined && warnings.some((w) => w.startsWith("the record of "));
+    return failed === 0 && !unread ? 0 : 1;
   });
 }
 
