@@ -2,7 +2,7 @@
 // ServiceAccount, masking of secrets), and discovery feeding a bounded fan-out with progress.
 
 import { fanOut, interrupted, TargetFeed } from "./apply.js";
-import { ConfigError } from "./errors.js";
+import { ConfigError, KvlogError } from "./errors.js";
 import type { Access } from "./http.js";
 import { BARE_SOURCE, bareAccess, freshCredentials, kubeApi, loadAccess, withServiceAccount, type DoctorApi, type KubeApi, type RecordApi } from "./kube.js";
 import { formatDuration, type AccessRequest, type TargetRequest } from "./options.js";
@@ -41,6 +41,15 @@ export class Session {
     this.io = io;
     const limit = req.runTimeoutMs !== undefined ? AbortSignal.timeout(req.runTimeoutMs) : undefined;
     this.stop = limit && io.signal ? AbortSignal.any([io.signal, limit]) : (limit ?? io.signal);
+  }
+
+  /**
+   * Discovery failed part-way (a later page refused or unreachable) after some targets were
+   * worked on and reported: one line, and the run's exit code (at least 1).
+   */
+  discoveryStopped(done: number, e: unknown): number {
+    this.io.stderr.write(`kvlog: discovery stopped after ${done} target(s): ${this.redact(e instanceof Error ? e.message : String(e))}\n`);
+    return e instanceof KvlogError ? Math.max(e.exitCode, 1) : 1;
   }
 
   /** Why a target was not reached: the interrupt, or --timeout. */

@@ -2,7 +2,6 @@
 // written, and the change kvlog recorded since (upstream cannot tell the live level).
 
 import type { Command } from "commander";
-import { KvlogError } from "../errors.js";
 import { probeStartup, type Startup } from "../levels.js";
 import {
   accessOptions,
@@ -139,11 +138,7 @@ export async function runGet(req: GetRequest, io: Io): Promise<number> {
       io.stdout.write(table(["TARGET", "NODE", "STARTUP", "SOURCE", "KVLOG CHANGE"], rows, session.colorOn(io.stdout)));
     }
     for (const w of all) io.stderr.write(`warning: ${w}\n`);
-    if (discoveryError !== undefined) {
-      const e = discoveryError;
-      io.stderr.write(`kvlog: discovery stopped after ${results.length} target(s): ${session.redact(e instanceof Error ? e.message : String(e))}\n`);
-      return e instanceof KvlogError ? Math.max(e.exitCode, 1) : 1;
-    }
+    if (discoveryError !== undefined) return session.discoveryStopped(results.length, discoveryError);
     return shown.some((r) => !r.ok && !r.skipped) ? 1 : 0;
   });
 }

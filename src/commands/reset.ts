@@ -5,7 +5,7 @@
 import type { Command } from "commander";
 import { applyOne, type Result } from "../apply.js";
 import { COMPONENTS, type Component, type ComponentName } from "../components.js";
-import { KvlogError, NothingMatchedError, UsageError } from "../errors.js";
+import { NothingMatchedError, UsageError } from "../errors.js";
 import { probeStartup } from "../levels.js";
 import {
   accessOptions,
@@ -170,10 +170,7 @@ export async function runReset(req: ResetRequest, io: Io): Promise<number> {
     else io.stderr.write(`${failed === 0 ? chalk.green(`${succeeded} of ${shown.length} target(s) put back`) : chalk.red(`${failed} of ${shown.length} target(s) not put back, ${succeeded} put back`)}\n`);
     for (const w of all) io.stderr.write(`warning: ${w}\n`);
     for (const h of new Set(shown.filter((r) => !r.ok && !r.skipped && r.hint).map((r) => r.hint!))) io.stderr.write(`hint: ${h}\n`);
-    if (failure !== undefined) {
-      io.stderr.write(`kvlog: discovery stopped after ${results.length} target(s): ${session.redact(failure instanceof Error ? failure.message : String(failure))}\n`);
-      return failure instanceof KvlogError ? Math.max(failure.exitCode, 1) : 1;
-    }
+    if (failure !== undefined) return session.discoveryStopped(results.length, failure);
     if (io.signal?.aborted) return 130;
     // --expired works from the record: one it could not read is a failure (a CronJob whose token
     // was revoked must not keep passing), as for kvlog status.

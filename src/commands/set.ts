@@ -3,7 +3,7 @@
 
 import type { Command } from "commander";
 import { applyOne, type Result } from "../apply.js";
-import { KvlogError, UsageError } from "../errors.js";
+import { UsageError } from "../errors.js";
 import { probeStartup, type Startup } from "../levels.js";
 import {
   accessOptions,
@@ -197,12 +197,7 @@ export async function runSet(req: SetRequest, io: Io): Promise<number> {
     if (req.output === "json") for (const part of jsonParts(report)) io.stdout.write(part);
     else io.stdout.write(renderTable(report, session.colorOn(io.stdout)));
     io.stderr.write(renderSummary(report, session.colorOn(io.stderr)));
-    if (discoveryError !== undefined) {
-      // Failed part-way (a later page refused or unreachable): what was done is reported above.
-      const e = discoveryError;
-      io.stderr.write(`kvlog: discovery stopped after ${results.length} target(s): ${session.redact(e instanceof Error ? e.message : String(e))}\n`);
-      return e instanceof KvlogError ? Math.max(e.exitCode, 1) : 1;
-    }
+    if (discoveryError !== undefined) return session.discoveryStopped(results.length, discoveryError);
     if (results.some((r) => r.restore && !r.restore.ok && r.restore.outcome !== "superseded")) return 1;
     if (stoppedBy) return stoppedBy === "SIGTERM" ? 143 : 130;
     return exitCode(report);
