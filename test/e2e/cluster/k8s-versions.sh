@@ -26,6 +26,7 @@ K8S_OLDEST_SUPPORTED=v1.30.14
 #   FAKECRI_PROTO          gogo or v2: how k8s.io/cri-api's messages are generated (proto_*.go)
 #   KUBE_PROXY_MODE        nftables (beta and on by default from 1.31, GA 1.33) or iptables
 #   K8S_FEATURE_GATES      "Name=true,..." given to every component (flags or config featureGates)
+#   SCHEDULER_PROBES       "LIVENESS_PATH READINESS_PATH|-" of the scheduler's static pod
 #   KUBELET_CONFIG_DROP    KubeletConfiguration fields the release does not know (dropped from
 #                          manifests/kubelet-config.yaml; the kubelet refuses unknown fields)
 #   ETCD_VERSION_FOR_K8S   etcd to run with it (empty: versions.env's ETCD_VERSION)
@@ -79,6 +80,11 @@ k8s_profile() {
   # 1.36. Where it is alpha, turn it on so kvlog's /flagz reading meets each format.
   K8S_FEATURE_GATES=""
   (( m >= 32 && m <= 35 )) && K8S_FEATURE_GATES="ComponentFlagz=true"
+
+  # The scheduler's static pod probes (as kubeadm writes them): /livez and /readyz from 1.31;
+  # before, /healthz and no readiness probe ("-").
+  SCHEDULER_PROBES="/livez /readyz"
+  (( m <= 30 )) && SCHEDULER_PROBES="/healthz -"
 
   KUBELET_CONFIG_DROP=""
   (( m <= 30 )) && KUBELET_CONFIG_DROP+=" failCgroupV1"   # 1.31+

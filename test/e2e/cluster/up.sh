@@ -48,10 +48,32 @@ trap on_exit EXIT
 # ---------------------------------------------------------------------------
 stage_begin preflight
 [[ $EUID == 0 ]] || die "up.sh must run as root (network namespaces, nft, kubelet)"
+[[ -x $BUILD_SH && -f $VERSIONS_ENV ]] || die "no $BUILD_SH or $VERSIONS_ENV (set KVLOG_E2E_BUILD_HOME)"
+# shellcheck source=/dev/null
+. "$VERSIONS_ENV"
+# The Kubernetes version (KVLOG_E2E_K8S_VERSION, else versions.env's) and everything that
+# differs by version (k8s-versions.sh: kube-proxy mode, feature gates, kubelet fields).
+# shellcheck source=k8s-versions.sh
+. "$CLUSTER_SRC/k8s-versions.sh"
+k8s_profile "${KVLOG_E2E_K8S_VERSION:-$K8S_VERSION}" || die "KVLOG_E2E_K8S_VERSION=${KVLOG_E2E_K8S_VERSION:-}: not a version the harness knows"
+export KVLOG_E2E_K8S_VERSION=$K8S_VERSION   # for build.sh
+# The profile's feature gates: --feature-gates for the apiserver, scheduler and
+# controller-manager, featureGates in the kubelet's and kube-proxy's config files.
+GATE_FLAGS=(); [[ -n $K8S_FEATURE_GATES ]] && GATE_FLAGS=(--feature-gates="$K8S_FEATURE_GATES")
+FEATURE_GATES_YAML="{$(sed 's/=/: /g; s/,/, /g' <<<"$K8S_FEATURE_GATES")}"
+export KUBE_PROXY_MODE FEATURE_GATES_YAML   # render fills @KUBE_PROXY_MODE@, @FEATURE_GATES_YAML@
+# kubelet_config_for NODE...: the kubelet config template rendered, less the fields this
+# release does not know (KUBELET_CONFIG_DROP).
+kubelet_config_for() {
+  local f drop=""
+  for f in $KUBELET_CONFIG_DROP; do drop+="/^$f:/d;"; done
+  render "$CLUSTER_SRC/manifests/kubelet-config.yaml" | sed "${drop:-b}"
+}
+proxy_tools=""; [[ $KUBE_PROXY_MODE == iptables ]] && proxy_tools="iptables-restore:iptables"
 need=()
 for pair in nft:nftables openssl:openssl jq:jq ip:iproute2 ss:iproute2 nsenter:util-linux \
             unshare:util-linux setsid:util-linux flock:util-linux conntrack:conntrack \
-            curl:curl perl:perl-base base64:coreutils haproxy:haproxy; do
+            curl:curl perl:perl-base base64:coreutils haproxy:haproxy $proxy_tools; do
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
 if [[ ${#need[@]} -gt 0 ]]; then
@@ -69,9 +91,6 @@ fi
   die "KVLOG_E2E_FLEET_NODES must be a number from 0 to 99999, not '$FLEET_COUNT'"
 [[ $FLEET_CONDITIONS == unknown || $FLEET_CONDITIONS == none ]] ||
   die "KVLOG_E2E_FLEET_CONDITIONS must be unknown or none, not '$FLEET_CONDITIONS'"
-[[ -x $BUILD_SH && -f $VERSIONS_ENV ]] || die "no $BUILD_SH or $VERSIONS_ENV (set KVLOG_E2E_BUILD_HOME)"
-# shellcheck source=/dev/null
-. "$VERSIONS_ENV"
 # Leftovers of an earlier run (or a failed one): tear them down first.
 if [[ -d $D/pids || -e /run/netns/${NODES[0]} || -e /run/netns/${NODES[1]} ]] || ip link show "$BRIDGE" >/dev/null 2>&1; then
   say "found state of an earlier run: running down.sh"
@@ -207,6 +226,7 @@ APISERVER_ARGS=(
   --requestheader-extra-headers-prefix=X-Remote-Extra- --requestheader-group-headers=X-Remote-Group
   --requestheader-username-headers=X-Remote-User
   --endpoint-reconciler-type=lease
+  "${GATE_FLAGS[@]}"
   --v="$LOG_V"
 )
 for k in "${!APISERVER_IPS[@]}"; do
@@ -278,8 +298,9 @@ grep -q '<!-- rbac:begin -->' "$REPO_ROOT/README.md" || die "README.md has no <!
 sed -n '/<!-- rbac:begin -->/,/<!-- rbac:end -->/p' "$REPO_ROOT/README.md" | grep -v -e '<!-- rbac:' -e '^\s*```' > "$rbac"
 rbac_json=$(kc create --dry-run=client -o json -f "$rbac") || die "cannot parse the kvlog RBAC in $rbac"
 sa_subject='[{"kind":"ServiceAccount","name":"kvlog","namespace":"kvlog-e2e"}]'
-rbac_json=$(jq --argjson s "$sa_subject" '
-  (if .kind == "List" then .items else [.] end) as $items
+# kubectl 1.36 prints several documents as one List, kubectl 1.30 as one object each: slurp either.
+rbac_json=$(jq -s --argjson s "$sa_subject" '
+  [.[] | if .kind == "List" then .items[] else . end] as $items
   | ($items | map(select(.kind == "ClusterRole")) | first | .metadata.name) as $role
   | $items
   | map(if .kind == "ClusterRoleBinding" or .kind == "RoleBinding" then .subjects = $s else . end)
@@ -396,6 +417,7 @@ SCHED_ARGS=(
   --bind-address=127.0.0.1
   --kubeconfig="$KCFG/kube-scheduler.kubeconfig"
   --leader-elect=true
+  "${GATE_FLAGS[@]}"
   --v="$LOG_V"
 )
 KCM_ARGS=(
@@ -415,6 +437,7 @@ KCM_ARGS=(
   --service-account-private-key-file="$PKI/sa.key"
   --service-cluster-ip-range="$SERVICE_CIDR"
   --use-service-account-credentials=true
+  "${GATE_FLAGS[@]}"
   --v="$LOG_V"
 )
 
@@ -426,10 +449,10 @@ for n in "${NODES[@]}"; do
   taints='[]'
   if [[ $n == "$CONTROL_PLANE_NODE" ]]; then
     taints='[{key: node-role.kubernetes.io/control-plane, effect: NoSchedule}]'
-    static_pod kube-scheduler 10259 /livez /readyz "$KCFG/kube-scheduler.kubeconfig" "${SCHED_ARGS[@]}" > "$nd/manifests/kube-scheduler.yaml"
+    static_pod kube-scheduler 10259 $SCHEDULER_PROBES "$KCFG/kube-scheduler.kubeconfig" "${SCHED_ARGS[@]}" > "$nd/manifests/kube-scheduler.yaml"
     static_pod kube-controller-manager 10257 /healthz - "$KCFG/kube-controller-manager.kubeconfig" "${KCM_ARGS[@]}" > "$nd/manifests/kube-controller-manager.yaml"
   fi
-  NODE=$n NODE_DIR=$nd PKI=$PKI CLUSTER_DNS=$CLUSTER_DNS TAINTS=$taints render "$CLUSTER_SRC/manifests/kubelet-config.yaml" > "$nd/kubelet-config.yaml"
+  NODE=$n NODE_DIR=$nd PKI=$PKI CLUSTER_DNS=$CLUSTER_DNS TAINTS=$taints kubelet_config_for > "$nd/kubelet-config.yaml"
   launch "fakecri-$n" --netns "$n" -- "$K8S_BIN/fakecri" --listen "$nd/fakecri.sock" --v="$LOG_V"
 done
 for n in "${NODES[@]}"; do
@@ -547,6 +570,7 @@ node_size() {
 sizes=$(for n in "${NODES[@]}"; do node_size "$n"; done; if (( FLEET_COUNT > 0 )); then node_size "${FLEET_PREFIX}00001"; fi)
 sizes=$(jq -s 'add' <<<"$sizes")
 jq -n --arg d "$D" --arg kv "$K8S_VERSION" --arg ev "$ETCD_VERSION" --arg kubectl "$KUBECTL" \
+  --argjson minor "$K8S_MINOR" --arg kpmode "$KUBE_PROXY_MODE" --arg gates "$K8S_FEATURE_GATES" \
   --arg local "$APISERVER_LOCAL" --arg nodesurl "$APISERVER_NODES" --arg host "$HOST_IP" \
   --arg cp "$CONTROL_PLANE_NODE" --arg rbacsrc "README.md" \
   --argjson kp "$kp_pods" --argjson sizes "$sizes" \
@@ -564,7 +588,8 @@ jq -n --arg d "$D" --arg kv "$K8S_VERSION" --arg ev "$ETCD_VERSION" --arg kubect
 ($nodes | map(. + $sizes[.name])) as $nodes
 | ("\($fprefix)00001") as $ffirstname
 | {
-  stateDir: $d, k8sVersion: $kv, etcdVersion: $ev, kubectl: $kubectl,
+  stateDir: $d, k8sVersion: $kv, k8sMinor: $minor, etcdVersion: $ev, kubectl: $kubectl,
+  kubeProxyMode: $kpmode, featureGates: (if $gates == "" then {} else ($gates | split(",") | map(split("=") | {(.[0]): (.[1] == "true")}) | add) end),
   kubeconfigs: {admin: "\($d)/admin.kubeconfig", kvlog: "\($d)/kvlog.kubeconfig",
                 nobody: "\($d)/nobody.kubeconfig", adminToken: "\($d)/admin-token.kubeconfig"},
   tokens: {kvlog: "\($d)/tokens/kvlog.token", nobody: "\($d)/tokens/nobody.token", admin: "\($d)/tokens/admin.token"},
