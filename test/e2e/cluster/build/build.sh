@@ -90,13 +90,6 @@ K8S_RECIPE="v2 CGO_ENABLED=0 -trimpath -tags $K8S_TAGS -ldflags -s -w +version $
 
 mkdir -p "$K8S_BIN" "$ETCD_BIN"
 
-# One build at a time per cache (the cluster scripts may call this too).
-exec 9>"$CACHE/.build.lock"
-if ! flock -n 9; then
-  echo "build.sh: another build holds $CACHE/.build.lock; waiting" >&2
-  flock 9
-fi
-
 hash_files() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
 # gen_module: write the wrapper module for K8S_VERSION into K8S_MOD (unless the one there was
@@ -242,8 +235,35 @@ build_one() {
   echo "build: $name $(( $(date +%s) - start ))s"
 }
 
-if [[ $module_only == 1 ]]; then gen_module >&2 && echo "$K8S_MOD"; exit; fi
+# is_cached NAME: the binary is there and its stamp matches (for Kubernetes binaries, only
+# when the wrapper module is already generated from the current inputs).
+gen_stamp_ok() {
+  [[ -f $K8S_MOD/go.sum && -f $K8S_MOD/.gen.stamp && "$(cat "$K8S_MOD/.gen.stamp")" == "$(gen_inputs | sha256sum | cut -d' ' -f1)" ]]
+}
+is_cached() {
+  local name=$1 out
+  if [[ $name == etcd ]]; then out=$ETCD_BIN/etcd; else gen_stamp_ok || return 1; out=$K8S_BIN/$name; fi
+  [[ $force == 0 && -x $out && -f $(dirname "$out")/.$name.stamp && "$(cat "$(dirname "$out")/.$name.stamp")" == "$(stamp_for "$name")" ]]
+}
+
 echo "build: Kubernetes $K8S_VERSION with $K8S_GOVERSION (tags $K8S_TAGS), etcd $ETCD_VERSION"
+# Everything wanted already built: done, without waiting for another build's lock.
+if [[ $module_only == 0 ]]; then
+  all=1
+  for w in "${want[@]}"; do is_cached "$w" || { all=0; break; }; done
+  if [[ $all == 1 ]]; then
+    for w in "${want[@]}"; do echo "build: $w 0s (cached)"; done
+    echo "build: total 0s"
+    exit 0
+  fi
+fi
+# One build at a time per cache, whatever the release (the cluster scripts call this too).
+exec 9>"$CACHE/.build.lock"
+if ! flock -n 9; then
+  echo "build.sh: another build holds $CACHE/.build.lock; waiting" >&2
+  flock 9
+fi
+if [[ $module_only == 1 ]]; then gen_module >&2 && echo "$K8S_MOD"; exit; fi
 total_start=$(date +%s)
 for name in "${ALL[@]}"; do
   for w in "${want[@]}"; do
