@@ -48,6 +48,17 @@ k8s_profile() {
   # k8s.io/sample-cli-plugin: nothing requires it and the proxy does not serve it.
   K8S_SKIP_REPLACE="k8s.io/sample-cli-plugin"
   K8S_TIDY_FLAGS=""
+  # staging_at MODULE VERSION: the proxy does not serve MODULE at K8S_STAGING_VERSION (403
+  # "This module version is not available"); take VERSION, the newest patch of the same
+  # minor that `go list -m -versions` lists (a patch release changes no API).
+  staging_at() { K8S_SKIP_REPLACE+=" $1"; K8S_EXTRA_REPLACE+=" $1=$1@$2"; }
+  if (( m == 31 )); then
+    staging_at k8s.io/endpointslice v0.31.13
+    staging_at k8s.io/kube-controller-manager v0.31.13
+    staging_at k8s.io/kube-scheduler v0.31.13
+    staging_at k8s.io/kube-proxy v0.31.11
+  fi
+  (( m == 32 )) && staging_at k8s.io/endpointslice v0.32.12
   if (( m == 29 )); then
     # Three staging modules are not served at v0.29.x (403 "This module version is not
     # available"): k8s.io/legacy-cloud-providers, k8s.io/endpointslice and
@@ -57,10 +68,9 @@ k8s_profile() {
     # at every build tag). See build/README.md, "1.29".
     K8S_EXTRA_TAGS=providerless
     K8S_TIDY_FLAGS=-e
-    K8S_SKIP_REPLACE+=" k8s.io/legacy-cloud-providers k8s.io/endpointslice k8s.io/kube-controller-manager"
-    K8S_EXTRA_REPLACE="k8s.io/legacy-cloud-providers=k8s.io/legacy-cloud-providers@v0.30.4"
-    K8S_EXTRA_REPLACE+=" k8s.io/endpointslice=k8s.io/endpointslice@v0.30.4"
-    K8S_EXTRA_REPLACE+=" k8s.io/kube-controller-manager=k8s.io/kube-controller-manager@v0.30.4"
+    staging_at k8s.io/legacy-cloud-providers v0.30.4
+    staging_at k8s.io/endpointslice v0.30.4
+    staging_at k8s.io/kube-controller-manager v0.30.4
   fi
 
   # fakecri: the CRI fake was k8s.io/kubernetes/pkg/kubelet/cri/remote/fake until 1.30, then
