@@ -40,12 +40,16 @@ const text = fc.oneof(
 const level = fc.oneof(fc.integer({ min: 0, max: MAX_LEVEL }).map(String), text);
 /** Flags with values drawn to be wrong as often as right; --endpoint only ever gets values that are not an http(s) URL. */
 const flag = fc.oneof(
-  fc.tuple(fc.constantFrom("--node", "--pod", "-l", "--selector", "-n", "--namespace", "--pod-selector", "--context", "--token", "--token-file", "--service-account", "--chunk-size", "--concurrency", "--request-timeout", "-o", "--output"), text).map(([f, v]) => [f, v]),
+  fc.tuple(
+    fc.constantFrom("--node", "--pod", "-l", "--selector", "-n", "--namespace", "--pod-selector", "--context", "--token", "--token-file", "--service-account", "--chunk-size", "--concurrency", "--request-timeout", "-o", "--output", "--for", "--restore-to", "--timeout", "--to", "--components"),
+    fc.oneof(text, fc.constantFrom("0", "0s", "10m", "1h30m", "25h", "1000h", "banana", "-5m", "1e3s")),
+  ).map(([f, v]) => [f, v]),
   fc.tuple(fc.constant("--endpoint"), fc.constantFrom("not a url", "ftp://x", "https://u:p@h:1", "", "//x")).map(([f, v]) => [f, v]),
-  fc.constantFrom(["--direct"], ["--dry-run"], ["--include-not-ready"], ["--send-token-to-nodes"], ["--insecure-skip-tls-verify"], ["--no-color"], ["--bogus"], ["-x"], ["--help"]),
+  fc.constantFrom(["--direct"], ["--dry-run"], ["--include-not-ready"], ["--send-token-to-nodes"], ["--insecure-skip-tls-verify"], ["--no-color"], ["--no-record"], ["--expired"], ["--bogus"], ["-x"], ["--help"]),
 );
+// Every command, `set` most often; without a kubeconfig (env is empty) none can reach a cluster.
 const argv = fc.tuple(
-  fc.oneof(fc.constant("set"), fc.constant("set"), fc.constant("set"), text),
+  fc.oneof(fc.constant("set"), fc.constant("set"), fc.constantFrom("get", "reset", "status", "doctor", "rbac", "completion"), text),
   fc.oneof(fc.constantFrom(...names), text),
   level,
   fc.array(flag, { maxLength: 5 }),
