@@ -1,7 +1,8 @@
 // The e2e matrix's one table (run by matrix.sh): test × Kubernetes version → pass / FAIL / n/a,
 // from each version's vitest JSON report (e2e.json) and times.json. A test that does not apply
-// to a version says why in its meta (`notApplicable`, set by the suite); each reason is listed
-// once under the table, and so is the first line of each failure.
+// to a version says why in its meta (`notApplicable`), one that asserted what that version does
+// differently says what (`versionBranch`, both set by the suite); each is listed once under the
+// table, and so is the first line of each failure.
 //
 //   node test/e2e/matrix-table.ts RESULTS_DIR VERSION...
 //
@@ -21,13 +22,20 @@ interface Assertion {
   fullName: string;
   status: string;
   failureMessages?: string[];
-  meta?: { notApplicable?: string };
+  meta?: { notApplicable?: string; versionBranch?: string };
 }
 interface Report {
   testResults: { assertionResults: Assertion[]; message?: string }[];
 }
 
-const [dir, ...versions] = process.argv.slice(2);
+const [dir, ...asked] = process.argv.slice(2);
+// Columns oldest first, whatever order the versions ran in.
+const semver = (v: string) => (v.match(/\d+/g) ?? []).map(Number);
+const versions = [...asked].sort((a, b) => {
+  const [x, y] = [semver(a), semver(b)];
+  for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? -1) !== (y[i] ?? -1)) return (x[i] ?? -1) - (y[i] ?? -1);
+  return 0;
+});
 if (!dir || versions.length === 0) {
   console.error("usage: matrix-table.ts RESULTS_DIR VERSION...");
   process.exit(2);
@@ -53,6 +61,11 @@ for (const v of versions) {
 }
 
 const reasons: string[] = [];
+const branches: string[] = [];
+const branch = (note: string) => {
+  if (!branches.includes(note)) branches.push(note);
+  return `pass (${String.fromCharCode(97 + branches.indexOf(note))})`;
+};
 const failures: string[] = [];
 const note = (reason: string) => {
   if (!reasons.includes(reason)) reasons.push(reason);
@@ -96,7 +109,7 @@ for (const name of order) {
     ...versions.map((v) => {
       const a = reports.get(v)?.get(name);
       if (!a) return "–";
-      if (a.status === "passed") return "pass";
+      if (a.status === "passed") return a.meta?.versionBranch ? branch(a.meta.versionBranch) : "pass";
       if (a.status === "failed") {
         const first = (a.failureMessages?.[0] ?? "").split("\n").find((l) => l.trim()) ?? "";
         failures.push(`- ${v} — ${name}: ${first.trim().slice(0, 300)}`);
@@ -113,6 +126,7 @@ const lines = [
   `|${head.map(() => "---").join("|")}|`,
   ...rows.map((r) => `| ${r.map(esc).join(" | ")} |`),
 ];
+if (branches.length > 0) lines.push("", "Passed on what this version does differently:", ...branches.map((b, i) => `- (${String.fromCharCode(97 + i)}) ${b}`));
 if (reasons.length > 0) lines.push("", "Not applicable:", ...reasons.map((r, i) => `${i + 1}. ${r}`));
 if (failures.length > 0) lines.push("", "Failures:", ...failures);
 const text = lines.join("\n") + "\n";
