@@ -145,7 +145,12 @@ function tunnelStream(ws: WebSocket): Duplex {
     },
     write(chunk: Buffer, _enc, cb) {
       if (ws.readyState !== WebSocket.OPEN) {
-        cb(new Error("port-forward tunnel is closed"));
+        // The kubelet reports a failed dial in the pod ("connection refused") and closes the
+        // tunnel within milliseconds of opening it, often before the first write: fail with its
+        // words (once the close has delivered them), not with a bare "closed".
+        const closed = (): void => cb(new TunnelError(errorText.trim() || "port-forward tunnel is closed"));
+        if (ws.readyState === WebSocket.CLOSED) closed();
+        else ws.once("close", closed);
         return;
       }
       ws.send(Buffer.concat([Buffer.from([0]), chunk]), { binary: true }, cb);

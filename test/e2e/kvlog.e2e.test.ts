@@ -801,11 +801,20 @@ async function loud(component: string, logs: LogSource[], marks: number[], poke:
 
 describe("fleet safety on real components: get, set --for, reset, status, the record", () => {
   const { on: proxyNode } = nodesWithProxy();
-  /** One target of each component (both apiserver replicas), with the selectors that narrow to it. */
+  // Earlier tests record their changes too (a lying node's kubelet, node-2): start from an empty record.
+  beforeAll(async () => {
+    for (const c of ["kube-apiserver", "kube-scheduler", "kube-controller-manager", "cloud-controller-manager", "kubelet", "kube-proxy"]) {
+      await kubectl(["-n", "kube-system", "patch", "configmap", `kvlog-${c}`, "--type=json", "-p", '[{"op":"remove","path":"/data"}]']).catch(() => {});
+    }
+  });
+  /**
+   * One target of each component (both apiserver replicas), with the selectors that narrow to it
+   * (the scheduler by name: an earlier test leaves a worker's rogue mirror pod labelled as one).
+   */
   const CASES: [alias: string, component: string, args: string[], node?: string][] = [
     ["apiserver", "kube-apiserver", []],
-    ["scheduler", "kube-scheduler", []],
-    ["kcm", "kube-controller-manager", []],
+    ["scheduler", "kube-scheduler", ["--pod", "kube-scheduler-kvlog-node-1"]],
+    ["kcm", "kube-controller-manager", ["--pod", "kube-controller-manager-kvlog-node-1"]],
     ["kubelet", "kubelet", ["--node", "kvlog-node-1"], "kvlog-node-1"],
     ["kube-proxy", "kube-proxy", ["--node", proxyNode!], proxyNode],
   ];
@@ -934,7 +943,7 @@ describe("fleet safety on real components: get, set --for, reset, status, the re
   });
 
   it("an identity that may change levels but not write the record: one warning line, the change still happens", async () => {
-    const r = await run(["set", "scheduler", String(BASE_LEVEL), "-o", "json"], recordlessKubeconfig);
+    const r = await run(["set", "scheduler", String(BASE_LEVEL), "--pod", "kube-scheduler-kvlog-node-1", "-o", "json"], recordlessKubeconfig);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.json().results[0]).toMatchObject({ ok: true, outcome: "set" });
     expect(r.json().record).toMatchObject({ written: false, name: "kube-system/kvlog-kube-scheduler" });
