@@ -28,7 +28,7 @@ K8S_OLDEST_SUPPORTED=v1.30.14
 #   K8S_FEATURE_GATES      "Name=true,..." given to every component (flags or config featureGates)
 #   SCHEDULER_PROBES       "LIVENESS_PATH READINESS_PATH|-" of the scheduler's static pod
 #   KUBELET_CONFIG_DROP    KubeletConfiguration fields the release does not know (dropped from
-#                          manifests/kubelet-config.yaml; the kubelet refuses unknown fields)
+#                          manifests/kubelet-config.yaml: a release that does not know a field would stop on it or warn)
 #   ETCD_VERSION_FOR_K8S   etcd to run with it (empty: versions.env's ETCD_VERSION)
 k8s_profile() {
   local v=$1

@@ -115,8 +115,9 @@ gen_module() {
   if [[ -f $K8S_MOD/go.sum && -f $K8S_MOD/.gen.stamp && "$(cat "$K8S_MOD/.gen.stamp")" == "$stamp" ]]; then return 0; fi
   local start=$SECONDS up info
   # The release's own go.mod, as the module proxy serves it.
-  info=$(cd "$CLUSTER_DIR" && GOFLAGS= GOTOOLCHAIN=local go mod download -json "k8s.io/kubernetes@$K8S_VERSION") ||
-    { echo "build: the module proxy does not serve k8s.io/kubernetes@$K8S_VERSION" >&2; return 1; }
+  # (with the release's toolchain: a go.mod asking for a newer Go is an error otherwise)
+  info=$(cd "$CLUSTER_DIR" && GOFLAGS= GOTOOLCHAIN=$K8S_GOTOOLCHAIN go mod download -json "k8s.io/kubernetes@$K8S_VERSION") ||
+    { echo "build: k8s.io/kubernetes@$K8S_VERSION: $(sed -n 's/^[[:space:]]*"Error": "\(.*\)",*$/\1/p' <<<"$info")" >&2; return 1; }
   up=$(sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p' <<<"$info")
   [[ -f $up ]] || { echo "build: no go.mod for k8s.io/kubernetes@$K8S_VERSION" >&2; return 1; }
   # go line: upstream's, at least 1.24 (for `tool`); GODEBUG defaults stay upstream's: its
