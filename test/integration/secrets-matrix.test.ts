@@ -237,10 +237,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   http.ServerResponse.prototype.end = origEnd;
-  await Promise.all([...Object.values(worlds).map((f) => f.close()), ...proxies.map((p) => p.close())]);
-  for (const s of servers) await new Promise<void>((r) => (s.closeAllConnections(), s.close(() => r())));
+  // Closing waits for connections a hanging target still holds: each close gets 5 s, then the
+  // process's own exit takes the rest (a close that hangs is not what this file tests).
+  const bounded = (p: Promise<unknown>) => Promise.race([p, new Promise((r) => setTimeout(r, 5000).unref())]);
+  await Promise.all([...Object.values(worlds).map((f) => bounded(f.close())), ...proxies.map((p) => bounded(p.close()))]);
+  await Promise.all(servers.map((s) => bounded(new Promise<void>((r) => (s.closeAllConnections(), s.close(() => r()))))));
   for (const d of [dir, home, tmp]) if (d) rmSync(d, { recursive: true, force: true });
-});
+}, 60_000);
 
 // ---------------------------------------------------------------------------------------------
 // Credentials, per kind and identity.
