@@ -36,11 +36,18 @@ export class Session {
   /** Aborted by Ctrl-C / SIGTERM, or when --timeout passes: no new target is started after it. */
   readonly stop: AbortSignal | undefined;
 
+  /** --timeout's own controller and timer, held here: a signal from AbortSignal.timeout() that only AbortSignal.any() refers to can be collected before it fires. */
+  private readonly limit = new AbortController();
+  private readonly limitTimer: NodeJS.Timeout | undefined;
+
   constructor(req: AccessRequest, io: Io) {
     this.req = req;
     this.io = io;
-    const limit = req.runTimeoutMs !== undefined ? AbortSignal.timeout(req.runTimeoutMs) : undefined;
-    this.stop = limit && io.signal ? AbortSignal.any([io.signal, limit]) : (limit ?? io.signal);
+    if (req.runTimeoutMs !== undefined) {
+      this.limitTimer = setTimeout(() => this.limit.abort("timeout"), req.runTimeoutMs);
+      this.limitTimer.unref();
+      this.stop = io.signal ? AbortSignal.any([io.signal, this.limit.signal]) : this.limit.signal;
+    } else this.stop = io.signal;
   }
 
   /**
@@ -130,6 +137,7 @@ export class Session {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.limitTimer);
     for (const a of this.used) await a.dispatcher.close().catch(() => {});
   }
 
