@@ -13,6 +13,7 @@
 // - prints one JSON document (`-o json`) or a COMPONENT CHECK RESULT DETAIL table, and no secret.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultPods, KVLOG_RULES, startFakeCluster, type FakeCluster, type FakeNodeSpec, type FakeRule } from "../fake/cluster.ts";
+import type { Finding } from "../../src/commands/doctor.js";
 import { kvlog, type CliRun } from "./run.ts";
 
 const SCHED = "kube-scheduler/kube-system/kube-scheduler-cp-1";
@@ -35,17 +36,6 @@ const CUSTOM = [
 ];
 const USERS = ["admin", "kvlog", "recordless", "nobody", ...CUSTOM.map((u) => u.name)];
 
-interface Finding {
-  component: string;
-  kind: "permission" | "discovery" | "target";
-  check: string;
-  severity: "required" | "optional";
-  ok: boolean;
-  verdict: string;
-  message: string;
-  hint: string | null;
-  target: { id: string; node: string | null; via: string } | null;
-}
 interface Doctor extends CliRun {
   results: Finding[];
   doc: any;
