@@ -8,6 +8,7 @@ import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync } 
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { kvlog, type CliRun } from "../integration/run.ts";
+import { kvlogIdentity, readmeRoles } from "./identities.ts";
 
 const exec = promisify(execFile);
 const STATE = process.env.KVLOG_E2E_DIR ?? "/tmp/kvlog-e2e";
@@ -72,29 +73,11 @@ beforeAll(async () => {
   const env = readFileSync(`${STATE}/env`, "utf8");
   kubectlBin = `${/^K8S_BIN=(.*)$/m.exec(env)![1]}/kubectl`;
   // The README's roles as they are, bound to kvlog-e2e/kvlog (as the main suite does).
-  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-  const docs = /<!-- rbac:begin -->\s*```yaml\n([\s\S]*?)```\s*<!-- rbac:end -->/.exec(readme)![1]!.split(/^---$/m);
-  await kubectl(["apply", "-f", "-"], docs.filter((d) => /^kind: (ClusterRole|Role|ConfigMap)$/m.test(d)).join("\n---\n"));
-  await kubectl(["apply", "-f", "-"], `
-apiVersion: v1
-kind: ServiceAccount
-metadata: { name: kvlog, namespace: ${NS} }
----
+  await kubectl(["apply", "-f", "-"], readmeRoles());
+  await kubectl(["apply", "-f", "-"], `${kvlogIdentity(NS)}---
 apiVersion: v1
 kind: ServiceAccount
 metadata: { name: nobody, namespace: ${NS} }
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: { name: kvlog-e2e-kvlog }
-roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: kvlog }
-subjects: [{ kind: ServiceAccount, name: kvlog, namespace: ${NS} }]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: { name: kvlog-e2e-kvlog, namespace: kube-system }
-roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: kvlog }
-subjects: [{ kind: ServiceAccount, name: kvlog, namespace: ${NS} }]
 `);
   kubeconfigs.admin = ADMIN;
   kubeconfigs.kvlog = await tokenKubeconfig("kvlog");

@@ -24,6 +24,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kvlog, type CliRun } from "../integration/run.ts";
+import { kvlogIdentity, readmeRoles } from "./identities.ts";
 
 const exec = promisify(execFile);
 const STATE = process.env.KVLOG_E2E_DIR ?? "/tmp/kvlog-e2e";
@@ -314,26 +315,8 @@ async function setUp(): Promise<void> {
   allRunning();
   // The README's roles bound to kvlog-e2e/kvlog, as the other e2e files do: kvlog runs as
   // the least-privilege identity users are told to grant.
-  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-  const docs = /<!-- rbac:begin -->\s*```yaml\n([\s\S]*?)```\s*<!-- rbac:end -->/.exec(readme)![1]!.split(/^---$/m);
-  await kubectl(["apply", "-f", "-"], docs.filter((d) => /^kind: (ClusterRole|Role|ConfigMap)$/m.test(d)).join("\n---\n"));
-  await kubectl(["apply", "-f", "-"], `
-apiVersion: v1
-kind: ServiceAccount
-metadata: { name: kvlog, namespace: ${NS} }
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: { name: kvlog-e2e-kvlog }
-roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: kvlog }
-subjects: [{ kind: ServiceAccount, name: kvlog, namespace: ${NS} }]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: { name: kvlog-e2e-kvlog, namespace: kube-system }
-roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: kvlog }
-subjects: [{ kind: ServiceAccount, name: kvlog, namespace: ${NS} }]
-`);
+  await kubectl(["apply", "-f", "-"], readmeRoles());
+  await kubectl(["apply", "-f", "-"], kvlogIdentity(NS));
   await saveRecords();
   const token = (await kubectl(["-n", NS, "create", "token", "kvlog", "--duration=1h"])).trim();
   tokens.push(token);
