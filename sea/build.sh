@@ -1,14 +1,10 @@
 #!/usr/bin/env bash
 # npm run build:sea: kvlog as one Linux executable that needs no Node.js installed (Node's single
 # executable applications), dist-sea/kvlog-linux-<arch> (amd64 on x86_64, arm64 on aarch64):
-#   1. tsc type-checks sea/main.ts (sea/tsconfig.json); esbuild bundles sea/main.ts with all of kvlog and its runtime dependencies (commander,
-#      chalk, undici, ws, and @kubernetes/client-node's kubeconfig code) into one CommonJS file,
-#      dist-sea/kvlog.cjs. Built from src/ directly, so the createRequire/import.meta banner of
-#      dist/kubeconfig.js (an ESM bundle) is not needed: CommonJS has require. The dynamic
-#      import of ./kubeconfig.js becomes a lazily run part of the same file (loaded only when a
-#      command reads a kubeconfig, as in the npm package). ws's optional native add-ons
-#      (bufferutil, utf-8-validate) stay out: ws requires them in a try and uses its own
-#      JavaScript when they are missing, as in an npm install without them.
+#   1. tsc type-checks sea/main.ts (sea/tsconfig.json); bin/build.mjs bundles it with all of kvlog
+#      and its packages (commander, chalk, undici, ws, @kubernetes/client-node's kubeconfig code)
+#      into one CommonJS file, dist-sea/kvlog.cjs, exactly as it builds the npm package's
+#      dist/kvlog.cjs (same trimming of client-node, same lazily run commands).
 #   2. dist-sea/sea-config.json, and the blob from it (node --experimental-sea-config): no
 #      experimental warning, V8's compiled code for the script included (useCodeCache: about
 #      a third less start-up time here), and NODE_OPTIONS ignored (execArgvExtension "none"):
@@ -41,9 +37,7 @@ fi
 node_modules/.bin/tsc -p sea/tsconfig.json
 mkdir -p "$out"
 rm -f "$exe" "$out/kvlog.cjs" "$out/kvlog.blob"
-node_modules/.bin/esbuild sea/main.ts --bundle --platform=node --format=cjs --target=node22 \
-  --outfile="$out/kvlog.cjs" --log-level=warning \
-  --external:bufferutil --external:utf-8-validate
+node bin/build.mjs --sea "$out/kvlog.cjs"
 cat > "$out/sea-config.json" <<'JSON'
 {
   "main": "kvlog.cjs",

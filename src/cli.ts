@@ -1,18 +1,18 @@
 // cli: argv -> one command's typed, validated request (no I/O), then that command's run.
-// Each command lives in src/commands/ (its flags, validation and run) over the shared core in
-// session.ts; this module only wires commander to them. The only module that touches process
+// Each command's flags and validation live in src/commands/, its run in src/run/ (loaded only
+// when it runs), over the shared core in session.ts; this module only wires commander to them. The only module that touches process
 // (in main()); run() takes its streams and env.
 
 import v8 from "node:v8";
 import vm from "node:vm";
 import { Command, CommanderError } from "commander";
 import { completionCommand, runComplete, runCompletion, type CompleteRequest, type CompletionRequest } from "./commands/completion.js";
-import { doctorCommand, runDoctor, type DoctorRequest } from "./commands/doctor.js";
-import { getCommand, runGet, type GetRequest } from "./commands/get.js";
+import { doctorCommand, type DoctorRequest } from "./commands/doctor.js";
+import { getCommand, type GetRequest } from "./commands/get.js";
 import { rbacCommand, runRbac, type RbacRequest } from "./commands/rbac.js";
-import { resetCommand, runReset, type ResetRequest } from "./commands/reset.js";
-import { runSet, setCommand, type SetRequest } from "./commands/set.js";
-import { runStatus, statusCommand, type StatusRequest } from "./commands/status.js";
+import { resetCommand, type ResetRequest } from "./commands/reset.js";
+import { setCommand, type SetRequest } from "./commands/set.js";
+import { statusCommand, type StatusRequest } from "./commands/status.js";
 import { COMPONENTS } from "./components.js";
 import { KvlogError, UsageError } from "./errors.js";
 import { MAX_LEVEL } from "./options.js";
@@ -115,17 +115,19 @@ export async function run(argv: string[], io: Io): Promise<number> {
   try {
     const req = parseArgs(argv, io);
     if (!req) return 0;
+    // A command's run (and the network code under it) is loaded only now: --help and usage
+    // errors load none of it (src/run/).
     switch (req.command) {
       case "set":
-        return await runSet(req, io);
+        return await (await import("./run/set.js")).runSet(req, io);
       case "get":
-        return await runGet(req, io);
+        return await (await import("./run/get.js")).runGet(req, io);
       case "reset":
-        return await runReset(req, io);
+        return await (await import("./run/reset.js")).runReset(req, io);
       case "status":
-        return await runStatus(req, io);
+        return await (await import("./run/status.js")).runStatus(req, io);
       case "doctor":
-        return await runDoctor(req, io);
+        return await (await import("./run/doctor.js")).runDoctor(req, io);
       case "rbac":
         return runRbac(req, io);
       case "completion":

@@ -7,7 +7,7 @@
 
 import { COMPONENTS, type ComponentName } from "./components.js";
 import { RunError } from "./errors.js";
-import { sleep } from "./http.js";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { ConfigMap, RecordApi } from "./kube.js";
 
 export const RECORD_NAMESPACE = "kube-system";

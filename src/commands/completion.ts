@@ -16,7 +16,6 @@ import { Argument, type Command, type Option } from "commander";
 import { delimiter, join } from "node:path";
 import { COMPONENTS } from "../components.js";
 import type { Access } from "../http.js";
-import { kubeApi, loadAccess } from "../kube.js";
 import type { Io } from "../session.js";
 
 export const SHELLS = ["bash", "zsh", "fish"] as const;
@@ -367,6 +366,7 @@ export async function nodeNames(given: Map<string, string>, env: NodeJS.ProcessE
   let over = false;
   const close = (a: Access) => void Promise.resolve(a.dispatcher.destroy()).catch(() => {});
   const work = (async () => {
+    const { kubeApi, loadAccess } = await import("../kube.js"); // the network code, only when completing node names
     const a = await loadAccess({
       kubeconfig: given.has("--kubeconfig") ? expandHome(given.get("--kubeconfig")!, env) : undefined,
       context: given.get("--context"),

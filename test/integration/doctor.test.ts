@@ -13,7 +13,7 @@
 // - prints one JSON document (`-o json`) or a COMPONENT CHECK RESULT DETAIL table, and no secret.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultPods, KVLOG_RULES, startFakeCluster, type FakeCluster, type FakeNodeSpec, type FakeRule } from "../fake/cluster.ts";
-import type { Finding } from "../../src/commands/doctor.js";
+import type { Finding } from "../../src/run/doctor.js";
 import { kvlog, type CliRun } from "./run.ts";
 
 const SCHED = "kube-scheduler/kube-system/kube-scheduler-cp-1";

@@ -2,7 +2,8 @@
 # Installs kvlog the way a user does: `npm pack` makes the tarball npm would publish, `npm i -g`
 # installs it into a scratch prefix, and the installed commands run from there: `kvlog --help`,
 # `kubectl-kvlog --version` (the kubectl plugin name), and a dry run that loads a kubeconfig,
-# which exercises the bundled kubeconfig code without @kubernetes/client-node installed.
+# which exercises the bundled kubeconfig code. The package is one file of JavaScript
+# (dist/kvlog.cjs, bin/build.mjs) and installs no dependencies.
 # Prints the tarball and installed sizes. Needs Node >= 22.19 on PATH (npm run test:package).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)

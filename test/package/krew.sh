@@ -17,7 +17,7 @@
 #      krew-installed kubectl-kvlog itself is always run.
 #   3. Measures: the executable's and the archive's size, and the start-up time of --help and
 #      --version (median of 10, min-max) next to the npm package's `node bin/kvlog.js`.
-# Uses dist-sea/kvlog-linux-amd64 when it is newer than src/, sea/ and package-lock.json
+# Uses dist-sea/kvlog-linux-amd64 when it is newer than src/, sea/, bin/build.mjs, package-lock.json
 # (KVLOG_SEA_REBUILD=1 builds it anyway), else builds it. Needs Node >= 22.19 on PATH and, the
 # first time, go (npm run test:sea, through bin/with-node).
 set -euo pipefail
@@ -37,8 +37,8 @@ if [ "$(uname -s)/$(uname -m)" != Linux/x86_64 ]; then
 fi
 
 exe=dist-sea/kvlog-linux-amd64
-if [ "${KVLOG_SEA_REBUILD:-}" != 1 ] && [ -x "$exe" ] && [ -z "$(find src sea package-lock.json -newer "$exe" -print -quit)" ]; then
-  note "using $exe (newer than src/, sea/ and package-lock.json; KVLOG_SEA_REBUILD=1 rebuilds it)"
+if [ "${KVLOG_SEA_REBUILD:-}" != 1 ] && [ -x "$exe" ] && [ -z "$(find src sea bin/build.mjs package-lock.json -newer "$exe" -print -quit)" ]; then
+  note "using $exe (newer than src/, sea/, bin/build.mjs and package-lock.json; KVLOG_SEA_REBUILD=1 rebuilds it)"
 else
   nice npm run build:sea --silent
 fi
@@ -206,7 +206,7 @@ timing() {
   done
   printf '%s\n' "${t[@]}" | sort -n | awk '{ v[NR] = $1 } END { printf "%4d ms (%d-%d)", (v[5] + v[6]) / 2, v[1], v[10] }'
 }
-[ -f dist/cli.js ] && [ -z "$(find src -newer dist/cli.js -print -quit)" ] || npm run build --silent
+[ -f dist/kvlog.cjs ] && [ -z "$(find src bin/build.mjs -newer dist/kvlog.cjs -print -quit)" ] || npm run build --silent
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 echo "sea: size: executable $(mib "$(stat -c %s "$exe")"), krew archive (gzip) $(mib "$(stat -c %s "$archive")"), bundled script $(mib "$(stat -c %s dist-sea/kvlog.cjs)"); Node $(node --version) alone $(mib "$(stat -c %s "$(node -p process.execPath)")")"
 echo "sea: start-up, median of 10 (min-max)      --help              --version"

@@ -1,0 +1,92 @@
+// npm run build: kvlog and every package it runs, bundled by esbuild into a few files.
+//
+//   node bin/build.mjs              the npm package: src/cli.ts as one CommonJS file,
+//                                   dist/kvlog.cjs, which bin/kvlog.js requires
+//   node bin/build.mjs --sea FILE   the single executable's script: sea/main.ts, the same way
+//                                   (sea/build.sh)
+//
+// Why one file (npm run bench, README "Benchmarks"): a process reads one file instead of ~40
+// modules and their packages, and the package installs with no dependencies. CommonJS because
+// it loads faster than the same bundle as an ES module here (~28 vs ~35 ms with Node's compile
+// cache; an ES module's import of a built-in such as node:tls also costs more than a require).
+// A command's run is a dynamic import in src/cli.ts: esbuild keeps it in the file but runs it
+// only when called, so --help evaluates commander and the flag definitions only. Type-checking
+// is `npm run typecheck` (esbuild only strips the types).
+//
+// What is left out of @kubernetes/client-node. kvlog uses its KubeConfig (loading, merging and
+// the user's auth: certificates, tokens, token files, exec plugins, auth providers) and nothing
+// else; its dist/config.js also imports the generated API client (~600 model classes, 0.9 MB),
+// undici's whole entry, and the socks/http proxy agents, for methods kvlog never calls
+// (makeApiClient, createAgent, applyToFetchOptions: kvlog has its own HTTP layer, src/http.ts).
+// Those imports resolve here to stand-ins that throw if ever constructed, so a future use fails
+// loudly in the tests instead of silently. And the built-in modules client-node and its
+// dependencies import (node:http, node:https, node:child_process, ...) are required the first
+// time they are used rather than when the file is loaded: an exec plugin loads child_process, a
+// kubeconfig with a client certificate never does. Measured (npm run bench, this machine):
+// loading the kubeconfig code went from ~90 ms to ~10 ms.
+import { rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as esbuild from "esbuild";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const fromClientNode = (importer) => /[\\/]node_modules[\\/]@kubernetes[\\/]client-node[\\/]/.test(importer);
+const fromPackage = (importer) => /[\\/]node_modules[\\/]/.test(importer);
+
+const STAND_IN = `const absent = (what) => class {
+  constructor() {
+    throw new Error("kvlog: " + what + " is not part of kvlog's build of @kubernetes/client-node (bin/build.mjs)");
+  }
+};
+export const Agent = absent("undici's Agent"), ProxyAgent = absent("undici's ProxyAgent");
+export const SocksProxyAgent = absent("SocksProxyAgent"), HttpProxyAgent = absent("HttpProxyAgent"), HttpsProxyAgent = absent("HttpsProxyAgent");
+export const ServerConfiguration = absent("the generated API client");
+export function createConfiguration() { new ServerConfiguration(); }
+export const SocksClient = { createConnection() { new (absent("socks"))(); } };
+`;
+
+/** client-node's API client and proxy agents out; built-ins that packages import loaded on first use. */
+const trimPlugin = {
+  name: "kvlog-trim",
+  setup(build) {
+    build.onResolve({ filter: /^\.\/gen\/index\.js$|^(undici|socks|socks-proxy-agent|hpagent)$/ }, (a) =>
+      fromClientNode(a.importer) ? { path: a.path, namespace: "kvlog-absent" } : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: "kvlog-absent" }, () => ({ contents: STAND_IN, loader: "js" }));
+    build.onResolve({ filter: /^(node:)?(http|https|child_process|net|tls|vm|http2|zlib|crypto)$/ }, (a) =>
+      fromPackage(a.importer) && a.kind === "import-statement" ? { path: a.path.replace(/^node:/, ""), namespace: "kvlog-lazy" } : undefined,
+    );
+    // A default import of a built-in (all these packages use) as an object that requires the
+    // module on first property access.
+    build.onLoad({ filter: /.*/, namespace: "kvlog-lazy" }, (a) => ({
+      contents: `let m;
+const load = () => (m ??= require("node:${a.path}"));
+export default new Proxy({}, { get: (_, k) => load()[k], has: (_, k) => k in load() });`,
+      loader: "js",
+    }));
+  },
+};
+
+const common = {
+  bundle: true,
+  platform: "node",
+  target: "node22",
+  format: "cjs",
+  logLevel: "warning",
+  legalComments: "none",
+  // ws's optional native add-ons: it requires them in a try and uses its own JavaScript without.
+  external: ["bufferutil", "utf-8-validate"],
+  plugins: [trimPlugin],
+  absWorkingDir: root,
+};
+
+const args = process.argv.slice(2);
+if (args[0] === "--sea") {
+  if (!args[1]) throw new Error("usage: node bin/build.mjs --sea OUTFILE");
+  await esbuild.build({ ...common, entryPoints: ["sea/main.ts"], outfile: args[1] });
+} else if (args.length === 0) {
+  rmSync(join(root, "dist"), { recursive: true, force: true }); // nothing of an earlier build left to ship
+  await esbuild.build({ ...common, entryPoints: ["src/cli.ts"], outfile: "dist/kvlog.cjs" });
+} else {
+  throw new Error("usage: node bin/build.mjs [--sea OUTFILE]");
+}
