@@ -14,16 +14,17 @@
 // is `npm run typecheck` (esbuild only strips the types).
 //
 // What is left out of @kubernetes/client-node. kvlog uses its KubeConfig (loading, merging and
-// the user's auth: certificates, tokens, token files, exec plugins, auth providers) and nothing
-// else; its dist/config.js also imports the generated API client (~600 model classes, 0.9 MB),
-// undici's whole entry, and the socks/http proxy agents, for methods kvlog never calls
-// (makeApiClient, createAgent, applyToFetchOptions: kvlog has its own HTTP layer, src/http.ts).
-// Those imports resolve here to stand-ins that throw if ever constructed, so a future use fails
-// loudly in the tests instead of silently. And the built-in modules client-node and its
-// dependencies import (node:http, node:https, node:child_process, ...) are required the first
-// time they are used rather than when the file is loaded: an exec plugin loads child_process, a
-// kubeconfig with a client certificate never does. Measured (npm run bench, this machine):
-// loading the kubeconfig code went from ~90 ms to ~10 ms.
+// the user's auth: certificates, tokens, token files, exec plugins, auth providers, through
+// applyToHTTPSOptions) and has its own HTTP layer (src/http.ts, src/proxy.ts). client-node's
+// dist/config.js also imports the generated API client (~600 model classes, 0.9 MB) for
+// makeApiClient, undici's whole entry for applyToFetchOptions, and the socks/http proxy agents
+// and node:http/node:https for the agent applyToHTTPSOptions puts in `opts.agent`, which kvlog
+// never reads. Those imports resolve here to stand-ins: the API client throws when called; an
+// agent is an object that throws if anything ever touches it. So a future use fails loudly in
+// the tests instead of silently. Built-ins that the bundled packages import (node:child_process,
+// node:https for an OIDC refresh, ...) are required the first time they are used rather than
+// when the file is loaded: an exec plugin loads child_process, a client certificate never does.
+// Measured (npm run bench, this machine): the kubeconfig code loaded in ~90 ms, now ~10 ms.
 import { rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38,19 +39,33 @@ const STAND_IN = `const absent = (what) => class {
     throw new Error("kvlog: " + what + " is not part of kvlog's build of @kubernetes/client-node (bin/build.mjs)");
   }
 };
-export const Agent = absent("undici's Agent"), ProxyAgent = absent("undici's ProxyAgent");
-export const SocksProxyAgent = absent("SocksProxyAgent"), HttpProxyAgent = absent("HttpProxyAgent"), HttpsProxyAgent = absent("HttpsProxyAgent");
+// An agent kvlog never uses: built, never touched (kvlog's transport takes ca, cert, key and headers).
+const unused = (what) => class {
+  constructor() {
+    return new Proxy({}, {
+      get(_, k) {
+        if (typeof k === "symbol" || k === "then") return undefined;
+        throw new Error("kvlog: " + what + "." + String(k) + ": the agent client-node builds is not used by kvlog (bin/build.mjs)");
+      },
+    });
+  }
+};
+export const Agent = unused("undici's Agent"), ProxyAgent = unused("undici's ProxyAgent");
+export const SocksProxyAgent = unused("SocksProxyAgent"), HttpProxyAgent = unused("HttpProxyAgent"), HttpsProxyAgent = unused("HttpsProxyAgent");
+export default { Agent: unused("the node:http(s) Agent") };
 export const ServerConfiguration = absent("the generated API client");
 export function createConfiguration() { new ServerConfiguration(); }
 export const SocksClient = { createConnection() { new (absent("socks"))(); } };
 `;
 
-/** client-node's API client and proxy agents out; built-ins that packages import loaded on first use. */
+/** client-node's API client and agents out; built-ins that packages import loaded on first use. */
 const trimPlugin = {
   name: "kvlog-trim",
   setup(build) {
-    build.onResolve({ filter: /^\.\/gen\/index\.js$|^(undici|socks|socks-proxy-agent|hpagent)$/ }, (a) =>
-      fromClientNode(a.importer) ? { path: a.path, namespace: "kvlog-absent" } : undefined,
+    build.onResolve({ filter: /^\.\/gen\/index\.js$|^(undici|socks|socks-proxy-agent|hpagent)$|^node:https?$/ }, (a) =>
+      fromClientNode(a.importer) && (!a.path.startsWith("node:") || /[\\/]dist[\\/]config\.js$/.test(a.importer))
+        ? { path: "stand-ins", namespace: "kvlog-absent" }
+        : undefined,
     );
     build.onLoad({ filter: /.*/, namespace: "kvlog-absent" }, () => ({ contents: STAND_IN, loader: "js" }));
     build.onResolve({ filter: /^(node:)?(http|https|child_process|net|tls|vm|http2|zlib|crypto)$/ }, (a) =>

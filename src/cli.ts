@@ -160,10 +160,18 @@ function boundMemory(): (() => void) | undefined {
   try {
     v8.setFlagsFromString("--semi-space-growth-factor=1");
     v8.setFlagsFromString("--expose-gc");
-    return vm.runInNewContext("gc") as () => void;
   } catch {
     return undefined;
   }
+  // The collector is fetched on first use: a new V8 context costs milliseconds a short run need not spend.
+  let gc: (() => void) | undefined;
+  return () => {
+    try {
+      (gc ??= vm.runInNewContext("gc") as () => void)();
+    } catch {
+      // no collector: memory is then V8's own business
+    }
+  };
 }
 
 export async function main(): Promise<void> {

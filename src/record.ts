@@ -128,18 +128,24 @@ function sameData(a: RecordData, b: RecordData): boolean {
 }
 
 export async function readRecord(api: RecordApi, component: ComponentName): Promise<Override[]> {
-  const cm = await api.getConfigMap(RECORD_NAMESPACE, recordName(component));
-  return overridesIn(component, cm?.data);
+  return overridesIn(component, (await readRecordMap(api, component))?.data);
+}
+
+/** The record's ConfigMap as it is now (undefined when there is none): for updateRecord's `known`. */
+export function readRecordMap(api: RecordApi, component: ComponentName): Promise<ConfigMap | undefined> {
+  return api.getConfigMap(RECORD_NAMESPACE, recordName(component));
 }
 
 /**
  * Applies `edit` to a component's record: read, edit, write with the resourceVersion read; a
  * conflict (someone wrote in between) reads again and redoes the edit on what is there now.
+ * `known`: the record as read earlier in this run (readRecordMap), edited and written without
+ * reading it again; if it changed since, the write is a conflict and the loop reads it anew.
  */
-export async function updateRecord(api: RecordApi, component: ComponentName, edit: (data: RecordData) => RecordData): Promise<void> {
+export async function updateRecord(api: RecordApi, component: ComponentName, edit: (data: RecordData) => RecordData, known?: { cm: ConfigMap | undefined }): Promise<void> {
   const name = recordName(component);
   for (let attempt = 1; ; attempt++) {
-    const cm = await api.getConfigMap(RECORD_NAMESPACE, name);
+    const cm = attempt === 1 && known ? known.cm : await api.getConfigMap(RECORD_NAMESPACE, name);
     const before = cm?.data ?? {};
     const data = edit(before);
     if (sameData(before, data)) return;

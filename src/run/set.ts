@@ -6,7 +6,8 @@ import { applyOne, type Result } from "../apply.js";
 import { probeStartup, type Startup } from "../levels.js";
 import { formatDuration } from "../options.js";
 import type { Target } from "../plan.js";
-import { editRecord, newChangeId, readRecord, recordName, RECORD_NAMESPACE, updateRecord, type Change, type Override } from "../record.js";
+import type { ConfigMap } from "../kube.js";
+import { editRecord, newChangeId, overridesIn, readRecord, readRecordMap, recordName, RECORD_NAMESPACE, updateRecord, type Change, type Override } from "../record.js";
 import { buildReport, exitCode, jsonParts, renderSummary, renderTable, type RecordNote } from "../report.js";
 import { refuseIgnoredImpersonation, Session, type Io } from "../session.js";
 import type { SetRequest } from "../commands/set.js";
@@ -32,18 +33,22 @@ export async function runSet(req: SetRequest, io: Io): Promise<number> {
     const started = new Date(session.now());
     const changeId = newChangeId(started);
 
-    // What the record says now (for each target's level before this change), and who I am.
-    let current = new Map<string, Override>();
-    let recordProblem: string | undefined;
+    // What the record says now (each target's level before this change), and who I am: asked
+    // while the targets are found and changed, awaited only when a result needs them.
     let who: Promise<string> | undefined;
+    let recordRead: Promise<{ cm: ConfigMap | undefined } | { problem: string }> | undefined;
     if (recording) {
       who = api.whoami().catch((e: unknown) => `unknown (${(e as Error).message})`);
-      try {
-        current = new Map((await readRecord(api, req.component.name)).map((o) => [o.target, o]));
-      } catch (e) {
-        recordProblem = (e as Error).message;
-      }
+      recordRead = readRecordMap(api, req.component.name).then(
+        (cm) => ({ cm }),
+        (e: unknown) => ({ problem: (e as Error).message }),
+      );
     }
+    let overrides: Promise<Map<string, Override>> | undefined;
+    const current = (): Promise<Map<string, Override>> =>
+      (overrides ??= recordRead
+        ? recordRead.then((r) => new Map("cm" in r ? overridesIn(req.component.name, r.cm?.data).map((o) => [o.target, o]) : []))
+        : Promise.resolve(new Map()));
 
     const priors = new Map<string, Prior>();
     const opts = { level: req.level, access, timeoutMs: req.timeoutMs, concurrency: req.concurrency, dryRun: req.dryRun };
@@ -57,11 +62,12 @@ export async function runSet(req: SetRequest, io: Io): Promise<number> {
           return applyOne({ ...t, unavailable: { outcome: "unknown-startup", message, hint: "pass --restore-to N to say which level to put back" } }, opts);
         }
       }
-      const earlier = current.get(t.id);
+      const result = await applyOne(t, opts);
+      const earlier = (await current()).get(t.id);
       const before = earlier?.level ?? startup?.level ?? null;
       if (!startup && earlier?.startup != null) startup = { level: earlier.startup, source: "the record" };
       priors.set(t.id, { startup, before });
-      return { ...(await applyOne(t, opts)), before };
+      return { ...result, before };
     };
     const byId = new Map<string, Target>();
     const { results, warnings, discoveryError } = await session.onTargets(
@@ -80,7 +86,7 @@ export async function runSet(req: SetRequest, io: Io): Promise<number> {
     const until = req.forMs !== undefined ? new Date(started.getTime() + req.forMs) : undefined;
     let record: RecordNote | null = null;
     if (recording && changed.length > 0) {
-      record = await writeChange(session, req, changeId, recordProblem, {
+      record = await writeChange(session, req, changeId, (await recordRead)!, {
         level: req.level,
         by: await who!,
         at: started.toISOString(),
@@ -115,11 +121,11 @@ export async function runSet(req: SetRequest, io: Io): Promise<number> {
   });
 }
 
-async function writeChange(session: Session, req: SetRequest, id: string, problem: string | undefined, change: Change): Promise<RecordNote> {
+async function writeChange(session: Session, req: SetRequest, id: string, read: { cm: ConfigMap | undefined } | { problem: string }, change: Change): Promise<RecordNote> {
   const name = `${RECORD_NAMESPACE}/${recordName(req.component.name)}`;
-  if (problem !== undefined) return { name, written: false, change: null, by: change.by, error: problem };
+  if ("problem" in read) return { name, written: false, change: null, by: change.by, error: read.problem };
   try {
-    await updateRecord(session.api!, req.component.name, (data) => editRecord(data, { add: { id, change } }));
+    await updateRecord(session.api!, req.component.name, (data) => editRecord(data, { add: { id, change } }), read);
     return { name, written: true, change: id, by: change.by, error: null };
   } catch (e) {
     return { name, written: false, change: null, by: change.by, error: (e as Error).message };
