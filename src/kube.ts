@@ -562,7 +562,9 @@ export async function apiRequest(access: Access, path: string, opts: SendOptions
     const ans = await request(access.dispatcher, url, { ...creds.headers, ...headers }, { ...opts, timeoutMs: Math.max(1, deadline - Date.now()) });
     if (ans.status === 401 && access.renew && !renewed) {
       renewed = true;
-      if (await access.renew()) continue;
+      // Requests in parallel (discovery, the record, whoami) are refused together: the first
+      // renews, the others go again with what it fetched instead of running the plugin again.
+      if (access.credentials !== creds || (await access.renew())) continue;
     }
     if (ans.status === 429 && throttled < MAX_THROTTLE_RETRIES && !signal?.aborted) {
       const wait = throttleWait(ans.retryAfter, deadline);
