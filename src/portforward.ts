@@ -12,7 +12,7 @@
 import net from "node:net";
 import { Duplex } from "node:stream";
 import tls from "node:tls";
-import WebSocket from "ws";
+import type WebSocket from "ws";
 import { readBody, retryAfterSeconds, secureContextFor, statusMessage, type ApiTls, type Credentials } from "./http.js";
 import { proxyConnect, proxyFor, type Proxies } from "./proxy.js";
 
@@ -70,6 +70,8 @@ export async function openTunnel(opts: TunnelOptions): Promise<Duplex> {
   // Through a proxy, the WebSocket's TLS runs on the proxy's tunnel (HTTP CONNECT or SOCKS5).
   const via = proxyFor(opts.proxy, url);
   const raw = via ? await proxyConnect(via, url.hostname, Number(url.port) || (url.protocol === "ws:" ? 80 : 443), opts.timeoutMs) : undefined;
+  // ws is loaded by the first tunnel: a run that needs none (the apiserver, kubelets) skips it.
+  const { default: WebSocketClass } = await import("ws");
   const timeoutMs = Math.max(1, opts.timeoutMs - (Date.now() - started));
   return new Promise<Duplex>((resolve, reject) => {
     let settled = false;
@@ -94,7 +96,7 @@ export async function openTunnel(opts: TunnelOptions): Promise<Duplex> {
       },
     } as WebSocket.ClientOptions;
     // ws passes TLS options through to tls.connect; servername is one (kubeconfig tls-server-name).
-    const ws = new WebSocket(url, [PORT_FORWARD_PROTOCOL], wsOptions);
+    const ws = new WebSocketClass(url, [PORT_FORWARD_PROTOCOL], wsOptions);
     const fail = (err: Error): void => {
       if (settled) return;
       settled = true;
@@ -144,12 +146,12 @@ function tunnelStream(ws: WebSocket): Duplex {
       // Answers are small: no flow control beyond the WebSocket's own.
     },
     write(chunk: Buffer, _enc, cb) {
-      if (ws.readyState !== WebSocket.OPEN) {
+      if (ws.readyState !== ws.OPEN) {
         // The kubelet reports a failed dial in the pod ("connection refused") and closes the
         // tunnel within milliseconds of opening it, often before the first write: fail with its
         // words (once the close has delivered them), not with a bare "closed".
         const closed = (): void => cb(new TunnelError(errorText.trim() || "port-forward tunnel is closed"));
-        if (ws.readyState === WebSocket.CLOSED) closed();
+        if (ws.readyState === ws.CLOSED) closed();
         else ws.once("close", closed);
         return;
       }

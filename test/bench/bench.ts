@@ -35,7 +35,7 @@
 // counted.
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, homedir, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -43,6 +43,8 @@ import { fleetNodes, startFakeCluster, type FakeCluster } from "../fake/cluster.
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const CLI = join(ROOT, "bin/kvlog.js");
+/** The single executable (npm run build:sea), measured next to the npm package when it is built from the current sources. */
+const SEA = join(ROOT, "dist-sea/kvlog-linux-amd64");
 const PROBE = fileURLToPath(new URL("./rss-probe.mjs", import.meta.url));
 const TRACE = fileURLToPath(new URL("./trace.mjs", import.meta.url));
 const DELAY_MS = 20;
@@ -86,6 +88,13 @@ const tmp = mkdtempSync(join(tmpdir(), "kvlog-bench-"));
 const COMPILE_CACHE = join(tmpdir(), "kvlog-bench-compile-cache");
 mkdirSync(COMPILE_CACHE, { recursive: true });
 const notes: string[] = [];
+const seaCurrent = ((): boolean => {
+  if (!existsSync(SEA)) return false;
+  const built = statSync(SEA).mtimeMs;
+  const newer = (dir: string): boolean =>
+    readdirSync(dir, { withFileTypes: true }).some((e) => (e.isDirectory() ? newer(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs > built));
+  return !newer(join(ROOT, "src")) && statSync(join(ROOT, "bin/build.mjs")).mtimeMs <= built;
+})();
 const note = (s: string): void => {
   notes.push(s);
   process.stderr.write(`bench: ${s}\n`);
@@ -407,6 +416,9 @@ function clusterGroups(c: ClusterJson, kubectl: string): Group[] {
         { name: `kubectl replace --raw /debug/flags/v -f - --server ${replica1}`, run: () => timed(kubectl, ["--kubeconfig", admin, "--server", replica1, "replace", "--raw", "/debug/flags/v", "-f", "-"], env, LEVEL) },
         { name: `kvlog set kube-apiserver ${LEVEL} --endpoint ${replica1}`, run: kvlog("set", "kube-apiserver", LEVEL, "--endpoint", replica1) },
         { name: `kvlog set kube-apiserver ${LEVEL} --endpoint ${replica1} --no-record`, run: kvlog("set", "kube-apiserver", LEVEL, "--endpoint", replica1, "--no-record") },
+        ...(seaCurrent
+          ? [{ name: `single executable: kvlog set kube-apiserver ${LEVEL} --endpoint ${replica1}`, run: () => timed(SEA, ["set", "kube-apiserver", LEVEL, "--endpoint", replica1], env) }]
+          : []),
         { name: `curl -X PUT --data ${LEVEL} (admin cert, key, CA)`, run: () => timed("curl", ["-sS", "-f", "-X", "PUT", "--data", LEVEL, ...cert, "--cacert", join(pki, "ca.crt"), `${replica1}/debug/flags/v`], env) },
         { name: `kvlog set apiserver ${LEVEL} (${c.apiservers.length} replicas)`, run: kvlog("set", "apiserver", LEVEL) },
       ],
@@ -418,6 +430,7 @@ function clusterGroups(c: ClusterJson, kubectl: string): Group[] {
       contenders: [
         { name: `kubectl replace --raw /api/v1/nodes/${node}/proxy/debug/flags/v -f -`, run: () => timed(kubectl, ["--kubeconfig", admin, "replace", "--raw", `/api/v1/nodes/${node}/proxy/debug/flags/v`, "-f", "-"], env, LEVEL) },
         { name: `kvlog set kubelet ${LEVEL} --node ${node}`, run: kvlog("set", "kubelet", LEVEL, "--node", node) },
+        { name: `kvlog set kubelet ${LEVEL} --node ${node} --no-record`, run: kvlog("set", "kubelet", LEVEL, "--node", node, "--no-record") },
       ],
     },
     {
@@ -450,6 +463,7 @@ function startupGroup(kubectl: string): Group {
       { name: "kubectl version --client", run: () => timed(kubectl, ["version", "--client"], env) },
       { name: "kvlog --help", run: () => timed(process.execPath, [CLI, "--help"], env) },
       { name: "kvlog --version", run: () => timed(process.execPath, [CLI, "--version"], env) },
+      ...(seaCurrent ? [{ name: "single executable: kvlog --help", run: () => timed(SEA, ["--help"], env) }] : []),
       { name: "node -e 0 (bare Node start)", run: () => timed(process.execPath, ["-e", "0"], env) },
     ],
   };
@@ -613,6 +627,11 @@ process.stdout.write(`kvlog bench ${date} on ${machine}\n`);
 process.stdout.write(`load average (1, 5, 15 min): ${loads.join("; ")}\n`);
 process.stdout.write(`${clusterLine}; ${ROUNDS} paired rounds a group (order rotating, one warm-up round not counted); fleet: ${RUNS} run(s) a row\n`);
 process.stdout.write(`kvlog: node bin/kvlog.js, NODE_COMPILE_CACHE=${COMPILE_CACHE} (warm); CPU and PEAK RSS of the measured process (by hand: kubectl port-forward and curl, CPU summed, RSS the larger)\n`);
+process.stdout.write(
+  seaCurrent
+    ? `single executable: ${SEA} (${(statSync(SEA).size / 1048576).toFixed(0)} MiB)\n`
+    : `single executable: not measured (npm run build:sea builds it; the bench uses it when it is newer than src/ and bin/build.mjs)\n`,
+);
 for (const n of notes) process.stdout.write(`note: ${n}\n`);
 process.stdout.write(`${render(rows)}\n`);
 if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ date: new Date().toISOString(), machine, loads, cluster: clusterLine, rounds: ROUNDS, runs: RUNS, notes, rows }, null, 2));
