@@ -2,6 +2,7 @@
 // why and what to do, without changing anything. Permissions are asked of the apiserver
 // (SelfSubjectAccessReview); each target is probed with a GET on /debug/flags/v, which every
 // component answers without acting (406 "unsupported http method": the endpoint is served).
+// This module: the flags, their validation and the request; the run is src/run/doctor.ts.
 
 import type { Command } from "commander";
 import { COMPONENTS, type Component } from "../components.js";

@@ -1,8 +1,20 @@
 // kvlog get <component>: per target, the level the process started with and where that is
 // written, and the change kvlog recorded since (upstream cannot tell the live level).
+// This module: the flags, their validation and the request; the run is src/run/get.ts.
 
 import type { Command } from "commander";
-import { accessOptions, componentList, componentNamed, targetOptions, validateAccess, validateTargets, type AccessRequest, type RawAccessOptions, type RawTargetOptions, type TargetRequest } from "../options.js";
+import {
+  accessOptions,
+  componentList,
+  componentNamed,
+  targetOptions,
+  validateAccess,
+  validateTargets,
+  type AccessRequest,
+  type RawAccessOptions,
+  type RawTargetOptions,
+  type TargetRequest,
+} from "../options.js";
 
 export interface GetRequest extends AccessRequest, TargetRequest {
   command: "get";

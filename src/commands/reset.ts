@@ -1,11 +1,24 @@
 // kvlog reset <component>: put the selected replicas back to the level each started with.
 // kvlog reset --expired: put back every target whose timed change (--for) is overdue in the
 // record, e.g. because the kvlog that made it was killed; safe to run from a CronJob.
+// This module: the flags, their validation and the request; the run is src/run/reset.ts.
 
 import type { Command } from "commander";
 import { COMPONENTS, type Component } from "../components.js";
 import { UsageError } from "../errors.js";
-import { accessOptions, componentList, componentNamed, parseLevel, targetOptions, validateAccess, validateTargets, type AccessRequest, type RawAccessOptions, type RawTargetOptions, type TargetRequest } from "../options.js";
+import {
+  accessOptions,
+  componentList,
+  componentNamed,
+  parseLevel,
+  targetOptions,
+  validateAccess,
+  validateTargets,
+  type AccessRequest,
+  type RawAccessOptions,
+  type RawTargetOptions,
+  type TargetRequest,
+} from "../options.js";
 
 export interface ResetRequest extends AccessRequest {
   command: "reset";

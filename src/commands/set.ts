@@ -1,9 +1,24 @@
 // kvlog set <component> <level> [--for D]: change every selected replica, record the change in the
 // cluster, and with --for put each one back when the time is up (or at Ctrl-C / SIGTERM).
+// This module: the flags, their validation and the request; the run is src/run/set.ts.
 
 import type { Command } from "commander";
 import { UsageError } from "../errors.js";
-import { accessOptions, componentList, componentNamed, MAX_LEVEL, parseDuration, parseLevel, targetOptions, validateAccess, validateTargets, type AccessRequest, type RawAccessOptions, type RawTargetOptions, type TargetRequest } from "../options.js";
+import {
+  accessOptions,
+  componentList,
+  componentNamed,
+  MAX_LEVEL,
+  parseDuration,
+  parseLevel,
+  targetOptions,
+  validateAccess,
+  validateTargets,
+  type AccessRequest,
+  type RawAccessOptions,
+  type RawTargetOptions,
+  type TargetRequest,
+} from "../options.js";
 
 /** The longest timed change: a bump is for debugging, not a new normal. */
 export const MAX_FOR_MS = 24 * 3_600_000;

@@ -1,5 +1,6 @@
 // kvlog status: every change kvlog recorded across the cluster, with the ones that are overdue
 // and the ones a restart has already undone.
+// This module: the flags, their validation and the request; the run is src/run/status.ts.
 
 import type { Command } from "commander";
 import { COMPONENTS, type Component } from "../components.js";

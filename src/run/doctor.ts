@@ -1,6 +1,6 @@
-// kvlog doctor: the run: permissions, discovery and a read-only probe per target; changes nothing.
-// Its flags, validation and request are src/commands/doctor.ts; this module is loaded only when the
-// command runs, so that --help and usage errors load none of the network code (README "Benchmarks").
+// kvlog doctor, the run: permissions, discovery and a read-only probe per target; changes nothing.
+// src/commands/doctor.ts has the flags and validation. src/cli.ts imports this module only when the
+// command runs, so that --help and usage errors load none of the network code.
 
 import { classifyAnswer, classifyError } from "../apply.js";
 import { parseVersion, type Component } from "../components.js";

@@ -1,6 +1,6 @@
-// kvlog get: the run: per target, the startup level and where it is written, and the recorded change.
-// Its flags, validation and request are src/commands/get.ts; this module is loaded only when the
-// command runs, so that --help and usage errors load none of the network code (README "Benchmarks").
+// kvlog get, the run: per target, the startup level and where it is written, and the recorded change.
+// src/commands/get.ts has the flags and validation. src/cli.ts imports this module only when the
+// command runs, so that --help and usage errors load none of the network code.
 
 import { probeStartup, type Startup } from "../levels.js";
 import type { Target } from "../plan.js";

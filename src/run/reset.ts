@@ -1,6 +1,6 @@
-// kvlog reset: the run: put targets back to their startup level (or --to N), or every overdue timed change.
-// Its flags, validation and request are src/commands/reset.ts; this module is loaded only when the
-// command runs, so that --help and usage errors load none of the network code (README "Benchmarks").
+// kvlog reset, the run: put targets back to their startup level (or --to N), or every overdue timed change.
+// src/commands/reset.ts has the flags and validation. src/cli.ts imports this module only when the
+// command runs, so that --help and usage errors load none of the network code.
 
 import { applyOne, type Result } from "../apply.js";
 import type { ComponentName } from "../components.js";

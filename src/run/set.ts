@@ -1,13 +1,24 @@
-// kvlog set: the run: change every target, record the change, and with --for put each back.
-// Its flags, validation and request are src/commands/set.ts; this module is loaded only when the
-// command runs, so that --help and usage errors load none of the network code (README "Benchmarks").
+// kvlog set, the run: change every target, record the change, and with --for put each back.
+// src/commands/set.ts has the flags and validation. src/cli.ts imports this module only when the
+// command runs, so that --help and usage errors load none of the network code.
 
 import { applyOne, type Result } from "../apply.js";
 import { probeStartup, type Startup } from "../levels.js";
 import { formatDuration } from "../options.js";
 import type { Target } from "../plan.js";
 import type { ConfigMap } from "../kube.js";
-import { editRecord, newChangeId, overridesIn, readRecord, readRecordMap, recordName, RECORD_NAMESPACE, updateRecord, type Change, type Override } from "../record.js";
+import {
+  editRecord,
+  newChangeId,
+  overridesIn,
+  readRecord,
+  readRecordMap,
+  recordName,
+  RECORD_NAMESPACE,
+  updateRecord,
+  type Change,
+  type Override,
+} from "../record.js";
 import { buildReport, exitCode, jsonParts, renderSummary, renderTable, type RecordNote } from "../report.js";
 import { refuseIgnoredImpersonation, Session, type Io } from "../session.js";
 import type { SetRequest } from "../commands/set.js";

@@ -1,6 +1,6 @@
-// kvlog status: the run: every recorded change across the components, with its state.
-// Its flags, validation and request are src/commands/status.ts; this module is loaded only when the
-// command runs, so that --help and usage errors load none of the network code (README "Benchmarks").
+// kvlog status, the run: every recorded change across the components, with its state.
+// src/commands/status.ts has the flags and validation. src/cli.ts imports this module only when the
+// command runs, so that --help and usage errors load none of the network code.
 
 import { RECORD_NAMESPACE, readRecord, recordName, type Override } from "../record.js";
 import { JSON_API_VERSION, jsonParts, table } from "../report.js";
