@@ -81,6 +81,8 @@ export interface SendOptions {
    * Any other answer is read the usual way: at most MAX_ANSWER bytes.
    */
   readOk?: (body: AsyncIterable<unknown>) => Promise<unknown>;
+  /** Read at most this much of an answer that readOk does not take (default MAX_ANSWER). */
+  maxBytes?: number | undefined;
 }
 
 const NONE = {};
@@ -182,7 +184,7 @@ export async function request(dispatcher: Dispatcher, url: URL, headers: Record<
     } finally {
       res.body.destroy(); // stop reading whatever is left after a failure
     }
-  } else body = await readBody(res.body);
+  } else body = await readBody(res.body, opts.maxBytes);
   return {
     status: res.statusCode,
     contentType: header(res.headers["content-type"]),

@@ -531,6 +531,12 @@ export async function withServiceAccount(access: Access, api: KubeApi, namespace
 }
 
 /** How often a request that the apiserver throttles (429) is tried again, and the longest wait. */
+/**
+ * A record ConfigMap as the apiserver sends it back: up to 1 MiB of data (~10,000 targets),
+ * written as JSON strings inside JSON, so escaped. Read whole; any other answer stays at MAX_ANSWER.
+ */
+const CONFIGMAP_ANSWER_MAX = 4 * 1024 * 1024;
+
 export const MAX_THROTTLE_RETRIES = 5;
 const MAX_RETRY_AFTER_S = 10;
 
@@ -602,7 +608,7 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi & RecordApi 
    * restarting behind its load balancer) and a 503 are tried again, at most 3 times, within the
    * call's --request-timeout; 429 is apiRequest's (Retry-After).
    */
-  const call = async (method: string, path: string, what: string, body: unknown, readOk?: SendOptions["readOk"]): Promise<HttpAnswer> => {
+  const call = async (method: string, path: string, what: string, body: unknown, readOk?: SendOptions["readOk"], maxBytes?: number): Promise<HttpAnswer> => {
     const deadline = Date.now() + o.timeoutMs;
     for (let attempt = 1; ; attempt++) {
       const left = Math.max(1, deadline - Date.now());
@@ -612,7 +618,7 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi & RecordApi 
         const ans = await apiRequest(
           access,
           path,
-          { method, path, body: body ? JSON.stringify(body) : undefined, timeoutMs: left, readOk },
+          { method, path, body: body ? JSON.stringify(body) : undefined, timeoutMs: left, readOk, maxBytes },
           { accept: "application/json", ...(body ? { "content-type": "application/json" } : {}) },
         );
         if (ans.status === 503 && again) {
@@ -632,8 +638,17 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi & RecordApi 
     }
   };
   /** The answer's value (a parsed object, or what `readOk` made of a list), undefined for 404; errors thrown. */
-  const json = async <T>(method: string, path: string, what: string, rule: string, body?: unknown, readOk?: SendOptions["readOk"], conflict?: T): Promise<T | undefined> => {
-    const ans = await call(method, path, what, body, readOk);
+  const json = async <T>(
+    method: string,
+    path: string,
+    what: string,
+    rule: string,
+    body?: unknown,
+    readOk?: SendOptions["readOk"],
+    conflict?: T,
+    maxBytes?: number,
+  ): Promise<T | undefined> => {
+    const ans = await call(method, path, what, body, readOk, maxBytes);
     const list = readOk !== undefined;
     if (ans.status === 404) return undefined;
     if (ans.status === 409 && conflict !== undefined) return conflict;
@@ -783,6 +798,10 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi & RecordApi 
         `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps/${encodeURIComponent(name)}`,
         `read the record ${namespace}/${name}`,
         `apiGroups [""] resources ["configmaps"] resourceNames ["${name}"] verbs ["get"] in namespace ${namespace}`,
+        undefined,
+        undefined,
+        undefined,
+        CONFIGMAP_ANSWER_MAX,
       );
     },
     async writeConfigMap(cm) {
@@ -793,7 +812,7 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi & RecordApi 
       const rule = create
         ? `apiGroups [""] resources ["configmaps"] verbs ["create"] in namespace ${ns} (or create the ConfigMap ${cm.metadata.name} beforehand: kvlog rbac prints it)`
         : `apiGroups [""] resources ["configmaps"] resourceNames ["${cm.metadata.name}"] verbs ["update"] in namespace ${ns}`;
-      const out = await json<ConfigMap | "conflict">(create ? "POST" : "PUT", path, `write the record ${ns}/${cm.metadata.name}`, rule, cm, undefined, "conflict");
+      const out = await json<ConfigMap | "conflict">(create ? "POST" : "PUT", path, `write the record ${ns}/${cm.metadata.name}`, rule, cm, undefined, "conflict", CONFIGMAP_ANSWER_MAX);
       // 404 on a PUT: deleted since it was read; the caller reads again and creates it.
       return out ?? "conflict";
     },

@@ -942,6 +942,35 @@ describe("fleet safety on real components: get, set --for, reset, status, the re
     }
   });
 
+  it("a record of an 8,000-node fleet (~620 KB; a ConfigMap holds 1 MiB) is read and written whole through the real apiserver", async () => {
+    // An earlier change of 8,000 kubelets (the names of nodes that do not exist), as a fleet run
+    // leaves it: kvlog must read the ConfigMap whole and write it back whole with its own change.
+    const targets: Record<string, { before: number; startup: number }> = {};
+    for (let i = 0; i < 8000; i++) targets[`kubelet/kvlog-fleet-record-${String(i).padStart(5, "0")}.example.internal`] = { before: BASE_LEVEL, startup: BASE_LEVEL };
+    const big = { level: 2, by: "system:serviceaccount:kvlog-e2e:someone-else", at: new Date().toISOString(), targets };
+    const cm = JSON.parse(await kubectl(["-n", "kube-system", "get", "configmap", "kvlog-kubelet", "-o", "json"]));
+    cm.data = { "20260101T000000Z-fleet0": JSON.stringify(big) };
+    // kubectl replace would copy the data into kubectl apply's annotation too (256 KiB at most).
+    delete cm.metadata.annotations?.["kubectl.kubernetes.io/last-applied-configuration"];
+    await kubectl(["replace", "-f", "-"], JSON.stringify(cm));
+    try {
+      const size = Buffer.byteLength(cm.data["20260101T000000Z-fleet0"]);
+      expect(size).toBeGreaterThan(600_000);
+      const status = await run(["status", "kubelet", "-o", "json"]);
+      expect(status.code, status.stderr).toBe(0);
+      expect(status.json().results.filter((x: any) => x.change === "20260101T000000Z-fleet0")).toHaveLength(8000);
+      const node = realNodes()[0]!;
+      const r = await run(["set", "kubelet", String(BASE_LEVEL), "--node", node, "-o", "json"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.json().record).toMatchObject({ written: true, error: null });
+      const now = await recorded("kubelet");
+      expect(now.size).toBe(8001);
+      expect(now.get(`kubelet/${node}`)).toMatchObject({ level: BASE_LEVEL, change: r.json().record.change });
+    } finally {
+      await kubectl(["-n", "kube-system", "patch", "configmap", "kvlog-kubelet", "--type=json", "-p", '[{"op":"remove","path":"/data"}]']).catch(() => {});
+    }
+  });
+
   it("an identity that may change levels but not write the record: one warning line, the change still happens", async () => {
     const r = await run(["set", "scheduler", String(BASE_LEVEL), "--pod", "kube-scheduler-kvlog-node-1", "-o", "json"], recordlessKubeconfig);
     expect(r.code, r.stdout + r.stderr).toBe(0);

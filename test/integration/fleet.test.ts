@@ -51,6 +51,15 @@ describe(`${SIZE} real-size nodes`, () => {
     expect(fake.stats().peakConnections).toBeLessThanOrEqual(40);
     expect(fake.level(`kubelet/${nodes[0]!.name}`)).toBe(3);
     expect(fake.level(`kubelet/${nodes[SIZE - 1]!.name}`)).toBe(3);
+    // The change of 4,998 targets is recorded (a ConfigMap of ~400 KB, read and written whole),
+    // and status reads it back.
+    expect(doc.record).toMatchObject({ written: true, error: null });
+    expect(r.stderr).not.toMatch(/not recorded/);
+    const status = await run(["status", "kubelet", "-o", "json"]);
+    expect(status.code, status.stderr).toBe(0);
+    const active = status.json().results.filter((x: any) => x.change === doc.record.change);
+    expect(active).toHaveLength(SIZE - 2);
+    expect(active.every((x: any) => x.level === 3 && x.state === "active")).toBe(true);
   });
 
   it("set kube-proxy: one port-forward per node, pods on nodes that are down skipped", async () => {
@@ -59,6 +68,7 @@ describe(`${SIZE} real-size nodes`, () => {
     const doc = r.json();
     expect(doc.summary).toEqual({ total: SIZE, succeeded: SIZE - 2, failed: 0, skipped: 2 });
     expect(doc.results.filter((x: any) => x.outcome === "set").every((x: any) => x.via === "port-forward")).toBe(true);
+    expect(doc.record).toMatchObject({ written: true, error: null });
   });
 
   it("--chunk-size sets the page size; --include-not-ready tries the nodes that are down (and they time out)", async () => {
