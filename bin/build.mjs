@@ -4,6 +4,7 @@
 //                                   dist/kvlog.cjs, which bin/kvlog.js requires
 //   node bin/build.mjs --sea FILE   the single executable's script: sea/main.ts, the same way
 //                                   (sea/build.sh)
+// Each writes THIRD-PARTY-NOTICES.txt next to its file: the bundled packages and their licenses.
 //
 // Why one file (npm run bench, README "Benchmarks"): a process reads one file instead of ~40
 // modules and their packages, and the package installs with no dependencies. CommonJS because
@@ -25,7 +26,7 @@
 // node:https for an OIDC refresh, ...) are required the first time they are used rather than
 // when the file is loaded: an exec plugin loads child_process, a client certificate never does.
 // Measured (npm run bench, this machine): the kubeconfig code loaded in ~90 ms, now ~10 ms.
-import { rmSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
@@ -93,15 +94,39 @@ const common = {
   external: ["bufferutil", "utf-8-validate"],
   plugins: [trimPlugin],
   absWorkingDir: root,
+  metafile: true,
 };
+
+/**
+ * The packages bundled into `outfile` (from esbuild's metafile), each with its version, license
+ * and license text, written next to it as THIRD-PARTY-NOTICES.txt: their licenses (MIT,
+ * Apache-2.0, ...) ask that the notices travel with the copy.
+ */
+function writeNotices(result, outfile) {
+  const dirs = new Set();
+  for (const input of Object.keys(result.metafile.inputs)) {
+    const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+    if (m) dirs.add(m[1]);
+  }
+  const parts = [...dirs]
+    .map((dir) => ({ dir, pkg: JSON.parse(readFileSync(join(root, dir, "package.json"), "utf8")) }))
+    .sort((a, b) => a.pkg.name.localeCompare(b.pkg.name))
+    .map(({ dir, pkg }) => {
+      const file = readdirSync(join(root, dir)).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f));
+      const text = file ? readFileSync(join(root, dir, file), "utf8").trim() : `(no license file in the package; package.json says ${pkg.license})`;
+      return `${pkg.name} ${pkg.version} (${pkg.license ?? "see below"})\n\n${text}\n`;
+    });
+  const head = `kvlog bundles these packages into ${outfile.split("/").pop()}; their notices follow.\n`;
+  writeFileSync(join(root, dirname(outfile), "THIRD-PARTY-NOTICES.txt"), [head, ...parts].join(`\n${"-".repeat(78)}\n\n`));
+}
 
 const args = process.argv.slice(2);
 if (args[0] === "--sea") {
   if (!args[1]) throw new Error("usage: node bin/build.mjs --sea OUTFILE");
-  await esbuild.build({ ...common, entryPoints: ["sea/main.ts"], outfile: args[1] });
+  writeNotices(await esbuild.build({ ...common, entryPoints: ["sea/main.ts"], outfile: args[1] }), args[1]);
 } else if (args.length === 0) {
   rmSync(join(root, "dist"), { recursive: true, force: true }); // nothing of an earlier build left to ship
-  await esbuild.build({ ...common, entryPoints: ["src/cli.ts"], outfile: "dist/kvlog.cjs" });
+  writeNotices(await esbuild.build({ ...common, entryPoints: ["src/cli.ts"], outfile: "dist/kvlog.cjs" }), "dist/kvlog.cjs");
 } else {
   throw new Error("usage: node bin/build.mjs [--sea OUTFILE]");
 }

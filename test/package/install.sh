@@ -18,7 +18,12 @@ bin=$work/prefix/bin
 lib=$work/prefix/lib/node_modules/kvlog
 
 fail() { echo "package: $*" >&2; exit 1; }
-[ ! -e "$lib/node_modules/@kubernetes/client-node" ] || fail "@kubernetes/client-node was installed; it is bundled into dist/kubeconfig.js"
+[ ! -e "$lib/node_modules" ] || fail "dependencies were installed ($(ls "$lib/node_modules" | tr '\n' ' ')); everything kvlog runs is bundled into dist/kvlog.cjs"
+[ "$(cd "$lib/dist" && ls | tr '\n' ' ')" = "THIRD-PARTY-NOTICES.txt kvlog.cjs " ] || fail "dist/ should hold kvlog.cjs and THIRD-PARTY-NOTICES.txt, it holds: $(ls "$lib/dist")"
+[ -f "$lib/LICENSE" ] || fail "the package has no LICENSE"
+grep -q "^undici .* (MIT)$" "$lib/dist/THIRD-PARTY-NOTICES.txt" || fail "THIRD-PARTY-NOTICES.txt does not list the bundled undici"
+# client-node's generated API client is left out of the bundle (bin/build.mjs): none of its ~600 models.
+! grep -q "V1PodSpec" "$lib/dist/kvlog.cjs" || fail "the generated API client of @kubernetes/client-node is in the bundle"
 help=$("$bin/kvlog" --help) || fail "kvlog --help failed"
 grep -q "^Usage: kvlog" <<<"$help" || fail "kvlog --help did not print the usage"
 version=$("$bin/kubectl-kvlog" --version) || fail "kubectl-kvlog --version failed"

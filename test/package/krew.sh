@@ -106,7 +106,8 @@ pkg=$work/pkg
 mkdir -p "$pkg"
 cp "$exe" "$pkg/kubectl-kvlog"
 files=(kubectl-kvlog)
-if [ -f LICENSE ]; then cp LICENSE "$pkg/"; files+=(LICENSE); fi
+cp LICENSE dist-sea/THIRD-PARTY-NOTICES.txt "$pkg/"
+files+=(LICENSE THIRD-PARTY-NOTICES.txt)
 archive=$work/kvlog-linux-amd64.tar.gz
 tar -C "$pkg" -czf "$archive" "${files[@]}"
 sha=$(sha256sum "$archive" | cut -d' ' -f1)
