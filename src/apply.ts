@@ -2,7 +2,7 @@
 // and classify each answer into an outcome with the next step in its message.
 
 import { COMPONENTS, tooOld, type Component, type ComponentName } from "./components.js";
-import { errorCode, FLAGS_PATH, isTimeout, networkReason, sleep, statusMessage, withDeadline, type Access, type HttpAnswer } from "./http.js";
+import { CLOSED_BEFORE_ANSWER, errorCode, FLAGS_PATH, isTimeout, networkReason, sleep, statusMessage, withDeadline, type Access, type HttpAnswer } from "./http.js";
 import type { Target } from "./plan.js";
 import { TunnelError, TunnelRefusedError } from "./portforward.js";
 import { directCredentials, openChannel, type Channel } from "./transport.js";
@@ -300,7 +300,7 @@ export function retryError(e: unknown, attempts: number, leftMs: number): number
   if (isTimeout(e)) return undefined;
   const code = errorCode(e);
   const refusedInTunnel = e instanceof TunnelError && /connection refused/i.test(e.message);
-  const transient = refusedInTunnel || ["ECONNREFUSED", "ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED"].includes(code ?? "");
+  const transient = refusedInTunnel || code === "ECONNREFUSED" || CLOSED_BEFORE_ANSWER.has(code ?? "");
   return transient ? backoff(attempts, undefined, leftMs) : undefined;
 }
 
@@ -455,7 +455,7 @@ function classifyFailure(target: Target, e: unknown, timeoutMs: number): Classif
   if (code === "ECONNREFUSED") {
     return { outcome: "connection-refused", ok: false, message: `${where}: connection refused`, hint: "check the address and port, and that the component is running" };
   }
-  if (code === "ECONNRESET" || code === "EPIPE" || code === "UND_ERR_SOCKET" || code === "UND_ERR_CLOSED") {
+  if (code && CLOSED_BEFORE_ANSWER.has(code)) {
     return { outcome: "connection-reset", ok: false, message: `${where}: the connection was closed before an answer (${code})` };
   }
   if (code && (code.startsWith("ERR_TLS") || code.startsWith("ERR_SSL") || /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|HOSTNAME|ALTNAME/.test(code))) {

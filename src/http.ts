@@ -238,8 +238,20 @@ export function statusOf(body: string): { message?: string; reason?: string; cod
 export function errorCode(e: unknown): string | null {
   const err = e as { code?: unknown; cause?: { code?: unknown } } | undefined;
   const code = err?.code ?? err?.cause?.code;
+  if (code === "UND_ERR_INFO" && /"GOAWAY" frame/.test((e as Error).message ?? "")) return GOAWAY;
   return typeof code === "string" ? code : null;
 }
+
+/**
+ * An HTTP/2 server said GOAWAY while the request had no answer: the apiserver does so after
+ * answering 401 to an unauthenticated request (its HTTP/2 DoS mitigation, 1.29+) and now and
+ * then with --goaway-chance; undici then fails the requests still in flight on that connection.
+ * Nothing was answered, so it is tried again on a new connection, like a closed one.
+ */
+export const GOAWAY = "HTTP2_GOAWAY";
+
+/** Failures before any answer that a new connection may not have: the request can be sent again. */
+export const CLOSED_BEFORE_ANSWER = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED", GOAWAY]);
 
 const TIMEOUT_CODES = new Set(["ETIMEDOUT", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_ABORTED"]);
 

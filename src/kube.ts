@@ -11,8 +11,10 @@ import { readFile } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import { ConfigError, RunError } from "./errors.js";
 import {
+  CLOSED_BEFORE_ANSWER,
   displayUrl,
   errorCode,
+  GOAWAY,
   isTimeout,
   joinUrl,
   networkReason,
@@ -532,10 +534,12 @@ export async function withServiceAccount(access: Access, api: KubeApi, namespace
 
 /** How often a request that the apiserver throttles (429) is tried again, and the longest wait. */
 /**
- * A record ConfigMap as the apiserver sends it back: up to 1 MiB of data (~10,000 targets),
- * written as JSON strings inside JSON, so escaped. Read whole; any other answer stays at MAX_ANSWER.
+ * One object as the apiserver sends it back, read whole: a record ConfigMap holds up to 1 MiB of
+ * data (~10,000 targets) written as JSON strings inside JSON, so escaped; a node labelled by
+ * node-feature-discovery, or with hundreds of volumes attached, is well over 64 KiB. etcd stores
+ * at most 1.5 MiB an object. Any other answer (components, errors) stays at MAX_ANSWER.
  */
-const CONFIGMAP_ANSWER_MAX = 4 * 1024 * 1024;
+const OBJECT_ANSWER_MAX = 4 * 1024 * 1024;
 
 export const MAX_THROTTLE_RETRIES = 5;
 const MAX_RETRY_AFTER_S = 10;
@@ -629,8 +633,8 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi & RecordApi 
       } catch (e) {
         if (e instanceof ListFormatError) throw notApiserver(what, { status: 200, contentType: "" }, `a whole JSON list (${e.message})`, e);
         const code = errorCode(e) ?? "";
-        if (again && !isTimeout(e) && ["ECONNREFUSED", "ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED"].includes(code)) {
-          await sleep(pause);
+        if (again && !isTimeout(e) && (code === "ECONNREFUSED" || CLOSED_BEFORE_ANSWER.has(code))) {
+          await sleep(code === GOAWAY ? 0 : pause); // GOAWAY: the server asks for a new connection, now
           continue;
         }
         throw new RunError(`cannot reach the apiserver at ${access.server.origin} to ${what}: ${networkReason(e)} (${access.source})`, { cause: e });
@@ -740,11 +744,12 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi & RecordApi 
     },
     async getPod(namespace, name) {
       const what = `get pod ${namespace}/${name}`;
-      const p = await json<Pod>("GET", `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`, what, `apiGroups [""] resources ["pods"] verbs ["get"] in namespace ${namespace}`);
+      const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`;
+      const p = await json<Pod>("GET", path, what, `apiGroups [""] resources ["pods"] verbs ["get"] in namespace ${namespace}`, undefined, undefined, undefined, OBJECT_ANSWER_MAX);
       return p ? reducePod(p) : undefined;
     },
     async getNode(name) {
-      const n = await json<Node>("GET", `/api/v1/nodes/${encodeURIComponent(name)}`, `get node ${name}`, `apiGroups [""] resources ["nodes"] verbs ["get"]`);
+      const n = await json<Node>("GET", `/api/v1/nodes/${encodeURIComponent(name)}`, `get node ${name}`, `apiGroups [""] resources ["nodes"] verbs ["get"]`, undefined, undefined, undefined, OBJECT_ANSWER_MAX);
       return n ? reduceNode(n) : undefined;
     },
     async createToken(namespace, name, expirationSeconds) {
@@ -801,7 +806,7 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi & RecordApi 
         undefined,
         undefined,
         undefined,
-        CONFIGMAP_ANSWER_MAX,
+        OBJECT_ANSWER_MAX,
       );
     },
     async writeConfigMap(cm) {
@@ -812,7 +817,7 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi & RecordApi 
       const rule = create
         ? `apiGroups [""] resources ["configmaps"] verbs ["create"] in namespace ${ns} (or create the ConfigMap ${cm.metadata.name} beforehand: kvlog rbac prints it)`
         : `apiGroups [""] resources ["configmaps"] resourceNames ["${cm.metadata.name}"] verbs ["update"] in namespace ${ns}`;
-      const out = await json<ConfigMap | "conflict">(create ? "POST" : "PUT", path, `write the record ${ns}/${cm.metadata.name}`, rule, cm, undefined, "conflict", CONFIGMAP_ANSWER_MAX);
+      const out = await json<ConfigMap | "conflict">(create ? "POST" : "PUT", path, `write the record ${ns}/${cm.metadata.name}`, rule, cm, undefined, "conflict", OBJECT_ANSWER_MAX);
       // 404 on a PUT: deleted since it was read; the caller reads again and creates it.
       return out ?? "conflict";
     },

@@ -25,6 +25,8 @@ beforeAll(async () => {
   nodes[10] = { ...nodes[10]!, readyCondition: "Unknown" };
   nodes[20] = { ...nodes[20]!, readyCondition: "absent" };
   nodes[30] = { ...nodes[30]!, readyCondition: "False" };
+  // A GPU node labelled by node-feature-discovery: 1,100 labels make its JSON ~100 KB.
+  nodes[40] = { ...nodes[40]!, labels: Object.fromEntries(Array.from({ length: 1100 }, (_, i) => [`feature.node.kubernetes.io/cpu-cpuid.FEATURE_${String(i).padStart(4, "0")}`, "true"])) };
   fake = await startFakeCluster({ nodes, defaultBehaviour: { "kube-proxy": { profiling: true } } });
 }, 60_000);
 afterAll(async () => {
@@ -69,6 +71,14 @@ describe(`${SIZE} real-size nodes`, () => {
     expect(doc.summary).toEqual({ total: SIZE, succeeded: SIZE - 2, failed: 0, skipped: 2 });
     expect(doc.results.filter((x: any) => x.outcome === "set").every((x: any) => x.via === "port-forward")).toBe(true);
     expect(doc.record).toMatchObject({ written: true, error: null });
+  });
+
+  it("--node reads a node whose JSON is larger than 64 KiB (node-feature-discovery labels) whole", async () => {
+    const big = nodes[40]!.name;
+    const r = await run(["set", "kubelet", "5", "--node", big, "-o", "json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().results).toMatchObject([{ node: big, outcome: "set" }]);
+    expect(fake.level(`kubelet/${big}`)).toBe(5);
   });
 
   it("--chunk-size sets the page size; --include-not-ready tries the nodes that are down (and they time out)", async () => {
