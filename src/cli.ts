@@ -1,7 +1,7 @@
 // cli: argv -> one command's typed, validated request (no I/O), then that command's run.
 // Each command's flags and validation live in src/commands/, its run in src/run/ (loaded only
-// when it runs), over the shared core in session.ts; this module only wires commander to them. The only module that touches process
-// (in main()); run() takes its streams and env.
+// when it runs), over the shared core in session.ts; this module only wires commander to them.
+// The only module that touches process (in main()); run() takes its streams and env.
 
 import v8 from "node:v8";
 import vm from "node:vm";

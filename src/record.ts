@@ -5,9 +5,9 @@
 // Written with optimistic concurrency (a stale resourceVersion gets 409, then read again and
 // redo), so two people running kvlog at once lose neither change.
 
+import { setTimeout as sleep } from "node:timers/promises";
 import { COMPONENTS, type ComponentName } from "./components.js";
 import { RunError } from "./errors.js";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { ConfigMap, RecordApi } from "./kube.js";
 
 export const RECORD_NAMESPACE = "kube-system";
