@@ -6,6 +6,7 @@
 //   npm run bench -- --rounds 20            20 paired rounds for the real-cluster rows (default 10)
 //   npm run bench -- --runs 5 --only fleet  rows (or groups) whose name contains "fleet"; 5 runs a fleet row
 //   npm run bench -- --json out.json        also write the rows as JSON
+//   npm run bench -- --rtt 50               the remote rows over a 50 ms round trip (default 20; 0: none)
 //   npm run bench -- --cpu-prof DIR         also one `node --cpu-prof` run of the one-PUT kvlog commands
 //                                           (with and without the record) against the real cluster, and
 //                                           a timeline of each (trace.mjs: module loads, requests)
@@ -23,6 +24,11 @@
 // The level set is always 1, the cluster's own (KVLOG_E2E_V), so nothing is left changed; the
 // record ConfigMaps kvlog writes (kube-system/kvlog-<component>) are put back as they were.
 //
+// Remote rows: the same real-cluster groups through a relay that adds --rtt ms of round trip in
+// front of replica 1 (a userspace delay: tc netem is not available on every machine), as an
+// operator's laptop talks to a cluster: there the number of round trips counts as much as the
+// start-up.
+//
 // Fleet rows: a SIMULATED cluster (test/fake) of 1,000 and 5,000 real-size nodes with a
 // kube-proxy pod on each, every kubelet and kube-proxy answering after DELAY_MS. The lower
 // bound of a fleet run is targets × delay ÷ concurrency: the time the answers alone take
@@ -35,6 +41,7 @@
 // counted.
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { connect, createServer, type AddressInfo } from "node:net";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, homedir, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
@@ -84,6 +91,8 @@ const ROUNDS = Number(flag("--rounds") ?? 10);
 const ONLY = flag("--only");
 const JSON_OUT = flag("--json");
 const CPU_PROF = flag("--cpu-prof");
+/** The round trip of the remote client's link (remoteGroups); 0: no remote rows. */
+const RTT_MS = Number(flag("--rtt") ?? 20);
 const tmp = mkdtempSync(join(tmpdir(), "kvlog-bench-"));
 const COMPILE_CACHE = join(tmpdir(), "kvlog-bench-compile-cache");
 mkdirSync(COMPILE_CACHE, { recursive: true });
@@ -194,9 +203,9 @@ function procStats(pid: number): { rssMiB: number; cpuMs: number } {
 }
 
 /** What a person does by hand: kubectl port-forward, wait until it listens, curl, then Ctrl-C. */
-async function portForwardAndCurl(kubectl: string, pfArgs: string[], curlArgs: (port: number) => string[], env: Record<string, string>): Promise<Run> {
+async function portForwardAndCurl(portForward: [string, string[]], curl: (port: number) => [string, string[]], env: Record<string, string>): Promise<Run> {
   const started = performance.now();
-  const pf: ChildProcess = spawn(kubectl, pfArgs, { env, stdio: ["ignore", "pipe", "pipe"] });
+  const pf: ChildProcess = spawn(portForward[0], portForward[1], { env, stdio: ["ignore", "pipe", "pipe"] });
   const closed = new Promise<void>((r) => pf.on("close", () => r()));
   let pfOut = "";
   let pfErr = "";
@@ -218,7 +227,7 @@ async function portForwardAndCurl(kubectl: string, pfArgs: string[], curlArgs: (
     await closed;
     return { wallMs: performance.now() - started, rssMiB: NaN, cpuMs: NaN, code: null, stdout: pfOut, stderr: pfErr };
   }
-  const c = await timed("curl", curlArgs(port), env);
+  const c = await timed(...curl(port), env);
   const wallMs = performance.now() - started;
   const s = procStats(pf.pid!);
   pf.kill("SIGINT"); // Ctrl-C; not timed
@@ -395,13 +404,27 @@ function restoreRecord(kubectl: string, kubeconfig: string, snap: RecordSnapshot
   }
 }
 
-function clusterGroups(c: ClusterJson, kubectl: string): Group[] {
-  const admin = c.kubeconfigs.admin;
+/**
+ * The apiserver as seen across a slow link (startRemote): a relay on 127.0.0.1 in front of
+ * replica 1 that holds every piece of data for half the round trip in each direction (and the
+ * connection for a whole one, as TCP's handshake would), and a copy of the admin kubeconfig
+ * that points at it.
+ */
+interface Remote {
+  url: string;
+  kubeconfig: string;
+  rttMs: number;
+}
+
+function clusterGroups(c: ClusterJson, kubectl: string, remote?: Remote): Group[] {
+  const admin = remote?.kubeconfig ?? c.kubeconfigs.admin;
   const pki = join(STATE, "pki");
   const env = { PATH: process.env.PATH!, HOME: tmp, KUBECONFIG: admin, NODE_COMPILE_CACHE: COMPILE_CACHE };
-  const kvlog = (...argv: string[]) => () => timed(process.execPath, [CLI, ...argv], env);
+  const timedIn = (cmd: string, argv: string[], input?: string) => timed(cmd, argv, env, input);
+  const kvlog = (...argv: string[]) => () => timedIn(process.execPath, [CLI, ...argv]);
+  const title = (t: string) => (remote ? `remote ${remote.rttMs} ms RTT: ${t}` : t);
   const cert = ["--cert", join(pki, "admin.crt"), "--key", join(pki, "admin.key")];
-  const replica1 = c.apiservers[0]!.url;
+  const replica1 = remote?.url ?? c.apiservers[0]!.url;
   const node = c.nodes[0]!.name;
   const sched = c.components["kube-scheduler"]!;
   const schedPod = sched.pod ?? `kube-scheduler-${node}`;
@@ -409,32 +432,33 @@ function clusterGroups(c: ClusterJson, kubectl: string): Group[] {
   const schedPort = sched.port ?? 10259;
   return [
     {
-      title: "apiserver",
+      title: title("apiserver"),
       reference: "kubectl",
-      note: `one PUT each to replica 1 (${replica1}); the last row reaches both replicas`,
+      note: remote ? `one PUT each to replica 1 through the relay (${replica1})` : `one PUT each to replica 1 (${replica1}); the last row reaches both replicas`,
       contenders: [
-        { name: `kubectl replace --raw /debug/flags/v -f - --server ${replica1}`, run: () => timed(kubectl, ["--kubeconfig", admin, "--server", replica1, "replace", "--raw", "/debug/flags/v", "-f", "-"], env, LEVEL) },
+        { name: `kubectl replace --raw /debug/flags/v -f - --server ${replica1}`, run: () => timedIn(kubectl, ["--kubeconfig", admin, "--server", replica1, "replace", "--raw", "/debug/flags/v", "-f", "-"], LEVEL) },
         { name: `kvlog set kube-apiserver ${LEVEL} --endpoint ${replica1}`, run: kvlog("set", "kube-apiserver", LEVEL, "--endpoint", replica1) },
         { name: `kvlog set kube-apiserver ${LEVEL} --endpoint ${replica1} --no-record`, run: kvlog("set", "kube-apiserver", LEVEL, "--endpoint", replica1, "--no-record") },
-        ...(seaCurrent
+        ...(seaCurrent && !remote
           ? [{ name: `single executable: kvlog set kube-apiserver ${LEVEL} --endpoint ${replica1}`, run: () => timed(SEA, ["set", "kube-apiserver", LEVEL, "--endpoint", replica1], env) }]
           : []),
-        { name: `curl -X PUT --data ${LEVEL} (admin cert, key, CA)`, run: () => timed("curl", ["-sS", "-f", "-X", "PUT", "--data", LEVEL, ...cert, "--cacert", join(pki, "ca.crt"), `${replica1}/debug/flags/v`], env) },
-        { name: `kvlog set apiserver ${LEVEL} (${c.apiservers.length} replicas)`, run: kvlog("set", "apiserver", LEVEL) },
+        { name: `curl -X PUT --data ${LEVEL} (admin cert, key, CA)`, run: () => timedIn("curl", ["-sS", "-f", "-X", "PUT", "--data", LEVEL, ...cert, "--cacert", join(pki, "ca.crt"), `${replica1}/debug/flags/v`]) },
+        // Remote: the replicas' own addresses would bypass the relay.
+        ...(remote ? [] : [{ name: `kvlog set apiserver ${LEVEL} (${c.apiservers.length} replicas)`, run: kvlog("set", "apiserver", LEVEL) }]),
       ],
     },
     {
-      title: "kubelet",
+      title: title("kubelet"),
       reference: "kubectl",
-      note: "through the apiserver's node proxy (kubeconfig URL: the load balancer)",
+      note: `through the apiserver's node proxy (kubeconfig URL: ${remote ? "the relay" : "the load balancer"})`,
       contenders: [
-        { name: `kubectl replace --raw /api/v1/nodes/${node}/proxy/debug/flags/v -f -`, run: () => timed(kubectl, ["--kubeconfig", admin, "replace", "--raw", `/api/v1/nodes/${node}/proxy/debug/flags/v`, "-f", "-"], env, LEVEL) },
+        { name: `kubectl replace --raw /api/v1/nodes/${node}/proxy/debug/flags/v -f -`, run: () => timedIn(kubectl, ["--kubeconfig", admin, "replace", "--raw", `/api/v1/nodes/${node}/proxy/debug/flags/v`, "-f", "-"], LEVEL) },
         { name: `kvlog set kubelet ${LEVEL} --node ${node}`, run: kvlog("set", "kubelet", LEVEL, "--node", node) },
         { name: `kvlog set kubelet ${LEVEL} --node ${node} --no-record`, run: kvlog("set", "kubelet", LEVEL, "--node", node, "--no-record") },
       ],
     },
     {
-      title: "scheduler",
+      title: title("scheduler"),
       reference: "by hand",
       note: `by hand: kubectl port-forward -n ${schedNs} pod/${schedPod} :${schedPort}, then curl -k -X PUT with the admin cert; timed to curl's answer, the port-forward stopped after`,
       contenders: [
@@ -442,9 +466,8 @@ function clusterGroups(c: ClusterJson, kubectl: string): Group[] {
           name: "kubectl port-forward + curl -k -X PUT (by hand)",
           run: () =>
             portForwardAndCurl(
-              kubectl,
-              ["--kubeconfig", admin, "-n", schedNs, "port-forward", `pod/${schedPod}`, `:${schedPort}`],
-              (port) => ["-sS", "-f", "-k", "-X", "PUT", "--data", LEVEL, ...cert, `https://127.0.0.1:${port}/debug/flags/v`],
+              [kubectl, ["--kubeconfig", admin, "-n", schedNs, "port-forward", `pod/${schedPod}`, `:${schedPort}`]],
+              (port) => ["curl", ["-sS", "-f", "-k", "-X", "PUT", "--data", LEVEL, ...cert, `https://127.0.0.1:${port}/debug/flags/v`]],
               env,
             ),
         },
@@ -452,6 +475,50 @@ function clusterGroups(c: ClusterJson, kubectl: string): Group[] {
       ],
     },
   ];
+}
+
+/** Starts the relay of Remote in this process; close() stops it. */
+async function startRemote(c: ClusterJson, rttMs: number): Promise<Remote & { close(): Promise<void> }> {
+  const target = new URL(c.apiservers[0]!.url);
+  const later = (fn: () => void, ms: number): void => void setTimeout(fn, ms);
+  const sockets = new Set<import("node:net").Socket>();
+  const server = createServer((client) => {
+    sockets.add(client);
+    client.setNoDelay(true); // as the endpoints do: Nagle's algorithm here would add waits a real link has not
+    client.pause();
+    // The connection takes a round trip before either side can send (TCP's handshake).
+    later(() => {
+      const upstream = connect(Number(target.port), target.hostname, () => client.resume());
+      upstream.setNoDelay(true);
+      sockets.add(upstream);
+      // Each chunk waits half a round trip; the same wait for all keeps them in order.
+      client.on("data", (d) => later(() => upstream.write(d), rttMs / 2));
+      upstream.on("data", (d) => later(() => client.write(d), rttMs / 2));
+      client.on("end", () => later(() => upstream.end(), rttMs / 2));
+      upstream.on("end", () => later(() => client.end(), rttMs / 2));
+      for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+        a.on("error", () => b.destroy());
+        a.on("close", () => {
+          sockets.delete(a);
+          later(() => b.destroy(), rttMs / 2);
+        });
+      }
+    }, rttMs);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // The admin kubeconfig through the relay (the apiserver's certificate names 127.0.0.1 too).
+  const kubeconfig = join(tmp, "remote.kubeconfig");
+  writeFileSync(kubeconfig, readFileSync(c.kubeconfigs.admin, "utf8").replace(/server: https:\/\/[^\s]+/g, `server: ${url}`));
+  return {
+    url,
+    kubeconfig,
+    rttMs,
+    close: async () => {
+      for (const x of sockets) x.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
 }
 
 function startupGroup(kubectl: string): Group {
@@ -571,7 +638,9 @@ const placeholder: ClusterJson = {
   nodes: [{ name: "kvlog-node-1" }],
   components: { "kube-scheduler": {} },
 };
-if (!clusterGroups(clusterAtStart ?? placeholder, kubectl ?? "kubectl").some(wanted)) {
+const anyCluster = clusterAtStart ?? placeholder;
+const remoteNames: Remote = { url: "https://127.0.0.1:1", kubeconfig: "", rttMs: RTT_MS };
+if (![...clusterGroups(anyCluster, kubectl ?? "kubectl"), ...(RTT_MS > 0 ? clusterGroups(anyCluster, kubectl ?? "kubectl", remoteNames) : [])].some(wanted)) {
   // not selected
 } else if (!clusterAtStart) {
   note(`real-cluster rows skipped: ${join(STATE, "cluster.json")} is absent (no local cluster; sudo test/e2e/cluster/up.sh brings one up)`);
@@ -594,6 +663,17 @@ if (!clusterGroups(clusterAtStart ?? placeholder, kubectl ?? "kubectl").some(wan
       loads.push(`real rows start ${load()}`);
       try {
         for (const g of groups) rows.push(...(await runGroup(g)));
+        if (RTT_MS > 0 && clusterGroups(c, kubectl, remoteNames).some(wanted)) {
+          const remote = await startRemote(c, RTT_MS);
+          try {
+            notes.push(
+              `remote: the same commands through a relay in front of replica 1 (${c.apiservers[0]!.url}) that adds ${RTT_MS} ms of round trip (${RTT_MS / 2} ms each way, ${RTT_MS} ms to connect), as from a laptop to a cluster; kubeconfig and --endpoint point at the relay`,
+            );
+            for (const g of clusterGroups(c, kubectl, remote).filter(wanted)) rows.push(...(await runGroup(g)));
+          } finally {
+            await remote.close();
+          }
+        }
         if (CPU_PROF) {
           const env = { PATH: process.env.PATH!, HOME: tmp, KUBECONFIG: c.kubeconfigs.admin, NODE_COMPILE_CACHE: COMPILE_CACHE };
           mkdirSync(CPU_PROF, { recursive: true });
