@@ -484,6 +484,7 @@ async function startRemote(c: ClusterJson, rttMs: number): Promise<Remote & { cl
   const sockets = new Set<import("node:net").Socket>();
   const server = createServer((client) => {
     sockets.add(client);
+    client.on("error", () => {}); // a client gone before the relay connected upstream
     client.setNoDelay(true); // as the endpoints do: Nagle's algorithm here would add waits a real link has not
     client.pause();
     // The connection takes a round trip before either side can send (TCP's handshake).
