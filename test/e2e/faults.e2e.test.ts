@@ -205,6 +205,11 @@ async function relaunch(p: Launched): Promise<number> {
   const env: Record<string, string> = { ...p.env, KVLOG_E2E_DIR: STATE };
   delete env.KVLOG_E2E_TAG; // launch sets it, from KVLOG_E2E_DIR
   await exec("bash", ["-c", script, "relaunch", LIB_SH, p.name, ...p.opts, "--", ...p.argv], { env });
+  // launch returns once the pid file is written, which exec-in.sh does first, before its chain of
+  // execs (unshare, nsenter, the component): read in the middle of one, /proc/PID/environ is
+  // empty. Wait until the process shows the harness's tag (seen once in .ci/run on 1.30.14).
+  const written = Number(readFileSync(`${STATE}/pids/${p.name}.pid`, "utf8").trim());
+  await until(`${p.name} (pid ${written}) running with the harness's environment`, async () => readFileSync(`/proc/${written}/environ`, "utf8").includes(`KVLOG_E2E_TAG=kvlog-e2e:${STATE}`), 5000, 20);
   const pid = pidOf(p.name);
   expect(pid).not.toBe(p.pid);
   const held = readdirSync(`/proc/${pid}/fd`).map((fd) => {
