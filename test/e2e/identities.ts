@@ -5,7 +5,11 @@ import { readFileSync } from "node:fs";
 /** The README's ClusterRole, Role (the record) and record ConfigMaps; its placeholder bindings left out. */
 export function readmeRoles(): string {
   const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-  const docs = /<!-- rbac:begin -->\s*```yaml\n([\s\S]*?)```\s*<!-- rbac:end -->/.exec(readme)![1]!.split(/^---$/m);
+  const rbac = /<!-- rbac:begin -->\s*```yaml\n([\s\S]*?)```\s*<!-- rbac:end -->/.exec(readme)?.[1];
+  if (rbac === undefined) throw new Error("README has no RBAC block");
+  const docs = rbac.split(/^---$/m);
+  if (!docs.some((d) => /^kind: ClusterRole$/m.test(d))) throw new Error("README's RBAC block has no ClusterRole");
+  if (!docs.some((d) => /^kind: Role$/m.test(d))) throw new Error("README's RBAC block has no Role for the record");
   return docs.filter((d) => /^kind: (ClusterRole|Role|ConfigMap)$/m.test(d)).join("\n---\n");
 }
 

@@ -18,6 +18,7 @@ import { existsSync, readFileSync, statSync, openSync, readSync, closeSync } fro
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kvlog, type CliRun } from "../integration/run.ts";
+import { kvlogIdentity, readmeRoles } from "./identities.ts";
 
 const exec = promisify(execFile);
 const STATE = process.env.KVLOG_E2E_DIR ?? "/tmp/kvlog-e2e";
@@ -239,18 +240,10 @@ async function proveChange(component: string, args: string[]): Promise<void> {
 
 beforeAll(async () => {
   expect(existsSync(ADMIN), `no admin kubeconfig at ${ADMIN}: run npm run cluster:up, or set KVLOG_E2E_KUBECONFIG`).toBe(true);
-  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-  const rbac = /<!-- rbac:begin -->\s*```yaml\n([\s\S]*?)```\s*<!-- rbac:end -->/.exec(readme)?.[1];
-  expect(rbac, "README has no RBAC block").toBeDefined();
-  // The README's ClusterRole, Role (the record) and record ConfigMaps as they are; the suite binds
-  // the roles to its own ServiceAccount below (the README's bindings name a placeholder group).
-  const docs = rbac!.split(/^---$/m);
-  const role = docs.find((doc) => /^kind: ClusterRole$/m.test(doc));
-  expect(role, "README's RBAC block has no ClusterRole").toBeDefined();
-  const recordRole = docs.find((doc) => /^kind: Role$/m.test(doc));
-  expect(recordRole, "README's RBAC block has no Role for the record").toBeDefined();
-  await kubectl(["apply", "-f", "-"], [role!, recordRole!, ...docs.filter((d) => /^kind: ConfigMap$/m.test(d))].join("\n---\n"));
-  await kubectl(["apply", "-f", "-"], e2eObjects());
+  // The README's ClusterRole, Role (the record) and record ConfigMaps as they are, bound to the
+  // suite's kvlog ServiceAccount (the README's bindings name a placeholder group).
+  await kubectl(["apply", "-f", "-"], readmeRoles());
+  await kubectl(["apply", "-f", "-"], `${e2eObjects()}\n---\n${kvlogIdentity(NS)}`);
   kvlogKubeconfig = await serviceAccountKubeconfig("kvlog");
   nobodyKubeconfig = await serviceAccountKubeconfig("nobody");
   noPutKubeconfig = await serviceAccountKubeconfig("no-put");
@@ -268,7 +261,7 @@ afterAll(async () => {
   }
 });
 
-/** The e2e identities: kvlog (bound to the README's ClusterRole and record Role only), recordless (the ClusterRole only), nobody, no-put, minter. */
+/** The other e2e identities (kvlog itself is identities.ts's): recordless (the README's ClusterRole only), nobody, no-put, minter. */
 function e2eObjects(): string {
   return `
 apiVersion: v1
@@ -277,27 +270,11 @@ metadata: { name: ${NS} }
 ---
 apiVersion: v1
 kind: ServiceAccount
-metadata: { name: kvlog, namespace: ${NS} }
----
-apiVersion: v1
-kind: ServiceAccount
 metadata: { name: nobody, namespace: ${NS} }
 ---
 apiVersion: v1
 kind: ServiceAccount
 metadata: { name: no-put, namespace: ${NS} }
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: { name: kvlog-e2e-kvlog }
-roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: kvlog }
-subjects: [{ kind: ServiceAccount, name: kvlog, namespace: ${NS} }]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: { name: kvlog-e2e-kvlog, namespace: kube-system }
-roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: kvlog }
-subjects: [{ kind: ServiceAccount, name: kvlog, namespace: ${NS} }]
 ---
 apiVersion: v1
 kind: ServiceAccount
