@@ -2,7 +2,7 @@
 // and classify each answer into an outcome with the next step in its message.
 
 import { COMPONENTS, tooOld, type Component, type ComponentName } from "./components.js";
-import { CLOSED_BEFORE_ANSWER, errorCode, FLAGS_PATH, isTimeout, networkReason, sleep, statusMessage, withDeadline, type Access, type HttpAnswer } from "./http.js";
+import { CLOSED_BEFORE_ANSWER, errorCode, failedBeforeAnswer, FLAGS_PATH, isTimeout, networkReason, sleep, statusMessage, withDeadline, type Access, type HttpAnswer } from "./http.js";
 import type { Target } from "./plan.js";
 import { TunnelError, TunnelRefusedError } from "./portforward.js";
 import { directCredentials, openChannel, type Channel } from "./transport.js";
@@ -297,11 +297,8 @@ export function retryAnswer(target: Target, ans: HttpAnswer, attempts: number, l
 
 /** Connection failures before any answer (refused, reset, closed): the PUT did not happen, or happened once. Timeouts are not tried again. */
 export function retryError(e: unknown, attempts: number, leftMs: number): number | undefined {
-  if (isTimeout(e)) return undefined;
-  const code = errorCode(e);
   const refusedInTunnel = e instanceof TunnelError && /connection refused/i.test(e.message);
-  const transient = refusedInTunnel || code === "ECONNREFUSED" || CLOSED_BEFORE_ANSWER.has(code ?? "");
-  return transient ? backoff(attempts, undefined, leftMs) : undefined;
+  return refusedInTunnel || failedBeforeAnswer(e) ? backoff(attempts, undefined, leftMs) : undefined;
 }
 
 /** The kind of credentials a target is sent (never their value). */

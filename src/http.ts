@@ -253,6 +253,16 @@ export const GOAWAY = "HTTP2_GOAWAY";
 /** Failures before any answer that a new connection may not have: the request can be sent again. */
 export const CLOSED_BEFORE_ANSWER = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED", GOAWAY]);
 
+/**
+ * Refused, or closed before any answer: the request did not happen (or happened once, which is
+ * the same for a PUT of a level), so it may be sent again. Never a timeout: its time is spent.
+ */
+export function failedBeforeAnswer(e: unknown): boolean {
+  if (isTimeout(e)) return false;
+  const code = errorCode(e);
+  return code === "ECONNREFUSED" || (code !== null && CLOSED_BEFORE_ANSWER.has(code));
+}
+
 const TIMEOUT_CODES = new Set(["ETIMEDOUT", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_ABORTED"]);
 
 export function isTimeout(e: unknown): boolean {

@@ -11,11 +11,10 @@ import { readFile } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import { ConfigError, RunError } from "./errors.js";
 import {
-  CLOSED_BEFORE_ANSWER,
   displayUrl,
   errorCode,
+  failedBeforeAnswer,
   GOAWAY,
-  isTimeout,
   joinUrl,
   networkReason,
   newDispatcher,
@@ -632,25 +631,25 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi & RecordApi 
         return ans;
       } catch (e) {
         if (e instanceof ListFormatError) throw notApiserver(what, { status: 200, contentType: "" }, `a whole JSON list (${e.message})`, e);
-        const code = errorCode(e) ?? "";
-        if (again && !isTimeout(e) && (code === "ECONNREFUSED" || CLOSED_BEFORE_ANSWER.has(code))) {
-          await sleep(code === GOAWAY ? 0 : pause); // GOAWAY: the server asks for a new connection, now
+        if (again && failedBeforeAnswer(e)) {
+          await sleep(errorCode(e) === GOAWAY ? 0 : pause); // GOAWAY: the server asks for a new connection, now
           continue;
         }
         throw new RunError(`cannot reach the apiserver at ${access.server.origin} to ${what}: ${networkReason(e)} (${access.source})`, { cause: e });
       }
     }
   };
-  /** The answer's value (a parsed object, or what `readOk` made of a list), undefined for 404; errors thrown. */
+  /**
+   * The answer's value (a parsed object, or what `readOk` made of a list), undefined for 404;
+   * errors thrown. `conflict`: returned for a 409. `maxBytes`: read more than MAX_ANSWER.
+   */
   const json = async <T>(
     method: string,
     path: string,
     what: string,
     rule: string,
     body?: unknown,
-    readOk?: SendOptions["readOk"],
-    conflict?: T,
-    maxBytes?: number,
+    { readOk, conflict, maxBytes }: { readOk?: SendOptions["readOk"]; conflict?: T; maxBytes?: number } = {},
   ): Promise<T | undefined> => {
     const ans = await call(method, path, what, body, readOk, maxBytes);
     const list = readOk !== undefined;
@@ -702,7 +701,7 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi & RecordApi 
           if (o.chunkSize > 0) q.set("limit", String(o.chunkSize));
           if (cont) q.set("continue", cont);
           const qs = q.toString();
-          const page = await json<ListPage<R>>("GET", qs ? `${path}?${qs}` : path, what, rule, undefined, (body) => readList(body, (item) => reduce(item as T), { prune }));
+          const page = await json<ListPage<R>>("GET", qs ? `${path}?${qs}` : path, what, rule, undefined, { readOk: (body) => readList(body, (item) => reduce(item as T), { prune }) });
           if (!page) break; // 404: no such list here, nothing to act on
           for (const item of page.items) out.push(item);
           onPage?.(page.items);
@@ -745,11 +744,11 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi & RecordApi 
     async getPod(namespace, name) {
       const what = `get pod ${namespace}/${name}`;
       const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`;
-      const p = await json<Pod>("GET", path, what, `apiGroups [""] resources ["pods"] verbs ["get"] in namespace ${namespace}`, undefined, undefined, undefined, OBJECT_ANSWER_MAX);
+      const p = await json<Pod>("GET", path, what, `apiGroups [""] resources ["pods"] verbs ["get"] in namespace ${namespace}`, undefined, { maxBytes: OBJECT_ANSWER_MAX });
       return p ? reducePod(p) : undefined;
     },
     async getNode(name) {
-      const n = await json<Node>("GET", `/api/v1/nodes/${encodeURIComponent(name)}`, `get node ${name}`, `apiGroups [""] resources ["nodes"] verbs ["get"]`, undefined, undefined, undefined, OBJECT_ANSWER_MAX);
+      const n = await json<Node>("GET", `/api/v1/nodes/${encodeURIComponent(name)}`, `get node ${name}`, `apiGroups [""] resources ["nodes"] verbs ["get"]`, undefined, { maxBytes: OBJECT_ANSWER_MAX });
       return n ? reduceNode(n) : undefined;
     },
     async createToken(namespace, name, expirationSeconds) {
@@ -804,9 +803,7 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi & RecordApi 
         `read the record ${namespace}/${name}`,
         `apiGroups [""] resources ["configmaps"] resourceNames ["${name}"] verbs ["get"] in namespace ${namespace}`,
         undefined,
-        undefined,
-        undefined,
-        OBJECT_ANSWER_MAX,
+        { maxBytes: OBJECT_ANSWER_MAX },
       );
     },
     async writeConfigMap(cm) {
@@ -817,7 +814,7 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi & RecordApi 
       const rule = create
         ? `apiGroups [""] resources ["configmaps"] verbs ["create"] in namespace ${ns} (or create the ConfigMap ${cm.metadata.name} beforehand: kvlog rbac prints it)`
         : `apiGroups [""] resources ["configmaps"] resourceNames ["${cm.metadata.name}"] verbs ["update"] in namespace ${ns}`;
-      const out = await json<ConfigMap | "conflict">(create ? "POST" : "PUT", path, `write the record ${ns}/${cm.metadata.name}`, rule, cm, undefined, "conflict", OBJECT_ANSWER_MAX);
+      const out = await json<ConfigMap | "conflict">(create ? "POST" : "PUT", path, `write the record ${ns}/${cm.metadata.name}`, rule, cm, { conflict: "conflict", maxBytes: OBJECT_ANSWER_MAX });
       // 404 on a PUT: deleted since it was read; the caller reads again and creates it.
       return out ?? "conflict";
     },
