@@ -420,8 +420,8 @@ function clusterGroups(c: ClusterJson, kubectl: string, remote?: Remote): Group[
   const admin = remote?.kubeconfig ?? c.kubeconfigs.admin;
   const pki = join(STATE, "pki");
   const env = { PATH: process.env.PATH!, HOME: tmp, KUBECONFIG: admin, NODE_COMPILE_CACHE: COMPILE_CACHE };
-  const timedIn = (cmd: string, argv: string[], input?: string) => timed(cmd, argv, env, input);
-  const kvlog = (...argv: string[]) => () => timedIn(process.execPath, [CLI, ...argv]);
+  const timedWithEnv = (cmd: string, argv: string[], input?: string) => timed(cmd, argv, env, input);
+  const kvlog = (...argv: string[]) => () => timedWithEnv(process.execPath, [CLI, ...argv]);
   const title = (t: string) => (remote ? `remote ${remote.rttMs} ms RTT: ${t}` : t);
   const cert = ["--cert", join(pki, "admin.crt"), "--key", join(pki, "admin.key")];
   const replica1 = remote?.url ?? c.apiservers[0]!.url;
@@ -436,13 +436,13 @@ function clusterGroups(c: ClusterJson, kubectl: string, remote?: Remote): Group[
       reference: "kubectl",
       note: remote ? `one PUT each to replica 1 through the relay (${replica1})` : `one PUT each to replica 1 (${replica1}); the last row reaches both replicas`,
       contenders: [
-        { name: `kubectl replace --raw /debug/flags/v -f - --server ${replica1}`, run: () => timedIn(kubectl, ["--kubeconfig", admin, "--server", replica1, "replace", "--raw", "/debug/flags/v", "-f", "-"], LEVEL) },
+        { name: `kubectl replace --raw /debug/flags/v -f - --server ${replica1}`, run: () => timedWithEnv(kubectl, ["--kubeconfig", admin, "--server", replica1, "replace", "--raw", "/debug/flags/v", "-f", "-"], LEVEL) },
         { name: `kvlog set kube-apiserver ${LEVEL} --endpoint ${replica1}`, run: kvlog("set", "kube-apiserver", LEVEL, "--endpoint", replica1) },
         { name: `kvlog set kube-apiserver ${LEVEL} --endpoint ${replica1} --no-record`, run: kvlog("set", "kube-apiserver", LEVEL, "--endpoint", replica1, "--no-record") },
         ...(seaCurrent && !remote
           ? [{ name: `single executable: kvlog set kube-apiserver ${LEVEL} --endpoint ${replica1}`, run: () => timed(SEA, ["set", "kube-apiserver", LEVEL, "--endpoint", replica1], env) }]
           : []),
-        { name: `curl -X PUT --data ${LEVEL} (admin cert, key, CA)`, run: () => timedIn("curl", ["-sS", "-f", "-X", "PUT", "--data", LEVEL, ...cert, "--cacert", join(pki, "ca.crt"), `${replica1}/debug/flags/v`]) },
+        { name: `curl -X PUT --data ${LEVEL} (admin cert, key, CA)`, run: () => timedWithEnv("curl", ["-sS", "-f", "-X", "PUT", "--data", LEVEL, ...cert, "--cacert", join(pki, "ca.crt"), `${replica1}/debug/flags/v`]) },
         // Remote: the replicas' own addresses would bypass the relay.
         ...(remote ? [] : [{ name: `kvlog set apiserver ${LEVEL} (${c.apiservers.length} replicas)`, run: kvlog("set", "apiserver", LEVEL) }]),
       ],
@@ -452,7 +452,7 @@ function clusterGroups(c: ClusterJson, kubectl: string, remote?: Remote): Group[
       reference: "kubectl",
       note: `through the apiserver's node proxy (kubeconfig URL: ${remote ? "the relay" : "the load balancer"})`,
       contenders: [
-        { name: `kubectl replace --raw /api/v1/nodes/${node}/proxy/debug/flags/v -f -`, run: () => timedIn(kubectl, ["--kubeconfig", admin, "replace", "--raw", `/api/v1/nodes/${node}/proxy/debug/flags/v`, "-f", "-"], LEVEL) },
+        { name: `kubectl replace --raw /api/v1/nodes/${node}/proxy/debug/flags/v -f -`, run: () => timedWithEnv(kubectl, ["--kubeconfig", admin, "replace", "--raw", `/api/v1/nodes/${node}/proxy/debug/flags/v`, "-f", "-"], LEVEL) },
         { name: `kvlog set kubelet ${LEVEL} --node ${node}`, run: kvlog("set", "kubelet", LEVEL, "--node", node) },
         { name: `kvlog set kubelet ${LEVEL} --node ${node} --no-record`, run: kvlog("set", "kubelet", LEVEL, "--node", node, "--no-record") },
       ],
