@@ -3,6 +3,7 @@
 
 import { Chalk } from "chalk";
 import type { Result } from "./apply.js";
+import { escapeTerminal } from "./terminal.js";
 
 export const JSON_API_VERSION = "kvlog.dev/v1";
 
@@ -87,9 +88,13 @@ export function* jsonParts(report: { results: unknown[] }, perPart = 200): Gener
   yield "  ]\n}\n";
 }
 
-/** Columns padded to their widest cell, UPPERCASE headers in bold; `paint` colours a cell. */
-export function table(headers: string[], rows: string[][], color: boolean, paint?: (cell: string, row: number, col: number) => string): string {
+/**
+ * Columns padded to their widest cell, UPPERCASE headers in bold; `paint` colours a cell. Every
+ * cell is made safe for a terminal first (cells hold what the cluster says), so widths are right.
+ */
+export function table(headers: string[], cells: string[][], color: boolean, paint?: (cell: string, row: number, col: number) => string): string {
   const chalk = new Chalk({ level: color ? 1 : 0 });
+  const rows = cells.map((row) => row.map(escapeTerminal));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[], p?: (s: string, i: number) => string): string =>
     cells
