@@ -15,6 +15,7 @@ import { setCommand, type SetRequest } from "./commands/set.js";
 import { statusCommand, type StatusRequest } from "./commands/status.js";
 import { COMPONENTS } from "./components.js";
 import { KvlogError, UsageError } from "./errors.js";
+import { escapeTerminal } from "./terminal.js";
 import { MAX_LEVEL } from "./options.js";
 import type { Io } from "./session.js";
 
@@ -138,11 +139,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
   } catch (e) {
     // Secrets are masked where they are known (each command's session); run-ending errors carry none.
     if (e instanceof KvlogError) {
-      io.stderr.write(`kvlog: ${e.message}\n`);
+      io.stderr.write(`kvlog: ${escapeTerminal(e.message)}\n`);
       return e.exitCode;
     }
     const err = e as Error;
-    io.stderr.write(`kvlog: unexpected error: ${err.message ?? String(e)}; please report it with the command you ran\n`);
+    io.stderr.write(`kvlog: unexpected error: ${escapeTerminal(err.message ?? String(e))}; please report it with the command you ran\n`);
     if (io.env.KVLOG_DEBUG) io.stderr.write(`${err.stack ?? ""}\n`);
     return 1;
   }

@@ -6,6 +6,8 @@ import { COMPONENTS, findComponent, suggestComponent, type Component } from "./c
 import { UsageError } from "./errors.js";
 
 export const MAX_LEVEL = 2147483647;
+/** The longest timed change (set --for): a bump is for debugging, not a new normal. */
+export const MAX_FOR_MS = 24 * 3_600_000;
 /**
  * Targets changed at once. Each change is a request the apiserver proxies (node proxy,
  * port-forward): long-running requests that API Priority and Fairness does not limit, so this

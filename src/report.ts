@@ -154,11 +154,11 @@ export function renderSummary(report: Report, color: boolean): string {
       lines.push(back === tried ? chalk.green(text) : chalk.red(text));
     }
   }
-  if (report.record?.written && report.forSeconds === null) lines.push(`recorded in ${report.record.name} as ${report.record.by}`);
+  if (report.record?.written && report.forSeconds === null) lines.push(`recorded in ${report.record.name} as ${escapeTerminal(report.record.by ?? "")}`);
   if (report.record && !report.record.written) {
-    lines.push(`warning: the change is not recorded in ${report.record.name}: ${report.record.error} (kvlog status will not show it; --no-record skips the record)`);
+    lines.push(`warning: the change is not recorded in ${report.record.name}: ${escapeTerminal(report.record.error ?? "")} (kvlog status will not show it; --no-record skips the record)`);
   }
-  for (const w of report.warnings) lines.push(`warning: ${w}`);
+  for (const w of report.warnings) lines.push(`warning: ${escapeTerminal(w)}`);
   const notAttempted = report.results.filter((r) => r.outcome === "interrupted").length;
   if (notAttempted > 0) lines.push(`interrupted: ${notAttempted} target(s) not attempted, their level is unchanged`);
   const hints = [
@@ -167,6 +167,6 @@ export function renderSummary(report: Report, color: boolean): string {
       ...report.results.filter((r) => r.restore && !r.restore.ok && r.restore.hint).map((r) => r.restore!.hint!),
     ]),
   ];
-  for (const h of hints) lines.push(`hint: ${h}`);
+  for (const h of hints) lines.push(`hint: ${escapeTerminal(h)}`);
   return `${lines.join("\n")}\n`;
 }

@@ -7,6 +7,7 @@ import type { Access } from "./http.js";
 import { BARE_SOURCE, bareAccess, freshCredentials, kubeApi, loadAccess, withServiceAccount, type DoctorApi, type KubeApi, type RecordApi } from "./kube.js";
 import { formatDuration, type AccessRequest, type TargetRequest } from "./options.js";
 import { planTargets, type Target } from "./plan.js";
+import { escapeTerminal } from "./terminal.js";
 
 /** A full garbage collection every this many finished targets keeps a fleet run's memory flat. */
 const COLLECT_EVERY = 256;
@@ -55,7 +56,7 @@ export class Session {
    * worked on and reported: one line, and the run's exit code (at least 1).
    */
   discoveryStopped(done: number, e: unknown): number {
-    this.io.stderr.write(`kvlog: discovery stopped after ${done} target(s): ${this.redact(e instanceof Error ? e.message : String(e))}\n`);
+    this.io.stderr.write(`kvlog: discovery stopped after ${done} target(s): ${escapeTerminal(this.redact(e instanceof Error ? e.message : String(e)))}\n`);
     return e instanceof KvlogError ? Math.max(e.exitCode, 1) : 1;
   }
 

@@ -386,7 +386,9 @@ export async function nodeNames(given: Map<string, string>, env: NodeJS.ProcessE
     access = a;
     const api = kubeApi(a, { timeoutMs: Math.max(1, deadline - Date.now()), chunkSize: 500 });
     const nodes = await api.listNodes(given.get("--selector") ?? given.get("-l"));
-    return nodes.map((n) => n.metadata.name);
+    // Candidates go into the shell's completion list: a name that is not a DNS name (as the apiserver
+    // validates node names) could carry a newline, a tab (a description) or shell syntax; it is left out.
+    return nodes.map((n) => n.metadata.name).filter((name) => /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name));
   })();
   work.catch(() => {});
   let timer: NodeJS.Timeout | undefined;

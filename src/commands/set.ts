@@ -8,6 +8,7 @@ import {
   accessOptions,
   componentList,
   componentNamed,
+  MAX_FOR_MS,
   MAX_LEVEL,
   parseDuration,
   parseLevel,
@@ -20,8 +21,7 @@ import {
   type TargetRequest,
 } from "../options.js";
 
-/** The longest timed change: a bump is for debugging, not a new normal. */
-export const MAX_FOR_MS = 24 * 3_600_000;
+export { MAX_FOR_MS } from "../options.js";
 
 export interface SetRequest extends AccessRequest, TargetRequest {
   command: "set";

@@ -11,6 +11,7 @@ import type { Target } from "../plan.js";
 import { RECORD_NAMESPACE, recordName } from "../record.js";
 import { JSON_API_VERSION, jsonParts, table } from "../report.js";
 import { Session, type Io } from "../session.js";
+import { escapeTerminal } from "../terminal.js";
 import { openChannel, type Channel } from "../transport.js";
 import type { DoctorRequest } from "../commands/doctor.js";
 
@@ -156,7 +157,7 @@ export async function runDoctor(req: DoctorRequest, io: Io): Promise<number> {
       );
     }
     io.stderr.write(
-      `checked as ${doc.user}${version ? ` against Kubernetes ${version}` : ""}: ${problems.length === 0 ? "kvlog can change every target found" : `${problems.length} problem(s)`}${warned.length ? `, ${warned.length} warning(s)` : ""}; nothing was changed\n`,
+      `checked as ${escapeTerminal(doc.user)}${version ? ` against Kubernetes ${escapeTerminal(version)}` : ""}: ${problems.length === 0 ? "kvlog can change every target found" : `${problems.length} problem(s)`}${warned.length ? `, ${warned.length} warning(s)` : ""}; nothing was changed\n`,
     );
     return problems.length === 0 ? 0 : 1;
   });

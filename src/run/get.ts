@@ -4,9 +4,10 @@
 
 import { probeStartup, type Startup } from "../levels.js";
 import type { Target } from "../plan.js";
-import { readRecord, type Override } from "../record.js";
+import { readRecordChecked, type Override } from "../record.js";
 import { JSON_API_VERSION, jsonParts, table } from "../report.js";
 import { refuseIgnoredImpersonation, Session, type Io } from "../session.js";
+import { notes } from "../terminal.js";
 import type { GetRequest } from "../commands/get.js";
 
 /** One target's levels: the JSON `results[]` of `kvlog get -o json`. */
@@ -47,7 +48,9 @@ export async function runGet(req: GetRequest, io: Io): Promise<number> {
     let overrides = new Map<string, Override>();
     if (session.api) {
       try {
-        overrides = new Map((await readRecord(session.api, req.component.name)).map((o) => [o.target, o]));
+        const { overrides: found, rejected } = await readRecordChecked(session.api, req.component.name);
+        overrides = new Map(found.map((o) => [o.target, o]));
+        warnings.push(...rejected);
       } catch (e) {
         warnings.push(`the record cannot be read, so changes kvlog made are not shown: ${(e as Error).message}`);
       }
@@ -96,7 +99,7 @@ export async function runGet(req: GetRequest, io: Io): Promise<number> {
       ]);
       io.stdout.write(table(["TARGET", "NODE", "STARTUP", "SOURCE", "KVLOG CHANGE"], rows, session.colorOn(io.stdout)));
     }
-    for (const w of all) io.stderr.write(`warning: ${w}\n`);
+    io.stderr.write(notes("warning", all));
     if (discoveryError !== undefined) return session.discoveryStopped(results.length, discoveryError);
     return shown.some((r) => !r.ok && !r.skipped) ? 1 : 0;
   });

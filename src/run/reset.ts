@@ -8,9 +8,10 @@ import { NothingMatchedError, UsageError } from "../errors.js";
 import { probeStartup } from "../levels.js";
 import type { TargetRequest } from "../options.js";
 import type { Target } from "../plan.js";
-import { editRecord, readRecord, updateRecord, type Override } from "../record.js";
+import { editRecord, readRecordChecked, updateRecord, type Override } from "../record.js";
 import { JSON_API_VERSION, jsonParts, table } from "../report.js";
 import { refuseIgnoredImpersonation, Session, type Io } from "../session.js";
+import { notes } from "../terminal.js";
 import { Chalk } from "chalk";
 import type { ResetRequest } from "../commands/reset.js";
 
@@ -98,8 +99,8 @@ export async function runReset(req: ResetRequest, io: Io): Promise<number> {
     if (req.expired && shown.length === 0) io.stderr.write("nothing is overdue in the record\n");
     else if (req.dryRun) io.stderr.write(`dry run: ${succeeded} of ${shown.length} target(s) would be put back; nothing was sent\n`);
     else io.stderr.write(`${failed === 0 ? chalk.green(`${succeeded} of ${shown.length} target(s) put back`) : chalk.red(`${failed} of ${shown.length} target(s) not put back, ${succeeded} put back`)}\n`);
-    for (const w of all) io.stderr.write(`warning: ${w}\n`);
-    for (const h of new Set(shown.filter((r) => !r.ok && !r.skipped && r.hint).map((r) => r.hint!))) io.stderr.write(`hint: ${h}\n`);
+    io.stderr.write(notes("warning", all));
+    io.stderr.write(notes("hint", new Set(shown.filter((r) => !r.ok && !r.skipped && r.hint).map((r) => r.hint!))));
     if (failure !== undefined) return session.discoveryStopped(results.length, failure);
     if (io.signal?.aborted) return 130;
     // --expired works from the record: one it could not read is a failure (a CronJob whose token
@@ -112,7 +113,9 @@ export async function runReset(req: ResetRequest, io: Io): Promise<number> {
 async function readOverrides(session: Session, component: ComponentName, warnings: string[]): Promise<Map<string, Override>> {
   if (!session.api) return new Map();
   try {
-    return new Map((await readRecord(session.api, component)).map((o) => [o.target, o]));
+    const { overrides, rejected } = await readRecordChecked(session.api, component);
+    warnings.push(...rejected);
+    return new Map(overrides.map((o) => [o.target, o]));
   } catch (e) {
     warnings.push(`the record of ${component} cannot be read: ${(e as Error).message}`);
     return new Map();
@@ -132,8 +135,11 @@ async function resetTargets(
     if (req.to !== undefined) return { level: req.to, source: "--to" };
     const s = await probeStartup(t, session.access, req.timeoutMs);
     if (s.level !== null) return s;
+    // The record is input (record.ts): its startup level is used only within 0-10 (parseRecord) and
+    // never to raise a target above the level the recorded change set.
     const o = overrides.get(t.id);
-    if (o?.startup != null) return { level: o.startup, source: "the record: the startup level when kvlog changed it" };
+    if (o?.startup != null && o.startup <= o.level) return { level: o.startup, source: "the record: the startup level when kvlog changed it" };
+    if (o?.startup != null) return { level: null, source: `${s.source}, and the record's ${o.startup} is above the level that change set (${o.level}): kvlog does not raise a level on the record's word` };
     return { level: null, source: s.source };
   };
   const work = async (t: Target): Promise<Result> => {

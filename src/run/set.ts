@@ -21,6 +21,7 @@ import {
 } from "../record.js";
 import { buildReport, exitCode, jsonParts, renderSummary, renderTable, type RecordNote } from "../report.js";
 import { refuseIgnoredImpersonation, Session, type Io } from "../session.js";
+import { notes } from "../terminal.js";
 import type { SetRequest } from "../commands/set.js";
 
 const NOISY_LEVEL = 10;
@@ -223,7 +224,7 @@ async function restoreAll(
     });
     if (recorded && changeId && done.size > 0) {
       await updateRecord(session.api!, req.component.name, (data) => editRecord(data, { remove: done, removeFrom: changeId })).catch((e: unknown) => {
-        session.io.stderr.write(`warning: the levels are back, but the record still lists them: ${session.redact((e as Error).message)}\n`);
+        session.io.stderr.write(notes("warning", [`the levels are back, but the record still lists them: ${session.redact((e as Error).message)}`]));
       });
     }
   } finally {
