@@ -130,12 +130,12 @@ export function parseRecord(component: ComponentName, data: RecordData | undefin
     const doubts: string[] = [];
     let until: string | null = null;
     if (c.until !== undefined) {
+      // kvlog writes an until between the change's time and 24h after it: one outside is taken as
+      // the nearest end (unreadable: the latest), so a planted record never keeps a change past 24h.
       const u = Date.parse(String(c.until));
-      if (!Number.isNaN(u) && u > at && u - at <= MAX_FOR_MS) until = new Date(u).toISOString() === c.until ? c.until : new Date(u).toISOString();
-      else {
-        until = new Date(at + MAX_FOR_MS).toISOString();
-        doubts.push(`until ${JSON.stringify(c.until)} taken as ${until} (a timed change lasts at most 24h)`);
-      }
+      const kept = Number.isNaN(u) ? at + MAX_FOR_MS : Math.min(Math.max(u, at), at + MAX_FOR_MS);
+      until = kept === u && typeof c.until === "string" ? c.until : new Date(kept).toISOString();
+      if (kept !== u) doubts.push(`until ${JSON.stringify(c.until)} taken as ${until} (a timed change lasts at most 24h after it was made)`);
     }
     const bad = { names: 0, startup: 0, before: 0 };
     for (const [target, m] of Object.entries(c.targets)) {

@@ -171,7 +171,9 @@ describe("parseRecord: the record is input", () => {
     const far = parseRecord("kubelet", rec({ until: "2999-01-01T00:00:00.000Z", targets: { "kubelet/a": {} } }));
     expect(far.overrides[0]!.until).toBe("2026-11-30T10:00:00.000Z");
     const before = parseRecord("kubelet", rec({ until: "2026-11-29T09:00:00.000Z", targets: { "kubelet/a": {} } }));
-    expect(before.overrides[0]!.until).toBe("2026-11-30T10:00:00.000Z");
+    expect(before.overrides[0]!.until).toBe(at);
+    expect(parseRecord("kubelet", rec({ until: "soon", targets: { "kubelet/a": {} } })).overrides[0]!.until).toBe("2026-11-30T10:00:00.000Z");
+    expect(parseRecord("kubelet", rec({ until: at, targets: { "kubelet/a": {} } })).rejected).toEqual([]);
     expect(parseRecord("kubelet", rec({ until: "2026-11-29T10:10:00.000Z", targets: { "kubelet/a": {} } })).overrides[0]!.until).toBe("2026-11-29T10:10:00.000Z");
   });
   it("target names are the ones kvlog gives, of this component", () => {
