@@ -19,6 +19,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kvlog, type CliRun } from "../integration/run.ts";
 import { kvlogIdentity, readmeRoles } from "./identities.ts";
+import { docBlock } from "../docs-blocks.ts";
 
 const exec = promisify(execFile);
 const STATE = process.env.KVLOG_E2E_DIR ?? "/tmp/kvlog-e2e";
@@ -965,12 +966,11 @@ describe("fleet safety on real components: get, set --for, reset, status, the re
 
   it("reset --expired, run as the README's CronJob runs it (in-cluster ServiceAccount), puts back a change whose kvlog was killed", async () => {
     expect(LOCAL, "in-pod.sh needs the local cluster").toBe(true);
-    // The README's manifest, applied as it is (the CronJob suspended: the fake runtime runs no image).
-    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-    const yaml = /<!-- cronjob:begin -->\s*```yaml\n([\s\S]*?)```\s*<!-- cronjob:end -->/.exec(readme)?.[1];
-    expect(yaml, "README has no CronJob block").toBeDefined();
+    // The documented manifest (docs/safety.md), applied as it is (the CronJob suspended: the fake
+    // runtime runs no image). docBlock throws, naming the page, when the block is missing.
+    const yaml = docBlock("cronjob");
     const items: any[] = [];
-    for (const doc of yaml!.split(/^---$/m)) items.push(JSON.parse(await kubectl(["create", "--dry-run=client", "-o", "json", "-f", "-"], doc)));
+    for (const doc of yaml.split(/^---$/m)) items.push(JSON.parse(await kubectl(["create", "--dry-run=client", "-o", "json", "-f", "-"], doc)));
     const cron = items.find((x) => x.kind === "CronJob");
     cron.spec.suspend = true;
     await kubectl(["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items }));

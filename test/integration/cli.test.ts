@@ -1,8 +1,9 @@
 // The real CLI against the in-process simulated cluster: every reach path, every outcome class.
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultPods, KVLOG_RULES, startFakeCluster, type FakeCluster, type FakeRule } from "../fake/cluster.ts";
 import { kvlog, type CliRun } from "./run.ts";
+import { docBlock } from "../docs-blocks.ts";
 
 let fake: FakeCluster;
 const SCHED = "kube-scheduler/kube-system/kube-scheduler-cp-1";
@@ -22,10 +23,9 @@ async function run(args: string[], user = "admin", env: Record<string, string> =
   return r;
 }
 
-/** The ClusterRole's rules from the README's RBAC block, as the fake's rules. */
-function readmeRules(): FakeRule[] {
-  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-  return clusterRoleRules(/<!-- rbac:begin -->\s*```yaml\n([\s\S]*?)```\s*<!-- rbac:end -->/.exec(readme)![1]!);
+/** The ClusterRole's rules from the documented RBAC block (docs/rbac-and-security.md), as the fake's rules. */
+function documentedRules(): FakeRule[] {
+  return clusterRoleRules(docBlock("rbac"));
 }
 
 /** The rules of the ClusterRole in YAML as kvlog rbac prints it (flow lists, one field a line). */
@@ -163,8 +163,8 @@ describe("every component, every path", () => {
 });
 
 describe("identities", () => {
-  it("the README's least-privilege role, as written in the README, is enough for every component", async () => {
-    const rules = readmeRules();
+  it("the documented least-privilege role, as written in docs/rbac-and-security.md, is enough for every component", async () => {
+    const rules = documentedRules();
     expect(rules.length).toBeGreaterThanOrEqual(4);
     const f = await startFakeCluster({
       users: [{ name: "readme", rules }],

@@ -291,11 +291,12 @@ stage_done load-balancer
 # ---------------------------------------------------------------------------
 stage_begin identities
 kc apply -f "$CLUSTER_SRC/manifests/bootstrap.yaml" >/dev/null
-# kvlog's RBAC exactly as README.md tells users to grant it; every binding in it
-# gets the ServiceAccount kvlog-e2e/kvlog as its only subject.
+# kvlog's RBAC exactly as docs/rbac-and-security.md tells users to grant it (test/docs-blocks.ts
+# names the same page); every binding in it gets the ServiceAccount kvlog-e2e/kvlog as its only subject.
 rbac=$D/kvlog-rbac.yaml
-grep -q '<!-- rbac:begin -->' "$REPO_ROOT/README.md" || die "README.md has no <!-- rbac:begin --> block"
-sed -n '/<!-- rbac:begin -->/,/<!-- rbac:end -->/p' "$REPO_ROOT/README.md" | grep -v -e '<!-- rbac:' -e '^\s*```' > "$rbac"
+RBAC_DOC=docs/rbac-and-security.md
+grep -q '<!-- rbac:begin -->' "$REPO_ROOT/$RBAC_DOC" || die "$RBAC_DOC has no <!-- rbac:begin --> block"
+sed -n '/<!-- rbac:begin -->/,/<!-- rbac:end -->/p' "$REPO_ROOT/$RBAC_DOC" | grep -v -e '<!-- rbac:' -e '^\s*```' > "$rbac"
 rbac_json=$(kc create --dry-run=client -o json -f "$rbac") || die "cannot parse the kvlog RBAC in $rbac"
 sa_subject='[{"kind":"ServiceAccount","name":"kvlog","namespace":"kvlog-e2e"}]'
 # kubectl 1.36 prints several documents as one List, kubectl 1.30 as one object each: slurp either.
@@ -572,7 +573,7 @@ sizes=$(jq -s 'add' <<<"$sizes")
 jq -n --arg d "$D" --arg kv "$K8S_VERSION" --arg ev "$ETCD_VERSION" --arg kubectl "$KUBECTL" \
   --argjson minor "$K8S_MINOR" --arg kpmode "$KUBE_PROXY_MODE" --arg gates "$K8S_FEATURE_GATES" \
   --arg local "$APISERVER_LOCAL" --arg nodesurl "$APISERVER_NODES" --arg host "$HOST_IP" \
-  --arg cp "$CONTROL_PLANE_NODE" --arg rbacsrc "README.md" \
+  --arg cp "$CONTROL_PLANE_NODE" --arg rbacsrc "$RBAC_DOC" \
   --argjson kp "$kp_pods" --argjson sizes "$sizes" \
   --argjson fcount "$FLEET_COUNT" --arg fprefix "$FLEET_PREFIX" --arg flabel "$FLEET_LABEL" \
   --arg ffirst "$NET_PREFIX.$FLEET_IP_FIRST" --arg flast "$NET_PREFIX.$FLEET_IP_LAST" \
@@ -629,7 +630,7 @@ say "stage: total ${total}s"
 say "cluster up: Kubernetes $K8S_VERSION, etcd $ETCD_VERSION"
 say "  apiservers: ${APISERVER_IPS[*]} (port $APISERVER_PORT), behind haproxy $APISERVER_LOCAL; nodes use $APISERVER_NODES"
 say "  admin:     KUBECONFIG=$D/admin.kubeconfig      (client cert, system:masters)"
-say "  kvlog:     KUBECONFIG=$D/kvlog.kubeconfig      (SA kvlog-e2e/kvlog, RBAC from README.md)"
+say "  kvlog:     KUBECONFIG=$D/kvlog.kubeconfig      (SA kvlog-e2e/kvlog, RBAC from $RBAC_DOC)"
 say "  nobody:    KUBECONFIG=$D/nobody.kubeconfig     (SA kvlog-e2e/nobody, no grants)"
 say "  token admin: KUBECONFIG=$D/admin-token.kubeconfig (SA kvlog-e2e/admin, cluster-admin)"
 say "  kubectl:   $KUBECTL"
