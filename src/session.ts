@@ -3,7 +3,7 @@
 
 import { fanOut, interrupted, TargetFeed } from "./apply.js";
 import { ConfigError, KvlogError } from "./errors.js";
-import type { Access } from "./http.js";
+import { cutShort, type Access } from "./http.js";
 import { BARE_SOURCE, bareAccess, freshCredentials, kubeApi, loadAccess, withServiceAccount, type DoctorApi, type KubeApi, type RecordApi } from "./kube.js";
 import { formatDuration, type AccessRequest, type TargetRequest } from "./options.js";
 import { planTargets, type Target } from "./plan.js";
@@ -44,7 +44,7 @@ export class Session {
     this.req = req;
     this.io = io;
     if (req.runTimeoutMs !== undefined) {
-      this.limitTimer = setTimeout(() => this.limit.abort("timeout"), req.runTimeoutMs);
+      this.limitTimer = setTimeout(() => this.limit.abort(cutShort(`--timeout ${formatDuration(req.runTimeoutMs!)} passed`)), req.runTimeoutMs);
       this.limitTimer.unref();
       this.stop = io.signal ? AbortSignal.any([io.signal, this.limit.signal]) : this.limit.signal;
     } else this.stop = io.signal;
@@ -57,6 +57,15 @@ export class Session {
   discoveryStopped(done: number, e: unknown): number {
     this.io.stderr.write(`kvlog: discovery stopped after ${done} target(s): ${this.redact(e instanceof Error ? e.message : String(e))}\n`);
     return e instanceof KvlogError ? Math.max(e.exitCode, 1) : 1;
+  }
+
+  /**
+   * Aborted when --timeout passes (not by Ctrl-C, which lets the work in flight finish): requests
+   * then in flight (discovery, reads, PUTs) are cut short. Never given to a restore of `set --for`
+   * nor to the record's bookkeeping, which keep their own bound (--request-timeout).
+   */
+  get deadline(): AbortSignal | undefined {
+    return this.req.runTimeoutMs !== undefined ? this.limit.signal : undefined;
   }
 
   /** Why a target was not reached: the interrupt, or --timeout. */
@@ -138,7 +147,8 @@ export class Session {
 
   async close(): Promise<void> {
     clearTimeout(this.limitTimer);
-    for (const a of this.used) await a.dispatcher.close().catch(() => {});
+    // After --timeout, nothing still in flight is waited for.
+    for (const a of this.used) await (this.limit.signal.aborted ? a.dispatcher.destroy() : a.dispatcher.close()).catch(() => {});
   }
 
   /**
@@ -174,6 +184,8 @@ export class Session {
   ): Promise<{ results: R[]; warnings: string[]; discoveryError: unknown }> {
     const feed = new TargetFeed();
     const warnings: string[] = [];
+    // Discovery in flight when --timeout passes is cut short too.
+    const api = sel.endpoint ? undefined : this.deadline && this.api ? kubeApi(this.access!, { ...this.apiOptions, signal: this.deadline }) : this.api;
     let discoveryError: unknown;
     const discovery = planTargets(
       {
@@ -189,7 +201,7 @@ export class Session {
         tokenToNodes: sel.sendTokenToNodes,
         warn: (message) => warnings.push(this.redact(message)),
       },
-      sel.endpoint ? undefined : this.api,
+      api,
       this.access?.server,
       (targets) => feed.push(filter ? targets.filter(filter) : targets),
     ).then(

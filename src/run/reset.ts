@@ -127,10 +127,10 @@ async function resetTargets(
   overrides: Map<string, Override>,
   filter: ((t: Target) => boolean) | undefined,
 ): Promise<{ results: Result[]; warnings: string[]; discoveryError: unknown }> {
-  const base = { access: session.access, timeoutMs: req.timeoutMs, concurrency: req.concurrency, dryRun: req.dryRun };
+  const base = { access: session.access, timeoutMs: req.timeoutMs, concurrency: req.concurrency, dryRun: req.dryRun, cancel: session.deadline };
   const backTo = async (t: Target): Promise<Back> => {
     if (req.to !== undefined) return { level: req.to, source: "--to" };
-    const s = await probeStartup(t, session.access, req.timeoutMs);
+    const s = await probeStartup(t, session.access, req.timeoutMs, undefined, session.deadline);
     if (s.level !== null) return s;
     const o = overrides.get(t.id);
     if (o?.startup != null) return { level: o.startup, source: "the record: the startup level when kvlog changed it" };
@@ -139,6 +139,7 @@ async function resetTargets(
   const work = async (t: Target): Promise<Result> => {
     if (t.unavailable) return applyOne(t, { ...base, level: 0 });
     const back = await backTo(t);
+    if (session.deadline?.aborted) return applyOne(t, { ...base, level: 0 }); // --timeout passed: reported as interrupted, level unchanged
     if (back.level === null) {
       const message = `not changed: the level it started with is ${back.source}`;
       return applyOne({ ...t, unavailable: { outcome: "unknown-startup", message, hint: "pass --to N to say which level to put back" } }, { ...base, level: 0 });

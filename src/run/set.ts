@@ -62,13 +62,15 @@ export async function runSet(req: SetRequest, io: Io): Promise<number> {
         : Promise.resolve(new Map()));
 
     const priors = new Map<string, Prior>();
-    const opts = { level: req.level, access, timeoutMs: req.timeoutMs, concurrency: req.concurrency, dryRun: req.dryRun };
+    // --timeout cuts the changes in flight short (the restore below gets no such signal).
+    const opts = { level: req.level, access, timeoutMs: req.timeoutMs, concurrency: req.concurrency, dryRun: req.dryRun, cancel: session.deadline };
     const work = async (t: Target): Promise<Result> => {
       let startup = t.startup;
       if (req.forMs !== undefined && req.restoreTo === undefined && !t.unavailable && !req.dryRun) {
         // A timed change is only made where kvlog knows what to put back.
-        startup = await probeStartup(t, access, req.timeoutMs);
-        if (startup.level === null) {
+        startup = await probeStartup(t, access, req.timeoutMs, undefined, session.deadline);
+        // Cut short by --timeout: applyOne reports it (interrupted, level unchanged).
+        if (startup.level === null && !session.deadline?.aborted) {
           const message = `not changed: the level it started with is ${startup.source}, so kvlog could not put it back`;
           return applyOne({ ...t, unavailable: { outcome: "unknown-startup", message, hint: "pass --restore-to N to say which level to put back" } }, opts);
         }
