@@ -217,6 +217,14 @@ export function cutShortInFlight(why: string, sent: boolean): Classified {
     : { outcome: "interrupted", ok: false, message: `${why} before the PUT was sent (its level is unchanged)` };
 }
 
+/**
+ * Changed, or may have been: set, or a PUT sent whole that --timeout cut short before its answer.
+ * Such a target is recorded and, with `set --for`, put back like one that was set.
+ */
+export function mayHaveChanged(r: Result): boolean {
+  return r.ok || (r.outcome === "interrupted" && r.message.includes(MAY_HAVE_BEEN_APPLIED));
+}
+
 /** The text of an abort reason (--timeout's is an Error). */
 export function reasonText(signal: AbortSignal): string {
   const r = signal.reason as unknown;

@@ -2,7 +2,7 @@
 // Both render the same Result objects; the JSON shape is a public API (README "JSON output").
 
 import { Chalk } from "chalk";
-import { MAY_HAVE_BEEN_APPLIED, type Result } from "./apply.js";
+import { mayHaveChanged, type Result } from "./apply.js";
 import { escapeTerminal } from "./terminal.js";
 
 export const JSON_API_VERSION = "kvlog.dev/v1";
@@ -160,7 +160,7 @@ export function renderSummary(report: Report, color: boolean): string {
   }
   for (const w of report.warnings) lines.push(`warning: ${w}`);
   const cut = report.results.filter((r) => r.outcome === "interrupted");
-  const maybe = cut.filter((r) => r.message.includes(MAY_HAVE_BEEN_APPLIED)).length;
+  const maybe = cut.filter(mayHaveChanged).length;
   if (cut.length > maybe) lines.push(`interrupted: ${cut.length - maybe} target(s) not attempted, their level is unchanged`);
   if (maybe > 0) lines.push(`interrupted: ${maybe} target(s) sent the change but got no answer in time: it may have been applied`);
   const hints = [

@@ -2,7 +2,7 @@
 // src/commands/set.ts has the flags and validation. src/cli.ts imports this module only when the
 // command runs, so that --help and usage errors load none of the network code.
 
-import { applyOne, type Result } from "../apply.js";
+import { applyOne, mayHaveChanged, type Result } from "../apply.js";
 import { probeStartup, type Startup } from "../levels.js";
 import { formatDuration } from "../options.js";
 import type { Target } from "../plan.js";
@@ -95,7 +95,8 @@ export async function runSet(req: SetRequest, io: Io): Promise<number> {
     // Discovery failed before anything was tried: one error line, as for any run-ending error.
     if (discoveryError !== undefined && results.length === 0) throw discoveryError;
 
-    const changed = results.filter((r) => r.ok && !req.dryRun);
+    // A PUT that --timeout cut short after it was sent may have been applied: recorded, and put back with --for.
+    const changed = results.filter((r) => mayHaveChanged(r) && !req.dryRun);
     const until = req.forMs !== undefined ? new Date(started.getTime() + req.forMs) : undefined;
     let record: RecordNote | null = null;
     if (recording && changed.length > 0) {
@@ -196,7 +197,7 @@ async function restoreAll(
         // The record cannot be read back: every target is put back.
       }
     }
-    const changed = results.filter((r) => r.ok);
+    const changed = results.filter(mayHaveChanged);
     const levelOf = (t: Target): number => req.restoreTo ?? priors.get(t.id)?.startup?.level ?? 0;
     const opts = { level: levelOf, access: session.access, timeoutMs: req.timeoutMs, concurrency: req.concurrency, dryRun: false };
     const targets = changed.map((r) => {

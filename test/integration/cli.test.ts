@@ -508,6 +508,25 @@ describe("every failure is classified, and never hides the others", () => {
     }
   });
 
+  it("--timeout with --for: a PUT cut short after it was sent may have been applied, so it is recorded and put back like the others", async () => {
+    // n-1 answers its PUTs after 4 s (its /configz at once): the change is sent, then cut short at 1 s.
+    const f = await startFakeCluster({ nodes: [{ name: "n-1" }, { name: "n-2" }], defaultBehaviour: { kubelet: { startupLevel: 1 } }, behaviour: { "kubelet/n-1": { delayMs: 4000 } } });
+    try {
+      const r = await kvlog(["set", "kubelet", "5", "--for", "1s", "--timeout", "1s", "--request-timeout", "20s", "-o", "json"], { KUBECONFIG: f.kubeconfig("admin") }, 30_000);
+      expect(r.code).toBe(1);
+      const results = r.json().results;
+      expect(results.map((x: any) => [x.id, x.outcome, x.restore?.outcome, x.restore?.level])).toEqual([
+        ["kubelet/n-1", "interrupted", "set", 1],
+        ["kubelet/n-2", "set", "set", 1],
+      ]);
+      expect(results[0].message).toMatch(/may have been applied$/);
+      expect(f.level("kubelet/n-1"), "the delayed PUT of 5 landed, then the restore's 1").toBe(1);
+      expect(r.stderr).toMatch(/kubelet: 2 of 2 target\(s\) put back/);
+    } finally {
+      await f.close();
+    }
+  });
+
   it("Ctrl-C: the target in flight finishes, the others are reported as not attempted, exit 130", async () => {
     const f = await startFakeCluster({
       nodes: [{ name: "n-1" }, { name: "n-2" }, { name: "n-3" }],
