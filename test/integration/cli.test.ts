@@ -1,5 +1,7 @@
 // The real CLI against the in-process simulated cluster: every reach path, every outcome class.
 import { readFileSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultPods, KVLOG_RULES, startFakeCluster, type FakeCluster, type FakeRule } from "../fake/cluster.ts";
 import { kvlog, type CliRun } from "./run.ts";
@@ -505,6 +507,34 @@ describe("every failure is classified, and never hides the others", () => {
       expect(f.level("kubelet/n-1")).toBe(1);
     } finally {
       await f.close();
+    }
+  });
+
+  it("--timeout cuts discovery short: an apiserver that never answers the node list ends the run at its time, with one line that says why", async () => {
+    const seen: string[] = [];
+    const stuck = new Set<http.ServerResponse>();
+    const apiserver = http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      stuck.add(res); // never answered
+    });
+    await new Promise<void>((r) => apiserver.listen(0, "127.0.0.1", r));
+    try {
+      const server = `http://127.0.0.1:${(apiserver.address() as AddressInfo).port}`;
+      const kubeconfig = `${fake.dir}/stuck-apiserver.kubeconfig`;
+      writeFileSync(
+        kubeconfig,
+        JSON.stringify({ apiVersion: "v1", kind: "Config", clusters: [{ name: "s", cluster: { server, "insecure-skip-tls-verify": true } }], users: [{ name: "u", user: {} }], contexts: [{ name: "s", context: { cluster: "s", user: "u" } }], "current-context": "s" }),
+      );
+      const started = Date.now();
+      const r = await kvlog(["set", "kubelet", "2", "--timeout", "2s", "--request-timeout", "60s"], { KUBECONFIG: kubeconfig }, 30_000);
+      expect(Date.now() - started, "2 s, not 60 s").toBeLessThan(8_000);
+      expect(seen.some((q) => q.startsWith("GET /api/v1/nodes")), r.stderr).toBe(true);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe("kvlog: stopped before the apiserver answered (to list nodes): --timeout 2s passed\n");
+      expect(r.stdout).toBe("");
+    } finally {
+      for (const res of stuck) res.destroy();
+      await new Promise<void>((r) => apiserver.close(() => r()));
     }
   });
 
