@@ -436,10 +436,14 @@ describe.skipIf(!LOCAL)("faults on the real local cluster", () => {
   it("a kubelet that is down (SIGSTOP on kvlog-node-2): that node times out behind the node proxy, kvlog-node-1 is set, exit 1", async () => {
     const pid = pidOf("kubelet-kvlog-node-2");
     const boundMs = 5000 + SLACK_MS;
-    let r: Timed;
+    let r: Timed, cut: Timed;
     stop(pid);
     try {
-      r = await run(["set", "kubelet", "1", "--node", "kvlog-node-1,kvlog-node-2", "--request-timeout", "5s", "-o", "json"]);
+      // Also at once: --timeout 3s ends that run at 3 s although --request-timeout is 60 s (issue 20).
+      [r, cut] = await Promise.all([
+        run(["set", "kubelet", "1", "--node", "kvlog-node-1,kvlog-node-2", "--request-timeout", "5s", "-o", "json"]),
+        run(["set", "kubelet", "1", "--node", "kvlog-node-1,kvlog-node-2", "--timeout", "3s", "--request-timeout", "60s", "-o", "json"]),
+      ]);
     } finally {
       resume(pid);
     }
@@ -454,6 +458,12 @@ describe.skipIf(!LOCAL)("faults on the real local cluster", () => {
     expect(down.attempts).toBe(1);
     expect(down.durationMs).toBeLessThan(6000);
     expect(r.ms, `kvlog took ${r.ms} ms`).toBeLessThan(boundMs);
+    numbers.push(`kubelet SIGSTOP, --timeout 3s --request-timeout 60s: run ${cut.ms} ms, bound ${3000 + SLACK_MS} ms`);
+    expect(cut.code, cut.stderr).toBe(1);
+    expect(result(cut.doc, "kubelet/kvlog-node-1")).toMatchObject({ outcome: "set", ok: true });
+    // The PUT reached the apiserver whole; the kubelet behind it may or may not have acted on it.
+    expect(result(cut.doc, "kubelet/kvlog-node-2")).toMatchObject({ outcome: "interrupted", ok: false, message: expect.stringMatching(/^--timeout 3s passed while kvlog waited for the answer: the PUT was sent, so the change may have been applied$/) });
+    expect(cut.ms, `kvlog took ${cut.ms} ms`).toBeLessThan(3000 + SLACK_MS);
 
     // Put back: the kubelet answers again.
     await until("kvlog-node-2's kubelet answering through the node proxy", async () => (await kubectl(["get", "--raw", "/api/v1/nodes/kvlog-node-2/proxy/healthz"])) === "ok", 30_000);
