@@ -29,7 +29,10 @@ export class Session {
   /** Every identity used in the run (the user's, and a ServiceAccount's): closed and masked at the end. */
   private readonly used: Access[] = [];
   access: Access | undefined;
+  /** The apiserver, for the run's reads (discovery, checks, the record as shown): cut short when --timeout passes. */
   api: (KubeApi & RecordApi & DoctorApi) | undefined;
+  /** The same apiserver for what --timeout never cuts: the record of a change (read, written) and the restore of `set --for`. */
+  recordApi: (KubeApi & RecordApi & DoctorApi) | undefined;
 
   readonly req: AccessRequest;
   readonly io: Io;
@@ -107,7 +110,9 @@ export class Session {
     }
     this.access = access;
     // With --endpoint and no kubeconfig there is no apiserver: nothing to discover or record.
-    this.api = access && access.source !== BARE_SOURCE ? kubeApi(access, this.apiOptions) : undefined;
+    const apiserver = access && access.source !== BARE_SOURCE ? access : undefined;
+    this.api = apiserver && kubeApi(apiserver, { ...this.apiOptions, signal: this.deadline });
+    this.recordApi = apiserver && kubeApi(apiserver, this.apiOptions);
   }
 
   get apiOptions(): { timeoutMs: number; chunkSize: number } {
@@ -184,8 +189,6 @@ export class Session {
   ): Promise<{ results: R[]; warnings: string[]; discoveryError: unknown }> {
     const feed = new TargetFeed();
     const warnings: string[] = [];
-    // Discovery in flight when --timeout passes is cut short too.
-    const api = sel.endpoint ? undefined : this.deadline && this.api ? kubeApi(this.access!, { ...this.apiOptions, signal: this.deadline }) : this.api;
     let discoveryError: unknown;
     const discovery = planTargets(
       {
@@ -201,7 +204,7 @@ export class Session {
         tokenToNodes: sel.sendTokenToNodes,
         warn: (message) => warnings.push(this.redact(message)),
       },
-      api,
+      sel.endpoint ? undefined : this.api,
       this.access?.server,
       (targets) => feed.push(filter ? targets.filter(filter) : targets),
     ).then(

@@ -66,7 +66,7 @@ export async function runReset(req: ResetRequest, io: Io): Promise<number> {
         const seen = new Set(out.results.filter((r) => r.outcome !== "missing").map((r) => r.id));
         const gone = new Set([...overdue.keys()].filter((id) => !seen.has(id)));
         if (gone.size > 0 && !req.dryRun) {
-          await updateRecord(session.api, c.name, (data) => editRecord(data, { remove: gone })).then(
+          await updateRecord(session.recordApi!, c.name, (data) => editRecord(data, { remove: gone })).then(
             () => warnings.push(`${c.name}: ${gone.size} overdue target(s) no longer exist (${[...gone].slice(0, 3).join(", ")}${gone.size > 3 ? ", …" : ""}); removed from the record`),
             (e: unknown) => warnings.push(`${c.name}: cannot update the record: ${(e as Error).message}`),
           );
@@ -150,7 +150,7 @@ async function resetTargets(
   const out = await session.onTargets(sel, req.dryRun ? "resolving" : "resetting", work, (t) => applyOne(session.notAttempted(t), { ...base, level: 0 }), filter);
   const done = new Set(out.results.filter((r) => r.ok && overrides.has(r.id)).map((r) => r.id));
   if (done.size > 0 && !req.dryRun && session.api) {
-    await updateRecord(session.api, sel.component.name, (data) => editRecord(data, { remove: done })).catch((e: unknown) =>
+    await updateRecord(session.recordApi!, sel.component.name, (data) => editRecord(data, { remove: done })).catch((e: unknown) =>
       out.warnings.push(`the levels are back, but the record of ${sel.component.name} still lists them: ${(e as Error).message}`),
     );
   }

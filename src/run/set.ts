@@ -39,7 +39,7 @@ export async function runSet(req: SetRequest, io: Io): Promise<number> {
     await session.open(req.endpoint, !req.dryRun);
     refuseIgnoredImpersonation(req, req.serviceAccount ? undefined : session.access);
     const access = session.access;
-    const api = session.api;
+    const api = session.recordApi; // the record's bookkeeping: not cut by --timeout
     const recording = req.record && !req.dryRun && api !== undefined;
     const started = new Date(session.now());
     const changeId = newChangeId(started);
@@ -139,7 +139,7 @@ async function writeChange(session: Session, req: SetRequest, id: string, read: 
   const name = `${RECORD_NAMESPACE}/${recordName(req.component.name)}`;
   if ("problem" in read) return { name, written: false, change: null, by: change.by, error: read.problem };
   try {
-    await updateRecord(session.api!, req.component.name, (data) => editRecord(data, { add: { id, change } }), read);
+    await updateRecord(session.recordApi!, req.component.name, (data) => editRecord(data, { add: { id, change } }), read);
     return { name, written: true, change: id, by: change.by, error: null };
   } catch (e) {
     return { name, written: false, change: null, by: change.by, error: (e as Error).message };
@@ -192,7 +192,7 @@ async function restoreAll(
     let now = new Map<string, Override>();
     if (recorded && changeId) {
       try {
-        now = new Map((await readRecord(session.api!, req.component.name)).map((o) => [o.target, o]));
+        now = new Map((await readRecord(session.recordApi!, req.component.name)).map((o) => [o.target, o]));
       } catch {
         // The record cannot be read back: every target is put back.
       }
@@ -225,7 +225,7 @@ async function restoreAll(
       if (r.ok) done.add(r.id);
     });
     if (recorded && changeId && done.size > 0) {
-      await updateRecord(session.api!, req.component.name, (data) => editRecord(data, { remove: done, removeFrom: changeId })).catch((e: unknown) => {
+      await updateRecord(session.recordApi!, req.component.name, (data) => editRecord(data, { remove: done, removeFrom: changeId })).catch((e: unknown) => {
         session.io.stderr.write(`warning: the levels are back, but the record still lists them: ${session.redact((e as Error).message)}\n`);
       });
     }

@@ -533,6 +533,12 @@ describe("every failure is classified, and never hides the others", () => {
       expect(r.code).toBe(1);
       expect(r.stderr).toBe("kvlog: stopped before the apiserver answered (to list nodes): --timeout 2s passed\n");
       expect(r.stdout).toBe("");
+      // The same for the reads of `status` (the record of each component).
+      const t0 = Date.now();
+      const status = await kvlog(["status", "kubelet", "--timeout", "2s", "--request-timeout", "60s", "-o", "json"], { KUBECONFIG: kubeconfig }, 30_000);
+      expect(Date.now() - t0, "2 s, not 60 s").toBeLessThan(8_000);
+      expect(status.code).toBe(1);
+      expect(status.json().warnings).toEqual([expect.stringMatching(/^cannot read kube-system\/kvlog-kubelet: stopped before the apiserver answered \(to .*\): --timeout 2s passed$/)]);
     } finally {
       for (const res of stuck) res.destroy();
       await new Promise<void>((r) => apiserver.close(() => r()));
