@@ -212,7 +212,7 @@ export function cutShortInFlight(why: string, sent: boolean): Classified {
         outcome: "interrupted",
         ok: false,
         message: `${why} while kvlog waited for the answer: the PUT was sent, so ${MAY_HAVE_BEEN_APPLIED}`,
-        hint: "run the same kvlog set again to be sure (the same level sent twice does the same)",
+        hint: "run the same command again to be sure (the same level sent twice does the same)",
       }
     : { outcome: "interrupted", ok: false, message: `${why} before the PUT was sent (its level is unchanged)` };
 }
