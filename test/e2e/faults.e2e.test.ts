@@ -361,10 +361,15 @@ describe.skipIf(!LOCAL)("faults on the real local cluster", () => {
     const pid = pidOf("kube-scheduler");
     const boundMs = 5000 + SLACK_MS;
     stop(pid);
-    let sched: Timed, kcm: Timed;
+    let sched: Timed, kcm: Timed, cut: Timed;
     try {
-      // Both at once: the controller-manager is set while the scheduler does not answer.
-      [sched, kcm] = await Promise.all([run(["set", "scheduler", "1", "--request-timeout", "5s", "-o", "json"]), run(["set", "kcm", "1", "--request-timeout", "5s", "-o", "json"])]);
+      // At once: the controller-manager is set while the scheduler does not answer; and --timeout
+      // 3s ends a run at 3 s although --request-timeout is 60 s (issue 20), through the tunnel too.
+      [sched, kcm, cut] = await Promise.all([
+        run(["set", "scheduler", "1", "--request-timeout", "5s", "-o", "json"]),
+        run(["set", "kcm", "1", "--request-timeout", "5s", "-o", "json"]),
+        run(["set", "scheduler", "1", "--timeout", "3s", "--request-timeout", "60s", "-o", "json"]),
+      ]);
     } finally {
       resume(pid);
     }
@@ -382,6 +387,12 @@ describe.skipIf(!LOCAL)("faults on the real local cluster", () => {
     expect(result(kcm.doc, KCM)).toMatchObject({ outcome: "set", attempts: 1 });
     expect(kcm.ms).toBeLessThan(boundMs);
     expect(result(kcm.doc, KCM).durationMs).toBeLessThan(2000);
+
+    numbers.push(`scheduler SIGSTOP, --timeout 3s --request-timeout 60s: run ${cut.ms} ms, bound ${3000 + SLACK_MS} ms`);
+    expect(cut.code, cut.stderr).toBe(1);
+    // The PUT went whole through the tunnel into the stopped process's socket: it may act on it when it runs again.
+    expect(result(cut.doc, SCHEDULER)).toMatchObject({ outcome: "interrupted", ok: false, message: expect.stringMatching(/^--timeout 3s passed while kvlog waited for the answer: the PUT was sent, so the change may have been applied$/) });
+    expect(cut.ms, `kvlog took ${cut.ms} ms`).toBeLessThan(3000 + SLACK_MS);
 
     // Put back: it answers again.
     const again = await run(["set", "scheduler", "1", "--request-timeout", "10s", "-o", "json"]);
