@@ -30,7 +30,7 @@ export interface AccessRequest {
   color: boolean;
   concurrency: number;
   chunkSize: number;
-  /** --timeout: the whole run's limit (no new target is started after it); undefined: none. */
+  /** --timeout: the whole run's limit (at it, what is in flight is cut short and no new target starts); undefined: none. */
   runTimeoutMs?: number | undefined;
 }
 
@@ -102,7 +102,7 @@ export function accessOptions(cmd: Command, { concurrency = true }: { concurrenc
     .option("--service-account <namespace/name>", "mint a 10-minute token for this ServiceAccount (TokenRequest API) and act as it")
     .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"))
     .option("--request-timeout <duration>", "how long each network step may take (e.g. 10s, 1m)", "30s")
-    .option("--timeout <duration>", "the whole run's limit: after it no new target is started, and the ones not reached are reported (e.g. 2m; default: none)")
+    .option("--timeout <duration>", "the whole run's limit: at it, requests in flight are cut short, no new target is started, and every target is reported (e.g. 2m; default: none; with --for it bounds the change, never the restore)")
     .option("--insecure-skip-tls-verify", "do not verify server certificates (the apiserver's, and direct endpoints')");
   if (concurrency) cmd.option("--concurrency <n>", "how many targets to reach at once", String(DEFAULT_CONCURRENCY));
   else cmd.addOption(new Option("--concurrency <n>").default(String(DEFAULT_CONCURRENCY)).hideHelp());

@@ -2,10 +2,10 @@
 // src/commands/doctor.ts has the flags and validation. src/cli.ts imports this module only when the
 // command runs, so that --help and usage errors load none of the network code.
 
-import { classifyAnswer, classifyError } from "../apply.js";
+import { classifyAnswer, classifyError, reasonText } from "../apply.js";
 import { parseVersion, type Component } from "../components.js";
 import { NothingMatchedError } from "../errors.js";
-import { FLAGS_PATH, withDeadline, type HttpAnswer } from "../http.js";
+import { FLAGS_PATH, untilAborted, withDeadline, type HttpAnswer } from "../http.js";
 import type { AccessQuestion } from "../kube.js";
 import type { Target } from "../plan.js";
 import { RECORD_NAMESPACE, recordName } from "../record.js";
@@ -183,9 +183,11 @@ async function probe(session: Session, req: DoctorRequest, t: Target): Promise<F
   if (t.unavailable) return found(t, t, t.unavailable.skipped ? { verdict: "skipped", severity: "optional" } : {});
   let channel: Channel | undefined;
   try {
-    channel = openChannel(t, session.access, req.timeoutMs);
+    const cancel = session.deadline; // --timeout passed: the probe in flight is cut short
+    channel = openChannel(t, session.access, req.timeoutMs, cancel);
     const ch = channel;
-    const ans: HttpAnswer = await withDeadline(ch.send({ method: "GET", path: FLAGS_PATH, timeoutMs: req.timeoutMs }), req.timeoutMs + 1000, `no answer within ${req.timeoutMs + 1000} ms`);
+    const sending = ch.send({ method: "GET", path: FLAGS_PATH, timeoutMs: req.timeoutMs, signal: cancel });
+    const ans: HttpAnswer = await untilAborted(withDeadline(sending, req.timeoutMs + 1000, `no answer within ${req.timeoutMs + 1000} ms`), cancel);
     if (ans.status === 406 && /unsupported http method/.test(ans.body)) {
       return found(t, t, { ok: true, verdict: "ready", message: `serves ${FLAGS_PATH} (a GET answered 406, as upstream does)` });
     }
@@ -203,6 +205,7 @@ async function probe(session: Session, req: DoctorRequest, t: Target): Promise<F
     const c = classifyAnswer(t, 0, ans);
     return found(t, t, { verdict: c.outcome, message: c.message, hint: c.hint ?? null });
   } catch (e) {
+    if (session.deadline?.aborted) return found(t, t, { verdict: "interrupted", message: `${reasonText(session.deadline)} before the probe had its answer` });
     const c = classifyError(t, e, req.timeoutMs);
     return found(t, t, { verdict: c.outcome, message: c.message, hint: c.hint ?? null });
   } finally {

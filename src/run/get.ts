@@ -2,6 +2,7 @@
 // src/commands/get.ts has the flags and validation. src/cli.ts imports this module only when the
 // command runs, so that --help and usage errors load none of the network code.
 
+import { reasonText } from "../apply.js";
 import { probeStartup, type Startup } from "../levels.js";
 import type { Target } from "../plan.js";
 import { readRecordChecked, type Override } from "../record.js";
@@ -73,7 +74,10 @@ export async function runGet(req: GetRequest, io: Io): Promise<number> {
       if (t.unavailable) {
         return { ...base, ok: false, skipped: t.unavailable.skipped === true, outcome: t.unavailable.outcome, message: t.unavailable.message, startup: t.startup ?? { level: null, source: "unknown: not asked" } };
       }
-      const startup = await probeStartup(t, session.access, req.timeoutMs);
+      const startup = await probeStartup(t, session.access, req.timeoutMs, undefined, session.deadline);
+      if (startup.level === null && session.deadline?.aborted) {
+        return { ...base, ok: false, skipped: false, outcome: "interrupted", message: `${reasonText(session.deadline)} before kvlog had its answer`, startup };
+      }
       return { ...base, ok: true, skipped: false, outcome: "ok", message: "", startup };
     };
     const { results, warnings: found, discoveryError } = await session.onTargets(req, "reading", view, (t) => view(session.notAttempted(t)));

@@ -67,7 +67,7 @@ export async function runReset(req: ResetRequest, io: Io): Promise<number> {
         const seen = new Set(out.results.filter((r) => r.outcome !== "missing").map((r) => r.id));
         const gone = new Set([...overdue.keys()].filter((id) => !seen.has(id)));
         if (gone.size > 0 && !req.dryRun) {
-          await updateRecord(session.api, c.name, (data) => editRecord(data, { remove: gone })).then(
+          await updateRecord(session.recordApi!, c.name, (data) => editRecord(data, { remove: gone })).then(
             () => warnings.push(`${c.name}: ${gone.size} overdue target(s) no longer exist (${[...gone].slice(0, 3).join(", ")}${gone.size > 3 ? ", …" : ""}); removed from the record`),
             (e: unknown) => warnings.push(`${c.name}: cannot update the record: ${(e as Error).message}`),
           );
@@ -130,10 +130,10 @@ async function resetTargets(
   overrides: Map<string, Override>,
   filter: ((t: Target) => boolean) | undefined,
 ): Promise<{ results: Result[]; warnings: string[]; discoveryError: unknown }> {
-  const base = { access: session.access, timeoutMs: req.timeoutMs, concurrency: req.concurrency, dryRun: req.dryRun };
+  const base = { access: session.access, timeoutMs: req.timeoutMs, concurrency: req.concurrency, dryRun: req.dryRun, cancel: session.deadline };
   const backTo = async (t: Target): Promise<Back> => {
     if (req.to !== undefined) return { level: req.to, source: "--to" };
-    const s = await probeStartup(t, session.access, req.timeoutMs);
+    const s = await probeStartup(t, session.access, req.timeoutMs, undefined, session.deadline);
     if (s.level !== null) return s;
     // The record is input (record.ts): its startup level is used only within 0-10 (parseRecord) and
     // never to raise a target above the level the recorded change set.
@@ -145,6 +145,7 @@ async function resetTargets(
   const work = async (t: Target): Promise<Result> => {
     if (t.unavailable) return applyOne(t, { ...base, level: 0 });
     const back = await backTo(t);
+    if (session.deadline?.aborted) return applyOne(t, { ...base, level: 0 }); // --timeout passed: reported as interrupted, level unchanged
     if (back.level === null) {
       const message = `not changed: the level it started with is ${back.source}`;
       return applyOne({ ...t, unavailable: { outcome: "unknown-startup", message, hint: "pass --to N to say which level to put back" } }, { ...base, level: 0 });
@@ -155,7 +156,7 @@ async function resetTargets(
   const out = await session.onTargets(sel, req.dryRun ? "resolving" : "resetting", work, (t) => applyOne(session.notAttempted(t), { ...base, level: 0 }), filter);
   const done = new Set(out.results.filter((r) => r.ok && overrides.has(r.id)).map((r) => r.id));
   if (done.size > 0 && !req.dryRun && session.api) {
-    await updateRecord(session.api, sel.component.name, (data) => editRecord(data, { remove: done })).catch((e: unknown) =>
+    await updateRecord(session.recordApi!, sel.component.name, (data) => editRecord(data, { remove: done })).catch((e: unknown) =>
       out.warnings.push(`the levels are back, but the record of ${sel.component.name} still lists them: ${(e as Error).message}`),
     );
   }

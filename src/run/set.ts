@@ -2,7 +2,7 @@
 // src/commands/set.ts has the flags and validation. src/cli.ts imports this module only when the
 // command runs, so that --help and usage errors load none of the network code.
 
-import { applyOne, type Result } from "../apply.js";
+import { applyOne, mayHaveChanged, type Result } from "../apply.js";
 import { probeStartup, type Startup } from "../levels.js";
 import { formatDuration } from "../options.js";
 import type { Target } from "../plan.js";
@@ -40,7 +40,7 @@ export async function runSet(req: SetRequest, io: Io): Promise<number> {
     await session.open(req.endpoint, !req.dryRun);
     refuseIgnoredImpersonation(req, req.serviceAccount ? undefined : session.access);
     const access = session.access;
-    const api = session.api;
+    const api = session.recordApi; // the record's bookkeeping: not cut by --timeout
     const recording = req.record && !req.dryRun && api !== undefined;
     const started = new Date(session.now());
     const changeId = newChangeId(started);
@@ -63,13 +63,15 @@ export async function runSet(req: SetRequest, io: Io): Promise<number> {
         : Promise.resolve(new Map()));
 
     const priors = new Map<string, Prior>();
-    const opts = { level: req.level, access, timeoutMs: req.timeoutMs, concurrency: req.concurrency, dryRun: req.dryRun };
+    // --timeout cuts the changes in flight short (the restore below gets no such signal).
+    const opts = { level: req.level, access, timeoutMs: req.timeoutMs, concurrency: req.concurrency, dryRun: req.dryRun, cancel: session.deadline };
     const work = async (t: Target): Promise<Result> => {
       let startup = t.startup;
       if (req.forMs !== undefined && req.restoreTo === undefined && !t.unavailable && !req.dryRun) {
         // A timed change is only made where kvlog knows what to put back.
-        startup = await probeStartup(t, access, req.timeoutMs);
-        if (startup.level === null) {
+        startup = await probeStartup(t, access, req.timeoutMs, undefined, session.deadline);
+        // Cut short by --timeout: applyOne reports it (interrupted, level unchanged).
+        if (startup.level === null && !session.deadline?.aborted) {
           const message = `not changed: the level it started with is ${startup.source}, so kvlog could not put it back`;
           return applyOne({ ...t, unavailable: { outcome: "unknown-startup", message, hint: "pass --restore-to N to say which level to put back" } }, opts);
         }
@@ -94,7 +96,8 @@ export async function runSet(req: SetRequest, io: Io): Promise<number> {
     // Discovery failed before anything was tried: one error line, as for any run-ending error.
     if (discoveryError !== undefined && results.length === 0) throw discoveryError;
 
-    const changed = results.filter((r) => r.ok && !req.dryRun);
+    // A PUT that --timeout cut short after it was sent may have been applied: recorded, and put back with --for.
+    const changed = results.filter((r) => mayHaveChanged(r) && !req.dryRun);
     const until = req.forMs !== undefined ? new Date(started.getTime() + req.forMs) : undefined;
     let record: RecordNote | null = null;
     if (recording && changed.length > 0) {
@@ -137,7 +140,7 @@ async function writeChange(session: Session, req: SetRequest, id: string, read: 
   const name = `${RECORD_NAMESPACE}/${recordName(req.component.name)}`;
   if ("problem" in read) return { name, written: false, change: null, by: change.by, error: read.problem };
   try {
-    await updateRecord(session.api!, req.component.name, (data) => editRecord(data, { add: { id, change } }), read);
+    await updateRecord(session.recordApi!, req.component.name, (data) => editRecord(data, { add: { id, change } }), read);
     return { name, written: true, change: id, by: change.by, error: null };
   } catch (e) {
     return { name, written: false, change: null, by: change.by, error: (e as Error).message };
@@ -190,12 +193,12 @@ async function restoreAll(
     let now = new Map<string, Override>();
     if (recorded && changeId) {
       try {
-        now = new Map((await readRecord(session.api!, req.component.name)).map((o) => [o.target, o]));
+        now = new Map((await readRecord(session.recordApi!, req.component.name)).map((o) => [o.target, o]));
       } catch {
         // The record cannot be read back: every target is put back.
       }
     }
-    const changed = results.filter((r) => r.ok);
+    const changed = results.filter(mayHaveChanged);
     const levelOf = (t: Target): number => req.restoreTo ?? priors.get(t.id)?.startup?.level ?? 0;
     const opts = { level: levelOf, access: session.access, timeoutMs: req.timeoutMs, concurrency: req.concurrency, dryRun: false };
     const targets = changed.map((r) => {
@@ -223,7 +226,7 @@ async function restoreAll(
       if (r.ok) done.add(r.id);
     });
     if (recorded && changeId && done.size > 0) {
-      await updateRecord(session.api!, req.component.name, (data) => editRecord(data, { remove: done, removeFrom: changeId })).catch((e: unknown) => {
+      await updateRecord(session.recordApi!, req.component.name, (data) => editRecord(data, { remove: done, removeFrom: changeId })).catch((e: unknown) => {
         session.io.stderr.write(notes("warning", [`the levels are back, but the record still lists them: ${session.redact((e as Error).message)}`]));
       });
     }

@@ -831,6 +831,17 @@ const HOP_BY_HOP = new Set([
 // ---------------------------------------------------------------------------
 
 export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<FakeCluster> {
+  // Its kubeconfigs and token files; removed by close(), or here when the start fails (a bad option).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kvlog-fake-"));
+  try {
+    return await startIn(dir, opts);
+  } catch (e) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function startIn(dir: string, opts: FakeClusterOptions): Promise<FakeCluster> {
   const version = opts.version ?? DEFAULT_VERSION;
   const anonymousAuth = opts.anonymousAuth ?? true;
   const createCheck = opts.portForwardCreateCheck ?? true;
@@ -842,7 +853,6 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
   // Nodes registered a while ago; a node whose kubelet is gone stopped posting 5 minutes ago.
   const createdAt = new Date(Date.now() - 86_400_000).toISOString().replace(/\.\d+Z$/, "Z");
   const lastHeartbeat = new Date(Date.now() - 300_000).toISOString().replace(/\.\d+Z$/, "Z");
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kvlog-fake-"));
   let resourceVersion = 1000;
   // Paging: continue tokens with 0 < rv < compactedBelow are expired (etcd compaction).
   let compactedBelow = 0;
