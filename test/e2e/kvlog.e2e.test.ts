@@ -163,7 +163,7 @@ function commandLog(template: string, node: string): LogSource {
 
 async function logFor(result: { component: string; node: string | null; namespace: string | null; pod: string | null }): Promise<LogSource> {
   if (LOG_MODE === "files") {
-    const single = ["kube-apiserver", "kube-scheduler", "kube-controller-manager"].includes(result.component);
+    const single = ["kube-apiserver", "kube-scheduler", "kube-controller-manager", "cloud-controller-manager"].includes(result.component);
     return fileLog(`${STATE}/logs/${single ? result.component : `${result.component}-${result.node}`}.log`);
   }
   if (result.component === "kubelet") {
@@ -183,6 +183,7 @@ const MARKERS: Record<string, RegExp> = {
   "kube-apiserver": /pathrecorder\.go:\d+\] .*satisfied by (exact match|prefix)/,
   "kube-scheduler": /pathrecorder\.go:\d+\] .*satisfied by (exact match|prefix)/,
   "kube-controller-manager": /pathrecorder\.go:\d+\] .*satisfied by (exact match|prefix)/,
+  "cloud-controller-manager": /pathrecorder\.go:\d+\] .*satisfied by (exact match|prefix)/,
   "kube-proxy": /pathrecorder\.go:\d+\] .*satisfied by (exact match|prefix)/,
   kubelet: /"GenericPLEG: Relisting"/,
 };
@@ -256,7 +257,7 @@ beforeAll(async () => {
 afterAll(async () => {
   // Leave every component at the base level.
   if (kvlogKubeconfig) {
-    for (const c of ["apiserver", "scheduler", "kcm", "kubelet"]) await run(["set", c, String(BASE_LEVEL)]).catch(() => {});
+    for (const c of ["apiserver", "scheduler", "kcm", "ccm", "kubelet"]) await run(["set", c, String(BASE_LEVEL)]).catch(() => {});
     const { on } = nodesWithProxy();
     if (on) await run(["set", "kube-proxy", String(BASE_LEVEL), "--node", on]).catch(() => {});
   }
@@ -387,6 +388,10 @@ describe("kvlog changes the level of real components (proven by their logs)", ()
 
   it("kube-controller-manager, through a port-forward", async () => {
     await proveChange("kcm", []);
+  });
+
+  it("cloud-controller-manager (k8s.io/cloud-provider with its fake cloud), through a port-forward to 10258", async () => {
+    await proveChange("ccm", ["-l", "k8s-app=cloud-controller-manager"]);
   });
 
   it("kubelet, through the apiserver's node proxy", async () => {
@@ -798,6 +803,7 @@ describe("fleet safety on real components: get, set --for, reset, status, the re
     ["apiserver", "kube-apiserver", []],
     ["scheduler", "kube-scheduler", ["--pod", "kube-scheduler-kvlog-node-1"]],
     ["kcm", "kube-controller-manager", ["--pod", "kube-controller-manager-kvlog-node-1"]],
+    ["ccm", "cloud-controller-manager", ["--pod", "cloud-controller-manager-kvlog-node-1"]],
     ["kubelet", "kubelet", ["--node", "kvlog-node-1"], "kvlog-node-1"],
     ["kube-proxy", "kube-proxy", ["--node", proxyNode!], proxyNode],
   ];
@@ -808,6 +814,7 @@ describe("fleet safety on real components: get, set --for, reset, status, the re
       "kube-apiserver": /^\/flagz \(--v\)$/,
       "kube-scheduler": /^pod command line \(--v\)$/,
       "kube-controller-manager": /^pod command line \(--v\)$/,
+      "cloud-controller-manager": /^pod command line \(--v\)$/,
       kubelet: /^kubelet \/configz \(logging\.verbosity\)$/,
       "kube-proxy": /^\/flagz \(--v\)$/,
     };
