@@ -508,6 +508,8 @@ export async function readPodLog(ctx: LogContext, t: Target, src: LogSource, w: 
       }
       if (res.statusCode !== 200) {
         const e = new LogAnswerError(res.statusCode, await failText(res));
+        // Asked again after a cut or an early end, and refused: the node or the pod may be gone.
+        if (w.stats.reconnects > 0 || w.stats.restarts > 0) return cut(w, `the stream ended and could not be read again: ${e.status} ${e.message}`);
         const o = answerOutcome(e, `GET ${src.where}`);
         w.stats.outcome = o.outcome;
         w.stats.message = o.message;

@@ -2,7 +2,7 @@
 // changed target writing its log to the bundle as it arrives (logs.ts), and a summary per target
 // computed from what was written. src/commands/capture.ts has the flags and validation.
 
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Chalk } from "chalk";
 import type { Result } from "../apply.js";
@@ -119,9 +119,9 @@ export async function runCapture(req: CaptureRequest, io: Io): Promise<number> {
     let following = 0;
     let toldQueue = false;
 
-    const onChanged = (t: Target, _r: Result): void => {
+    const onChanged = (t: Target, _r: Result, sentAt: number): void => {
       const source = sourceFor(t, ctx !== undefined, apiserverPods);
-      const phases: Phases = { fromMs: windowStart - BASELINE_MS, raisedAt: session.now(), restoredAt: undefined, windowStart, windowMs: req.forMs };
+      const phases: Phases = { fromMs: windowStart - BASELINE_MS, raisedAt: sentAt, restoredAt: undefined, windowStart, windowMs: req.forMs };
       if (source.kind === "none" || !ctx) {
         follows.set(t.id, { target: t, source, file: null, writer: null, phases, done: Promise.resolve(), unavailable: source.unavailable });
         return;
@@ -185,6 +185,17 @@ export async function runCapture(req: CaptureRequest, io: Io): Promise<number> {
     if (pending.length > 0 && io.stderr.isTTY) io.stderr.write("\r\x1b[2K");
     await closeLogDispatcher();
     const stoppedAt = ctx?.stoppedAt ?? session.now();
+    // A log that could not be read leaves no empty file behind.
+    for (const f of follows.values()) {
+      const s = f.writer?.stats;
+      if (!s || s.bytes > 0 || s.outcome === "captured" || !f.file) continue;
+      rmSync(join(req.out, f.file), { force: true });
+      f.file = null;
+      if (s.outcome === "logs-unavailable") {
+        s.source = "none";
+        f.source = { kind: "none", where: "-" };
+      }
+    }
 
     const doc = buildCapture(req, session, redacted(session, results), warnings, record, follows, { windowStart, until: until ?? new Date(windowStart + req.forMs), stoppedBy, stoppedAt });
     const parts = [...jsonParts(doc)];

@@ -50,9 +50,9 @@ export interface Raised {
 
 /**
  * Changes every selected target and records the change. `onChanged` is told of each target as
- * soon as its level changed (capture starts following its log then).
+ * soon as its level changed, with when the change was sent (capture starts following its log then).
  */
-export async function raise(session: Session, req: RaiseRequest, onChanged?: (t: Target, r: Result) => void): Promise<Raised> {
+export async function raise(session: Session, req: RaiseRequest, onChanged?: (t: Target, r: Result, sentAt: number) => void): Promise<Raised> {
   const access = session.access;
   const api = session.api;
   const recording = req.record && !req.dryRun && api !== undefined;
@@ -88,13 +88,14 @@ export async function raise(session: Session, req: RaiseRequest, onChanged?: (t:
         return applyOne({ ...t, unavailable: { outcome: "unknown-startup", message, hint: "pass --restore-to N to say which level to put back" } }, opts);
       }
     }
+    const sentAt = session.now();
     const result = await applyOne(t, opts);
     const earlier = (await current()).get(t.id);
     const before = earlier?.level ?? startup?.level ?? null;
     if (!startup && earlier?.startup != null) startup = { level: earlier.startup, source: "the record" };
     priors.set(t.id, { startup, before });
     const done = { ...result, before };
-    if (done.ok && !req.dryRun) onChanged?.(t, done);
+    if (done.ok && !req.dryRun) onChanged?.(t, done, sentAt);
     return done;
   };
   const byId = new Map<string, Target>();
