@@ -288,7 +288,9 @@ async function openRead(ctx: LogContext, path: string, headers: Record<string, s
 /** Writes lines to one file, counting them by phase and slice; at most maxBytes are written. */
 export class LogWriter {
   readonly stats: LogStats;
-  private readonly out: WriteStream;
+  /** Opened at the first write: a target waiting for a stream holds no file descriptor. */
+  private outStream: WriteStream | undefined;
+  private readonly path: string;
   private carry: Buffer | undefined;
   /** After a reconnect: lines at or before this time were written already. */
   private resumeAfter: number | undefined;
@@ -326,10 +328,17 @@ export class LogWriter {
       firstLineAt: null,
       lastLineAt: null,
     };
-    this.out = createWriteStream(path, { flags: "wx", mode: 0o600 });
-    this.out.on("error", (e) => {
-      this.failed ??= e;
-    });
+    this.path = path;
+  }
+
+  private get out(): WriteStream {
+    if (!this.outStream) {
+      this.outStream = createWriteStream(this.path, { flags: "wx", mode: 0o600 });
+      this.outStream.on("error", (e) => {
+        this.failed ??= e;
+      });
+    }
+    return this.outStream;
   }
 
   get writeError(): Error | undefined {
@@ -442,10 +451,11 @@ export class LogWriter {
       this.carry = undefined;
       await this.push(Buffer.concat([rest, Buffer.from("\n")]));
     }
-    await new Promise<void>((resolve) => this.out.end(() => resolve()));
+    const out = this.outStream ?? (this.failed ? undefined : this.out); // a quiet log is an empty file
+    if (out) await new Promise<void>((resolve) => out.end(() => resolve()));
     if (this.failed) {
       this.stats.outcome = "write-failed";
-      this.stats.message = `writing ${this.out.path.toString()} failed: ${(this.failed as NodeJS.ErrnoException).code ?? ""} ${this.failed.message}`.trim();
+      this.stats.message = `writing ${this.path} failed: ${(this.failed as NodeJS.ErrnoException).code ?? ""} ${this.failed.message}`.trim();
     }
   }
 }
