@@ -33,6 +33,10 @@ import { escapeTerminal } from "../terminal.js";
 import { noisyWarning } from "./set.js";
 import { raise, redacted, restoreAll, signalName, waitFor } from "./timed.js";
 
+/** A full garbage collection after this many logs are done, and this often while they are read. */
+const GC_EVERY = 32;
+const GC_INTERVAL_MS = 2_000;
+
 /** How long logs are still read after the restore, for the rate after it. */
 export const AFTER_MS = 3_000;
 
@@ -117,6 +121,9 @@ export async function runCapture(req: CaptureRequest, io: Io): Promise<number> {
     const follows = new Map<string, Follow>();
     const taken = new Set(["capture.json"]);
     let following = 0;
+    let finished = 0;
+    const collector = setInterval(() => io.collectGarbage?.(), GC_INTERVAL_MS);
+    collector.unref();
     let toldQueue = false;
 
     const onChanged = (t: Target, _r: Result, sentAt: number): void => {
@@ -144,7 +151,11 @@ export async function runCapture(req: CaptureRequest, io: Io): Promise<number> {
           writer.stats.outcome = "error";
           writer.stats.message = (e as Error).message ?? String(e);
         })
-        .then(() => writer.close());
+        .then(() => writer.close())
+        .then(() => {
+          // Streams leave their buffers to the collector: a full collection now and then keeps a fleet's memory flat.
+          if (++finished % GC_EVERY === 0) io.collectGarbage?.();
+        });
       follows.set(t.id, { target: t, source, file, writer, phases, done });
     };
 
@@ -152,6 +163,7 @@ export async function runCapture(req: CaptureRequest, io: Io): Promise<number> {
     try {
       raised = await raise(session, req, onChanged);
     } catch (e) {
+      clearInterval(collector);
       stop.abort();
       await Promise.all([...follows.values()].map((f) => f.done));
       await closeLogDispatcher();
@@ -159,6 +171,7 @@ export async function runCapture(req: CaptureRequest, io: Io): Promise<number> {
     }
     const { results, warnings, discoveryError, changed, until, record } = raised;
     if (discoveryError !== undefined && results.length === 0) {
+      clearInterval(collector);
       stop.abort();
       await closeLogDispatcher();
       throw discoveryError;
@@ -184,6 +197,7 @@ export async function runCapture(req: CaptureRequest, io: Io): Promise<number> {
     await Promise.all([...follows.values()].map((f) => f.done));
     if (pending.length > 0 && io.stderr.isTTY) io.stderr.write("\r\x1b[2K");
     await closeLogDispatcher();
+    clearInterval(collector);
     const stoppedAt = ctx?.stoppedAt ?? session.now();
     // A log that could not be read leaves no empty file behind.
     for (const f of follows.values()) {

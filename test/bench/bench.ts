@@ -610,7 +610,7 @@ async function captureRow(cluster: FakeCluster, env: Record<string, string>): Pr
       const lines = doc.results.reduce((n, t) => n + t.lines, 0);
       const bytes = doc.results.reduce((n, t) => n + t.bytes, 0);
       const withLines = doc.results.filter((t) => t.lines > 0).length;
-      summary = { succeeded: doc.summary.captured, failed: doc.summary.total - doc.summary.captured, skipped: 0 };
+      summary = { total: doc.summary.total, succeeded: doc.summary.captured, failed: doc.summary.total - doc.summary.captured, skipped: 0 };
       note(
         `${CAPTURE_ROW}, run ${i + 1}: ${doc.results.length} targets in capture.json, ${doc.summary.captured} captured, ${doc.summary.restored} put back, ${withLines} with lines, ${doc.results.filter((t) => t.queued).length} read from history after waiting for a stream, ${files.length} log files, ${lines} lines, ${(bytes / 1048576).toFixed(1)} MiB written, peak RSS ${r.rssMiB.toFixed(0)} MiB (exit ${r.code})`,
       );
