@@ -225,6 +225,8 @@ export interface LogContext {
   stop: AbortSignal;
   /** When reading stopped: a read of history after it keeps only the lines up to then. */
   stoppedAt?: number | undefined;
+  /** Ctrl-C / SIGTERM: a target still waiting for a stream is not read (the user wants out). */
+  interrupted?: AbortSignal | undefined;
   maxLogRequests: number;
 }
 
@@ -495,6 +497,12 @@ export async function readPodLog(ctx: LogContext, t: Target, src: LogSource, w: 
   if (!release) {
     w.stats.queued = true;
     release = await ctx.slots.acquire();
+    if (ctx.interrupted?.aborted) {
+      release();
+      w.stats.outcome = "not-followed";
+      w.stats.message = `interrupted while it waited for a log stream; its log is still in the pod: kubectl logs -n ${pod.namespace} ${pod.name} --timestamps --since-time=${sinceParam(w.phases.fromMs)}`;
+      return;
+    }
   }
   let restarts = pod.restarts;
   let failures = 0;

@@ -115,7 +115,7 @@ export async function runCapture(req: CaptureRequest, io: Io): Promise<number> {
     const stop = new AbortController();
     const slots = new Slots(req.maxLogRequests);
     const ctx: LogContext | undefined = api
-      ? { access, api, timeoutMs: req.timeoutMs, maxBytes: req.maxBytes, slots, now: () => session.now(), stop: stop.signal, maxLogRequests: req.maxLogRequests }
+      ? { access, api, timeoutMs: req.timeoutMs, maxBytes: req.maxBytes, slots, now: () => session.now(), stop: stop.signal, maxLogRequests: req.maxLogRequests, interrupted: io.signal }
       : undefined;
     const secrets = session.secrets().map((s) => Buffer.from(s));
     const follows = new Map<string, Follow>();

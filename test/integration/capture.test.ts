@@ -258,6 +258,21 @@ describe("Ctrl-C mid-capture", () => {
   }, 60_000);
 });
 
+describe("a raise that changes nothing in the log", () => {
+  it("is called out: the rate before and during, and what that may mean", async () => {
+    const f = await startFakeCluster({ behaviour: { [SCHED]: { logs: { perLevel: 0, linesPerSecond: 5 } } } });
+    try {
+      const r = await capture(f, ["scheduler", "4", "--for", "2s"]);
+      const t = doc(r.out).results[0];
+      expect(t.linesPerSecond.during).toBeLessThan(t.linesPerSecond.before * 1.25 + 0.5);
+      expect(r.stderr).toMatch(new RegExp(`${SCHED}: [\\d.]+/s before and [\\d.]+/s during: the raise may not have taken effect \\(another tool or a restart put the level back, the component logs through a logger that ignores -v`));
+      expect(f.level(SCHED)).toBe(0);
+    } finally {
+      await f.close();
+    }
+  }, 60_000);
+});
+
 describe("bounds and faults", () => {
   it("--max-bytes: the file is cut at a line and marked, every line is still counted", async () => {
     const f = await startFakeCluster();

@@ -89,6 +89,16 @@ describe("LogWriter", () => {
     expect(text.length - text.split("\n").at(-2)!.length - 1).toBeLessThanOrEqual(4096);
   });
 
+  it("a file that cannot be written ends in write-failed, with the path and the error", async () => {
+    const path = join(dir, "no-such-dir", "x.log");
+    const w = new LogWriter(path, { kind: "pods/log", where: "/x" }, phases(), 1 << 20, rfc3339Ms);
+    await w.push(Buffer.from(line(6000, "a") + line(6100, "b")));
+    await w.close();
+    expect(w.stats.outcome).toBe("write-failed");
+    expect(w.stats.message).toMatch(/^writing .*no-such-dir\/x\.log failed: ENOENT/);
+    expect(w.stats.lines).toBe(2);
+  });
+
   it("kvlog's own credentials are masked in what a component logged", async () => {
     const token = "s3cr3t-t0ken-value-0123456789";
     const { w, path } = writer(1 << 20, [Buffer.from(token)]);
