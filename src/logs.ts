@@ -479,7 +479,7 @@ const sinceParam = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000
 
 /** What an error answer means for capture. */
 function answerOutcome(e: LogAnswerError, what: string): { outcome: LogOutcome; message: string } {
-  if (e.status === 403) return { outcome: "forbidden", message: `${what}: ${e.message} (kvlog rbac shows the rule: get on ${what.includes("nodes/") ? "nodes/proxy" : "pods/log"})` };
+  if (e.status === 403) return { outcome: "forbidden", message: `${what}: ${e.message}; grant get on ${what.includes("/nodes/") ? "nodes/proxy" : "pods/log"} (kvlog rbac --capture prints it)` };
   return { outcome: "error", message: `${what}: ${e.status} ${e.message}` };
 }
 

@@ -330,7 +330,7 @@ function buildCapture(
       truncated: s?.truncated ?? false,
       queued: s?.queued ?? false,
       slices: s?.slices ?? [],
-      sparkline: sparkline(s?.slices ?? []),
+      sparkline: log.outcome === "captured" ? sparkline(s?.slices ?? []) : "",
       raisedAt: p ? new Date(p.raisedAt).toISOString() : null,
       restoredAt: restoredAt !== undefined ? new Date(restoredAt).toISOString() : null,
     };
@@ -373,8 +373,8 @@ function rateText(v: number | null): string {
 /** A raise that took effect makes a component log more: less than this much more is called out. */
 export function rateUnchanged(r: CaptureTarget): boolean {
   const { before, during } = r.linesPerSecond;
-  if (r.log.outcome !== "captured" || before === null || during === null || r.linesBefore === 0) return false;
-  return during < before * 1.25 + 0.5;
+  if (r.log.outcome !== "captured" || before === null || during === null) return false;
+  return r.linesDuring === 0 || during < before * 1.25 + 0.5;
 }
 
 export function renderCaptureTable(doc: CaptureResult, color: boolean): string {
@@ -423,6 +423,14 @@ export function renderCaptureSummary(doc: CaptureResult, color: boolean): string
   }
   const flat = doc.results.filter(rateUnchanged);
   for (const r of flat.slice(0, 10)) {
+    if (r.linesDuring === 0) {
+      lines.push(
+        chalk.yellow(
+          `${escapeTerminal(r.id)}: no line in its log during the window: the component may write its log to a file rather than stdout (kube-up style manifests: /var/log/<component>.log on the node), or nothing it did logs at ${doc.level}`,
+        ),
+      );
+      continue;
+    }
     lines.push(
       chalk.yellow(
         `${escapeTerminal(r.id)}: ${rateText(r.linesPerSecond.before)} before and ${rateText(r.linesPerSecond.during)} during: the raise may not have taken effect (another tool or a restart put the level back, the component logs through a logger that ignores -v, or it had nothing to do that logs at ${doc.level}); check its log in the bundle`,

@@ -21,7 +21,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, wr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFakeCluster, type FakeCluster } from "../fake/cluster.ts";
+import { KVLOG_RULES, startFakeCluster, type FakeCluster } from "../fake/cluster.ts";
 import { kvlog, type CliRun } from "./run.ts";
 
 const SCHED = "kube-scheduler/kube-system/kube-scheduler-cp-1";
@@ -34,9 +34,9 @@ let n = 0;
 const outDir = (): string => join(dir, `bundle-${++n}`);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function capture(f: FakeCluster, args: string[], o: { out?: string; started?: Parameters<typeof kvlog>[3]; timeoutMs?: number } = {}): Promise<CliRun & { out: string }> {
+async function capture(f: FakeCluster, args: string[], o: { out?: string; started?: Parameters<typeof kvlog>[3]; timeoutMs?: number; user?: string } = {}): Promise<CliRun & { out: string }> {
   const out = o.out ?? outDir();
-  const r = await kvlog(["capture", ...args, "--out", out], { KUBECONFIG: f.kubeconfig("kvlog") }, o.timeoutMs ?? 60_000, o.started);
+  const r = await kvlog(["capture", ...args, "--out", out], { KUBECONFIG: f.kubeconfig(o.user ?? "kvlog") }, o.timeoutMs ?? 60_000, o.started);
   expect(r.stdout + r.stderr).not.toContain(f.tokenFor("kvlog"));
   expect(r.stdout + r.stderr).not.toMatch(/    at .*\(.*:\d+:\d+\)/);
   return { ...r, out };
@@ -258,6 +258,23 @@ describe("Ctrl-C mid-capture", () => {
   }, 60_000);
 });
 
+describe("without get on pods/log", () => {
+  it("the level still changes and comes back; the log is forbidden, naming the rule; exit 1", async () => {
+    const f = await startFakeCluster({ users: [{ name: "nolog", rules: KVLOG_RULES.filter((r) => !(r.resources ?? []).includes("pods/log")) }] });
+    try {
+      const r = await capture(f, ["scheduler", "4", "--for", "1s"], { user: "nolog" });
+      const t = doc(r.out).results[0];
+      expect(t).toMatchObject({ ok: true, restore: { ok: true }, log: { outcome: "forbidden" }, file: null });
+      expect(t.log.message).toMatch(/cannot get resource "pods\/log" .*grant get on pods\/log \(kvlog rbac --capture prints it\)/);
+      expect(puts(f, SCHED)).toEqual(["4", "0"]);
+      expect(r.code).toBe(1);
+      expect(readdirSync(r.out)).toEqual(["capture.json"]);
+    } finally {
+      await f.close();
+    }
+  }, 60_000);
+});
+
 describe("a raise that changes nothing in the log", () => {
   it("is called out: the rate before and during, and what that may mean", async () => {
     const f = await startFakeCluster({ behaviour: { [SCHED]: { logs: { perLevel: 0, linesPerSecond: 5 } } } });
@@ -267,6 +284,21 @@ describe("a raise that changes nothing in the log", () => {
       expect(t.linesPerSecond.during).toBeLessThan(t.linesPerSecond.before * 1.25 + 0.5);
       expect(r.stderr).toMatch(new RegExp(`${SCHED}: [\\d.]+/s before and [\\d.]+/s during: the raise may not have taken effect \\(another tool or a restart put the level back, the component logs through a logger that ignores -v`));
       expect(f.level(SCHED)).toBe(0);
+    } finally {
+      await f.close();
+    }
+  }, 60_000);
+});
+
+describe("a component that logs nothing where kvlog reads (e.g. to a file, not stdout)", () => {
+  it("is captured (an empty file) and called out: no line in the window, and why that may be", async () => {
+    const f = await startFakeCluster({ behaviour: { [SCHED]: { logs: { perLevel: 0, linesPerSecond: 0 } } } });
+    try {
+      const r = await capture(f, ["scheduler", "4", "--for", "1s"]);
+      const t = doc(r.out).results[0];
+      expect(t).toMatchObject({ lines: 0, bytes: 0, file: SCHED_FILE, log: { outcome: "captured" }, sparkline: "▁" });
+      expect(statSync(join(r.out, SCHED_FILE)).size).toBe(0);
+      expect(r.stderr).toContain(`${SCHED}: no line in its log during the window: the component may write its log to a file rather than stdout`);
     } finally {
       await f.close();
     }
