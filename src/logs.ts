@@ -302,7 +302,7 @@ export class LogWriter {
 
   readonly phases: Phases;
   private readonly maxBytes: number;
-  private readonly timeOf: (line: string) => number | undefined;
+  private timeOf: (line: string) => number | undefined;
   /** kvlog's own credentials: a component at a high level may log a request's headers. */
   private readonly secrets: Buffer[];
 
@@ -349,6 +349,13 @@ export class LogWriter {
 
   get lastLineMs(): number | undefined {
     return this.lastMs;
+  }
+
+  /** Lines from another source from now on (a component's file under /var/log/ instead of its pod log). */
+  readFrom(source: LogSource, timeOf: (line: string) => number | undefined): void {
+    this.timeOf = timeOf;
+    this.stats.source = source.kind;
+    this.stats.where = source.where;
   }
 
   /** The next read starts again from the last line seen: lines up to it are not written twice. */
@@ -493,6 +500,25 @@ async function failText(res: Dispatcher.ResponseData): Promise<string> {
  * its last line; if the container restarted meanwhile, that is marked in the file and counted.
  */
 export async function readPodLog(ctx: LogContext, t: Target, src: LogSource, w: LogWriter, pod: { namespace: string; name: string; restarts: number | undefined }): Promise<void> {
+  await followPodLog(ctx, src, w, pod);
+  // Nothing in the pod log at all: the component may write to a file on its node instead
+  // (kube-up style manifests redirect to /var/log/<component>.log), which the kubelet serves.
+  if (w.stats.outcome === "captured" && w.stats.lines === 0 && t.node) await componentFile(ctx, t, src, w);
+}
+
+/** The component's file under the node's /var/log/ (the kubelet's /logs/), read once, its lines of the run kept. */
+async function componentFile(ctx: LogContext, t: Target, src: LogSource, w: LogWriter): Promise<void> {
+  const where = `${NODE_LOGS(t.node!)}${encodeURIComponent(t.component)}.log`;
+  const r = await withSlot(ctx, () => getText(ctx, where, { range: `bytes=-${NODE_READ_MAX}` }));
+  if ("error" in r || (r.status !== 206 && r.status !== 200)) return; // not there (or not allowed): the summary says what an empty log may mean
+  src.kind = "node-log-file";
+  src.where = where;
+  w.readFrom(src, nodeLineTime(ctx.now));
+  const whole = r.status === 200 || /^bytes 0-/.test(r.contentRange);
+  await w.push(whole ? r.buffer : r.buffer.subarray(r.buffer.indexOf(10) + 1), ctx.stoppedAt);
+}
+
+async function followPodLog(ctx: LogContext, src: LogSource, w: LogWriter, pod: { namespace: string; name: string; restarts: number | undefined }): Promise<void> {
   let release = ctx.slots.tryAcquire();
   if (!release) {
     w.stats.queued = true;

@@ -32,7 +32,7 @@ export interface LogBehaviour {
   linesPerSecond?: number;
   /** Extra lines per second per level above 0 (default 10). */
   perLevel?: number;
-  /** kubelet: "journald" (default) or "file"; "none": it logs nowhere /logs/ can see. */
+  /** kubelet: "journald" (default) or "file" (/var/log/kubelet.log); others: "stdout" (default, pods/log) or "file" (/var/log/<kind>.log on its node, an empty pod log); "none": nowhere. */
   to?: LogDestination;
 }
 
@@ -72,6 +72,8 @@ interface Follow {
   limitBytes?: number;
   written: number;
   paused: boolean;
+  /** The component writes to a file: nothing ever comes on this stream. */
+  silent: boolean;
 }
 
 const MESSAGES: Record<string, string[]> = {
@@ -180,7 +182,7 @@ export function createFakeLogs(now: () => number = Date.now): FakeLogs {
   function tick(): void {
     const t = now();
     for (const f of follows) {
-      if (f.paused || f.res.destroyed) continue;
+      if (f.paused || f.silent || f.res.destroyed) continue;
       const lines = currentLines(f.state, f.container, f.sentUntil, t, (ms, l) => (f.timestamps ? `${rfc3339Nano(ms)} ${l}` : l));
       f.sentUntil = t;
       if (lines.length === 0) continue;
@@ -278,19 +280,21 @@ export function createFakeLogs(now: () => number = Date.now): FakeLogs {
       const limit = q.get("limitBytes");
       res.writeHead(200, { "Content-Type": "text/plain", "Transfer-Encoding": "chunked" });
       if (!s) return void res.end();
+      // A component that writes its log to a file (kube-up style manifests): its pod log is empty (a follow stays open, quiet).
+      const silent = s.behaviour.to === "file";
       const cont = previous ? s.containers.at(-2) : s.containers.at(-1)!;
       if (!cont) {
         res.removeHeader("Transfer-Encoding");
         return sendStatus(400, "BadRequest", `previous terminated container "${container}" in pod "${pod}" not found`);
       }
       const t = now();
-      let lines = currentLines(s, cont, since ?? 0, t, (ms, l) => (timestamps ? `${rfc3339Nano(ms)} ${l}` : l));
+      let lines = silent ? [] : currentLines(s, cont, since ?? 0, t, (ms, l) => (timestamps ? `${rfc3339Nano(ms)} ${l}` : l));
       if (tail && /^\d+$/.test(tail)) lines = lines.slice(Math.max(0, lines.length - Number(tail)));
       let chunk = lines.length ? lines.join("\n") + "\n" : "";
       if (limit && /^\d+$/.test(limit)) chunk = chunk.slice(0, Number(limit));
       if (chunk) res.write(chunk);
       if (!follow || previous || cont.endMs !== undefined || (limit && Buffer.byteLength(chunk) >= Number(limit))) return void res.end();
-      const f: Follow = { res, sentUntil: t, timestamps, state: s, container: cont, written: Buffer.byteLength(chunk), paused: false, ...(limit ? { limitBytes: Number(limit) } : {}) };
+      const f: Follow = { res, sentUntil: t, timestamps, state: s, container: cont, written: Buffer.byteLength(chunk), paused: false, silent, ...(limit ? { limitBytes: Number(limit) } : {}) };
       follows.add(f);
       s.follows.add(f);
       res.once("close", () => {
@@ -310,7 +314,10 @@ export function createFakeLogs(now: () => number = Date.now): FakeLogs {
       if (req.method !== "GET" && req.method !== "HEAD") return plain(405, "Method Not Allowed\n");
       const to = s?.behaviour.to ?? "journald";
       const file = to === "file" ? "kubelet.log" : undefined;
-      const fileContent = (): string => (s ? currentLines(s, s.containers.at(-1)!, 0, now(), (_ms, l) => l).map((l) => l + "\n").join("") : "");
+      const contentOf = (x: LogState): string => currentLines(x, x.containers.at(-1)!, 0, now(), (_ms, l) => l).map((l) => l + "\n").join("");
+      const fileContent = (): string => (s ? contentOf(s) : "");
+      // Components on this node that write /var/log/<kind>.log (the kubelet's own is `file`).
+      const others = new Map([...states.values()].filter((x) => s && x !== s && x.node === s.node && x.behaviour.to === "file").map((x) => [`${x.kind}.log`, x]));
       const rel = u.pathname.replace(/^\/logs\/?/, "");
       if (gates.nodeLogQueryGate && gates.systemLogQuery) {
         const q = u.searchParams;
@@ -353,12 +360,13 @@ export function createFakeLogs(now: () => number = Date.now): FakeLogs {
       }
       // http.FileServer(http.Dir("/var/log/")) behind StripPrefix("/logs/").
       if (rel === "") {
-        const entries = ["containers/", "pods/", ...(file ? [file] : [])];
+        const entries = ["containers/", "pods/", ...[...(file ? [file] : []), ...others.keys()].sort()];
         res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
         return void res.end(`<!doctype html>\n<meta name="viewport" content="width=device-width">\n<pre>\n${entries.map((e) => `<a href="${e}">${e}</a>`).join("\n")}\n</pre>\n`);
       }
-      if (rel !== file) return plain(404, "404 page not found\n");
-      const body = Buffer.from(fileContent());
+      const other = others.get(rel);
+      if (rel !== file && !other) return plain(404, "404 page not found\n");
+      const body = Buffer.from(other ? contentOf(other) : fileContent());
       const range = req.headers.range;
       if (range) {
         const m = /^bytes=(\d*)-(\d*)$/.exec(range);

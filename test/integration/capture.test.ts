@@ -193,7 +193,7 @@ describe("the kubelet's log", () => {
       expect(byId[id].linesPerSecond.during).toBeGreaterThan(byId[id].linesPerSecond.before * 5);
       expect(readFileSync(join(r.out, byId[id].file), "utf8")).toMatch(/ v=5 /);
     }
-    expect(readFileSync(join(r.out, "kubelet_cp-1.log"), "utf8")).toMatch(/^[A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d\.\d{6} cp-1 kubelet\[\d+\]: I/); // journalctl's short-precise
+    expect(readFileSync(join(r.out, "kubelet_cp-1.log"), "utf8")).toMatch(/^[A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d\.\d{6} cp-1 kubelet\[\d+\]: [IW]/); // journalctl's short-precise
     expect(readdirSync(r.out).sort()).toEqual(["capture.json", "kubelet_cp-1.log", "kubelet_worker-1.log"]);
   });
 
@@ -299,6 +299,24 @@ describe("a component that logs nothing where kvlog reads (e.g. to a file, not s
       expect(t).toMatchObject({ lines: 0, bytes: 0, file: SCHED_FILE, log: { outcome: "captured" }, sparkline: "▁" });
       expect(statSync(join(r.out, SCHED_FILE)).size).toBe(0);
       expect(r.stderr).toContain(`${SCHED}: no line in its log during the window: the component may write its log to a file rather than stdout`);
+    } finally {
+      await f.close();
+    }
+  }, 60_000);
+});
+
+describe("a component that writes its log to a file on its node (kube-up style)", () => {
+  it("its pod log is empty, so its /var/log/<component>.log is read through the kubelet's /logs/", async () => {
+    const f = await startFakeCluster({ behaviour: { [SCHED]: { logs: { to: "file" } } } });
+    try {
+      const r = await capture(f, ["scheduler", "4", "--for", "2s"]);
+      const t = doc(r.out).results[0];
+      expect(t).toMatchObject({ source: "node-log-file", where: "/api/v1/nodes/cp-1/proxy/logs/kube-scheduler.log", log: { outcome: "captured" } });
+      expect(t.linesPerSecond.during).toBeGreaterThan(t.linesPerSecond.before * 5);
+      const text = readFileSync(join(r.out, SCHED_FILE), "utf8");
+      expect(text).toMatch(/^[IW]\d{4} \d\d:\d\d:\d\d\.\d{6} /);
+      expect(text).toMatch(/ v=4 /);
+      expect(r.code, r.stderr).toBe(0);
     } finally {
       await f.close();
     }
