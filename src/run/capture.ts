@@ -179,7 +179,7 @@ export async function runCapture(req: CaptureRequest, io: Io): Promise<number> {
 
     let stoppedBy: string | undefined = io.signal?.aborted ? signalName(io.signal) : undefined;
     if (changed.length > 0) {
-      if (!io.signal?.aborted) stoppedBy = await waitFor(session, until!, () => progressLine(req, follows, slots, until!.getTime() - session.now()));
+      if (!io.signal?.aborted) stoppedBy = await waitFor(session, until!, () => progressLine(req, follows, until!.getTime() - session.now()));
       await restoreAll(session, req, raised, (r) => {
         const f = follows.get(r.id);
         if (f && r.restore?.at) f.phases.restoredAt = Date.parse(r.restore.at);
@@ -243,8 +243,7 @@ function restartsOf(t: Target): number | undefined {
 }
 
 /** The line shown on a terminal during the window: per target when there are a few, else totals. */
-function progressLine(req: CaptureRequest, follows: Map<string, Follow>, slots: Slots, leftMs: number): string {
-  void slots;
+function progressLine(req: CaptureRequest, follows: Map<string, Follow>, leftMs: number): string {
   const all = [...follows.values()].filter((f) => f.writer);
   const rate = (f: Follow): number => {
     const s = f.writer!.stats;
