@@ -63,8 +63,8 @@ Run 'kvlog <command> --help' for every flag.`,
     );
   const commands = [
     setCommand(root, onParsed, io.env),
-    getCommand(root, onParsed, io.env),
     captureCommand(root, onParsed, io.env),
+    getCommand(root, onParsed, io.env),
     resetCommand(root, onParsed, io.env),
     statusCommand(root, onParsed, io.env),
     doctorCommand(root, onParsed, io.env),
