@@ -61,7 +61,7 @@ export interface Pod {
   metadata: ObjectMeta & { uid?: string | undefined };
   spec?: { nodeName?: string | undefined; containers?: Container[] | undefined } | undefined;
   /** Of the container statuses, only the first one's restart count and start time are kept. */
-  status?: { phase?: string | undefined; containerStatuses?: ContainerStatus[] | undefined } | undefined;
+  status?: { phase?: string | undefined; hostIP?: string | undefined; containerStatuses?: ContainerStatus[] | undefined } | undefined;
 }
 export interface NodeCondition {
   type: string;
@@ -125,6 +125,7 @@ export function reducePod(p: Pod): Pod {
     },
     status: {
       phase: p.status?.phase,
+      hostIP: p.status?.hostIP,
       containerStatuses: first ? [{ restartCount: first.restartCount, state: { running: { startedAt: first.state?.running?.startedAt } } }] : undefined,
     },
   };

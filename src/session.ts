@@ -143,7 +143,8 @@ export class Session {
     return out.replace(/[A-Za-z0-9._~+/=-]{8,}/g, (run) => (secrets.some((x) => x.includes(run)) ? "<redacted>" : run));
   }
 
-  private secrets(): string[] {
+  /** Every credential value in use (capture keeps them out of the log files it writes). */
+  secrets(): string[] {
     const proxies = this.used.flatMap((a) => [a.pool.proxy?.fixed, a.pool.proxy?.https, a.pool.proxy?.http]);
     return [
       ...this.used.flatMap((a) => Object.values(a.credentials.headers)).map((v) => v.replace(/^(Bearer|Basic)\s+/i, "")),

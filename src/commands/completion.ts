@@ -25,7 +25,7 @@ export type Shell = (typeof SHELLS)[number];
  * Every command, in the order the completion offers them. `doctor` is listed before it is
  * registered anywhere; a command registered with commander but not listed here is offered too.
  */
-const COMMAND_ORDER = ["set", "get", "reset", "status", "doctor", "rbac", "completion"];
+const COMMAND_ORDER = ["set", "capture", "get", "reset", "status", "doctor", "rbac", "completion"];
 
 /**
  * How long `kvlog __complete` may take to list nodes, counted from the process's start (the
@@ -44,6 +44,7 @@ const FLAG_VALUES: Record<string, ValueKind> = {
   "--kubeconfig": "file",
   "--token-file": "file",
   "--components": "component-list",
+  "--out": "file",
 };
 
 export interface FlagSpec {

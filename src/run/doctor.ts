@@ -52,20 +52,21 @@ export function needs(c: Component, version: string | undefined): Need[] {
       ? [{ what: `create pods/portforward in ${ns} (1.35+)`, q: { verb: "create", resource: "pods", subresource: "portforward", namespace: ns }, severity: "required" as const, grant: `apiGroups [""] resources ["pods/portforward"] verbs ["get", "create"]` }]
       : []),
   ];
+  const logs = (where: string): Need => ({ what: `get pods/log in ${where} (kvlog capture)`, q: { verb: "get", resource: "pods", subresource: "log", namespace: where }, severity: "optional", grant: `apiGroups [""] resources ["pods/log"] verbs ["get"] (kvlog rbac --capture)` });
   const flagz: Need = { what: "get /flagz (the startup level: get, reset, set --for)", q: { verb: "get", path: "/flagz" }, severity: "optional", grant: `nonResourceURLs ["/flagz"] verbs ["get"]` };
   switch (c.discovery) {
     case "apiserver":
-      out.push(put, { what: "get endpoints default/kubernetes (every replica)", q: { verb: "get", resource: "endpoints", namespace: "default", name: "kubernetes" }, severity: "required", grant: `apiGroups [""] resources ["endpoints"] resourceNames ["kubernetes"] verbs ["get"]` }, flagz);
+      out.push(put, { what: "get endpoints default/kubernetes (every replica)", q: { verb: "get", resource: "endpoints", namespace: "default", name: "kubernetes" }, severity: "required", grant: `apiGroups [""] resources ["endpoints"] resourceNames ["kubernetes"] verbs ["get"]` }, flagz, logs("kube-system"));
       break;
     case "pod":
-      out.push(pods, nodes, ...forward, put);
+      out.push(pods, nodes, ...forward, put, logs(ns));
       break;
     case "node":
       out.push(nodes, { what: "update nodes/proxy", q: { verb: "update", resource: "nodes", subresource: "proxy" }, severity: "required", grant: `apiGroups [""] resources ["nodes/proxy"] verbs ["get", "update"]` });
-      out.push({ what: "get nodes/proxy (the startup level: get, reset, set --for)", q: { verb: "get", resource: "nodes", subresource: "proxy" }, severity: "optional", grant: `apiGroups [""] resources ["nodes/proxy"] verbs ["get", "update"]` });
+      out.push({ what: "get nodes/proxy (the startup level: get, reset, set --for; the kubelet's log: capture)", q: { verb: "get", resource: "nodes", subresource: "proxy" }, severity: "optional", grant: `apiGroups [""] resources ["nodes/proxy"] verbs ["get", "update"]` });
       break;
     case "node-pod":
-      out.push(pods, nodes, ...forward);
+      out.push(pods, nodes, ...forward, logs(ns));
       break;
   }
   const name = recordName(c.name);

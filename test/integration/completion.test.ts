@@ -24,7 +24,7 @@ const HELPER = fileURLToPath(new URL("../../bin/kubectl_complete-kvlog", import.
 const SHELLS = ["bash", "zsh", "fish"] as const;
 type Shell = (typeof SHELLS)[number];
 
-const COMMANDS = ["set", "get", "reset", "status", "doctor", "rbac", "completion"];
+const COMMANDS = ["set", "capture", "get", "reset", "status", "doctor", "rbac", "completion"];
 const COMPONENTS = [
   "kube-apiserver",
   "apiserver",
