@@ -5,7 +5,7 @@
 // Sources (kubernetes-facts.md, "Reading a component's logs through the API"):
 // - pods/log (follow, timestamps, sinceTime): pod-backed targets and apiserver static pods.
 // - the kubelet's /logs/ through the node proxy: the node log query (?query=kubelet&sinceTime=),
-//   else the file it writes under /var/log/ (read with Range requests from a remembered offset).
+//   else the file it writes under /var/log/ (read with Range requests once the level is back).
 // - none: a target reached only by its address, or a kubelet whose log is in journald without the
 //   node log query: `logs-unavailable`, with what would make it available.
 
@@ -611,10 +611,19 @@ export function nodeLineTime(now: () => number): (line: string) => number | unde
 const FILE_FALLBACK = /options present and query resolved to log files/;
 const JOURNAL_MISSING = /error: journal output not available|log not found for /;
 
+/** Each Range read of a kubelet's log file: bounded, so a large window never sits in memory whole. */
+const FILE_CHUNK = 4 << 20;
+
 /**
  * The kubelet's log through the node proxy's /logs/: the node log query where the kubelet serves
- * it, else /var/log/kubelet.log, read from a remembered offset with Range requests. Neither
- * follows: both are read every POLL_MS during the window and once more when reading stops.
+ * it (read every POLL_MS during the window and once more when reading stops), else
+ * /var/log/kubelet.log, read once when reading stops (after the restore).
+ *
+ * Why not during the window: the real kubelet logs the body of every answer whose status is not
+ * in its short list (httplog.StatusIsNot: 200, 400, 404, ...), 206 Partial Content included, at
+ * -v=3 and above. Read with Range requests while it is raised, its log file would be written into
+ * itself, growing with every read (found on the real e2e cluster). After the restore it runs at its
+ * startup level again; the window's lines are found by their klog time (bisection on small reads).
  */
 export async function readKubeletLog(ctx: LogContext, t: Target, src: LogSource, w: LogWriter): Promise<void> {
   const base = src.where;
@@ -623,8 +632,6 @@ export async function readKubeletLog(ctx: LogContext, t: Target, src: LogSource,
     w.stats.message = `${why}; to make it available: ${KUBELET_LOG_CONFIG}`;
   };
   // 1. The node log query (one read also tells whether the kubelet serves it).
-  let mode: "query" | "file" = "query";
-  let offset = 0;
   const first = await withSlot(ctx, () => getText(ctx, `${base}?${new URLSearchParams({ query: "kubelet", sinceTime: sinceParam(w.phases.fromMs) })}`, {}));
   if ("error" in first) return failWith(w, first.error, `GET ${base}?query=kubelet`);
   if (first.status === 405) return unavailable(`the kubelet on ${t.node} answered 405 (${first.text.trim()})`);
@@ -636,58 +643,73 @@ export async function readKubeletLog(ctx: LogContext, t: Target, src: LogSource,
   } else if (first.status >= 400 && first.status !== 404 && first.status !== 406) {
     return failWith(w, new LogAnswerError(first.status, first.text.trim()), `GET ${base}?query=kubelet`);
   } else {
-    // 2. The file under /var/log/: its tail for the rate before, then from where it ended.
-    mode = "file";
+    // 2. The file under /var/log/, if the directory listing (a 200, which the kubelet does not log) has it.
     const fileWhere = `${base}kubelet.log`;
-    const tail = await withSlot(ctx, () => getText(ctx, fileWhere, { range: "bytes=-262144" }));
-    if ("error" in tail) return failWith(w, tail.error, `GET ${fileWhere}`);
-    if (tail.status === 404) {
+    const listing = first.status === 200 && /text\/html/.test(first.contentType) ? first : await withSlot(ctx, () => getText(ctx, base, {}));
+    if ("error" in listing) return failWith(w, listing.error, `GET ${base}`);
+    if (listing.status !== 200 || !/href="kubelet\.log"/.test(listing.buffer.toString("utf8"))) {
       return unavailable(`the kubelet on ${t.node} does not serve its log through the API: the node log query is ${first.status === 200 && /text\/html/.test(first.contentType) ? "off" : "not answered"} and there is no /var/log/kubelet.log`);
     }
-    if (tail.status !== 206 && tail.status !== 200 && tail.status !== 416) return failWith(w, new LogAnswerError(tail.status, tail.text.trim()), `GET ${fileWhere}`);
     src.kind = "node-log-file";
     src.where = fileWhere;
     w.stats.source = "node-log-file";
     w.stats.where = fileWhere;
-    const range = /bytes (\d+)-(\d+)\/(\d+)/.exec(tail.contentRange);
-    let buf = tail.status === 416 ? Buffer.alloc(0) : tail.buffer;
-    if (range && Number(range[1]) > 0) buf = buf.subarray(buf.indexOf(10) + 1); // starts mid-line
-    offset = range ? Number(range[2]) + 1 : tail.status === 200 ? tail.buffer.length : Number(/\/(\d+)/.exec(tail.contentRange)?.[1] ?? 0);
-    await w.push(buf);
+    if (!ctx.stop.aborted) await new Promise((r) => ctx.stop.addEventListener("abort", r, { once: true }));
+    if (w.writeError) return;
+    // The file's size (one byte read), then where the window's first line is.
+    const probe = await withSlot(ctx, () => getText(ctx, fileWhere, { range: "bytes=-1" }));
+    if ("error" in probe) return failWith(w, probe.error, `GET ${fileWhere}`);
+    if (probe.status === 404) return unavailable(`/var/log/kubelet.log on ${t.node} went away during the window`);
+    if (probe.status !== 206 && probe.status !== 200 && probe.status !== 416) return failWith(w, new LogAnswerError(probe.status, probe.text.trim()), `GET ${fileWhere}`);
+    const size = Number(/\/(\d+)/.exec(probe.contentRange)?.[1] ?? probe.buffer.length);
+    let offset = await offsetOf(ctx, fileWhere, size, w.phases.fromMs, nodeLineTime(ctx.now));
+    for (let skipPartial = offset > 0; ; ) {
+      const r = await withSlot(ctx, () => getText(ctx, fileWhere, { range: `bytes=${offset}-${offset + FILE_CHUNK - 1}` }));
+      if ("error" in r) return cut(w, `the read after the window failed: ${networkReason(r.error)}`);
+      if (r.status === 416) return;
+      if (r.status !== 206 && r.status !== 200) return cut(w, `the read after the window answered ${r.status} ${r.text.trim()}`);
+      let buf = r.buffer;
+      if (skipPartial) buf = buf.subarray(buf.indexOf(10) + 1); // started mid-line
+      skipPartial = false;
+      offset += r.buffer.length;
+      await w.push(buf);
+      if (r.status === 200 || r.buffer.length < FILE_CHUNK || w.writeError) return;
+    }
   }
-  // 3. Again every POLL_MS while the window lasts, and once when reading stops.
+  // 3. The node log query again every POLL_MS while the window lasts, and once when reading stops.
   for (;;) {
     const last = ctx.stop.aborted;
     if (!last) await sleep(POLL_MS, ctx.stop);
     if (w.writeError) return;
-    if (mode === "query") {
-      w.resume();
-      const from = w.lastLineMs ?? w.phases.fromMs;
-      const r = await withSlot(ctx, () => getText(ctx, `${base}?${new URLSearchParams({ query: "kubelet", sinceTime: sinceParam(from) })}`, {}));
-      if ("error" in r || r.status !== 200) {
-        w.stats.reconnects++;
-        if (last) return cut(w, `the last read failed: ${"error" in r ? networkReason(r.error) : `${r.status} ${r.text.trim()}`}`);
-      } else await w.push(r.buffer);
-    } else {
-      const r = await withSlot(ctx, () => getText(ctx, src.where, { range: `bytes=${offset}-` }));
-      if ("error" in r) {
-        w.stats.reconnects++;
-        if (last) return cut(w, `the last read failed: ${networkReason(r.error)}`);
-      } else if (r.status === 206 || r.status === 200) {
-        if (r.status === 200 && offset > 0) await w.mark("the log file was replaced (rotated); reading the new one from its start");
-        offset = (r.status === 200 ? 0 : offset) + r.buffer.length;
-        await w.push(r.buffer);
-      } else if (r.status === 416) {
-        const size = Number(/\/(\d+)/.exec(r.contentRange)?.[1] ?? offset);
-        if (size < offset) {
-          await w.mark("the log file was rotated; reading the new one from its start");
-          offset = 0;
-          continue;
-        }
-      } else if (last) return cut(w, `the last read answered ${r.status} ${r.text.trim()}`);
-    }
+    w.resume();
+    const from = w.lastLineMs ?? w.phases.fromMs;
+    const r = await withSlot(ctx, () => getText(ctx, `${base}?${new URLSearchParams({ query: "kubelet", sinceTime: sinceParam(from) })}`, {}));
+    if ("error" in r || r.status !== 200) {
+      w.stats.reconnects++;
+      if (last) return cut(w, `the last read failed: ${"error" in r ? networkReason(r.error) : `${r.status} ${r.text.trim()}`}`);
+    } else await w.push(r.buffer);
     if (last) return;
   }
+}
+
+/**
+ * Where in a log file of `size` bytes the lines from `fromMs` on begin, to within 64 KiB before
+ * them: bisection on 4 KiB reads, each judged by the time of its first whole line.
+ */
+async function offsetOf(ctx: LogContext, where: string, size: number, fromMs: number, timeOf: (line: string) => number | undefined): Promise<number> {
+  let lo = 0;
+  let hi = size;
+  while (hi - lo > 64 * 1024) {
+    const mid = Math.floor((lo + hi) / 2);
+    const r = await withSlot(ctx, () => getText(ctx, where, { range: `bytes=${mid}-${mid + 4095}` }));
+    if ("error" in r || r.status !== 206) break;
+    const nl = r.buffer.indexOf(10);
+    const at = nl < 0 ? undefined : timeOf(r.buffer.toString("utf8", nl + 1, Math.min(r.buffer.length, nl + 1 + MAX_LINE_HEAD)));
+    if (at === undefined) break;
+    if (at < fromMs) lo = mid;
+    else hi = mid;
+  }
+  return lo;
 }
 
 async function withSlot<T>(ctx: LogContext, fn: () => Promise<T>): Promise<T> {
