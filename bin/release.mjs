@@ -395,7 +395,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     for (const p of platforms) if (!LINUX_BUILT.includes(p)) die(`cannot build ${p} here; one of ${LINUX_BUILT.join(", ")}`);
     if (process.platform !== "linux" || process.arch !== "x64") die(`builds on Linux x86_64 (this is ${process.platform}/${process.arch}): the blobs come from Linux x64 Node builds`);
 
-    fs.rmSync(out, { recursive: true, force: true });
+    if (args[0] !== "--only") fs.rmSync(out, { recursive: true, force: true }); // nothing of an earlier build left to ship
     fs.mkdirSync(out, { recursive: true });
     // The npm package (npm pack fixes its entries' times and modes itself).
     run("npm", ["run", "build", "--silent"], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
