@@ -31,6 +31,7 @@
 // cache. Not covered: `strip` (binutils) output may differ between binutils versions, so an
 // executable built on another distribution may differ; a macOS signature is made on the runner.
 //
+// KVLOG_RELEASE_OUT: another folder than release/<version>.
 // The krew uri: KVLOG_RELEASE_URL (the release workflow sets it to the GitHub release's download
 // folder); without it, package.json's repository when it is on GitHub; else a file:// URL of this
 // folder, good for `kubectl krew install --manifest --archive` only (and stated on stderr).
@@ -38,7 +39,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { homedir, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as zlib from "node:zlib";
 
@@ -352,7 +353,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const version = pkg.version;
   const cli = fs.readFileSync(join(root, "src", "cli.ts"), "utf8");
   if (!cli.includes(`export const VERSION = "${version}";`)) die(`src/cli.ts's VERSION is not package.json's ${version}`);
-  const out = join(root, "release", version);
+  const out = process.env.KVLOG_RELEASE_OUT ? resolve(process.env.KVLOG_RELEASE_OUT) : join(root, "release", version);
 
   if (args[0] === "--verify") {
     verify(args[1] ?? out);

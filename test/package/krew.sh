@@ -121,18 +121,7 @@ node --input-type=module -e '
   process.stdout.write(manifest(readFileSync("plugins/kvlog.yaml", "utf8"), version, url, (p) => (p === "linux-amd64" ? sha : undefined)));
 ' "$sha" "file://$work" "$version" >"$manifest" || fail "could not fill plugins/kvlog.yaml"
 
-krew_version=v0.4.3 # the one release of sigs.k8s.io/krew that the Go module proxy serves
-krew_dir=${KVLOG_KREW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kvlog/krew}/$krew_version
-krew=$krew_dir/krew
-if [ ! -x "$krew" ]; then
-  command -v go >/dev/null || fail "go is needed once, to build krew $krew_version from the Go module proxy into $krew_dir"
-  note "building krew $krew_version from the Go module proxy into $krew_dir (once)"
-  rm -rf "$krew_dir.partial"
-  mkdir -p "$krew_dir.partial"
-  GOBIN=$krew_dir.partial GOFLAGS=-mod=mod nice go install "sigs.k8s.io/krew/cmd/krew@$krew_version" || fail "could not build krew $krew_version"
-  rm -rf "$krew_dir"
-  mv "$krew_dir.partial" "$krew_dir"
-fi
+. test/package/krew-bin.sh
 
 kubectl=
 e2e_env=${KVLOG_E2E_DIR:-/tmp/kvlog-e2e}/env
