@@ -46,6 +46,9 @@ for t in qemu-aarch64-static "$wine" aarch64-linux-gnu-strip osslsigncode; do
 done
 [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || fail "no arm64 C library: apt-get install libc6-arm64-cross"
 version=$(node -p 'require("./package.json").version')
+if [ "${KVLOG_RELEASE_TWICE:-}" = 1 ] && [ -n "$(git status --porcelain)" ]; then
+  fail "KVLOG_RELEASE_TWICE=1 compares with a clone of HEAD: commit the work tree first ($(git status --porcelain | head -3 | tr '\n' ' '))"
+fi
 
 # --- 1. The release ---------------------------------------------------------------------------
 rel=$work/release
@@ -77,7 +80,6 @@ file -b "$work/darwin-amd64/kubectl-kvlog" | grep -q "Mach-O 64-bit x86_64" || f
 pass "each archive holds the executable (ELF x86-64, ELF aarch64, PE32+ x86-64, Mach-O x86_64), LICENSE and THIRD-PARTY-NOTICES.txt"
 
 if [ "${KVLOG_RELEASE_TWICE:-}" = 1 ]; then
-  [ -z "$(git status --porcelain)" ] || fail "KVLOG_RELEASE_TWICE=1 compares with a clone of HEAD: commit the work tree first"
   git clone -q --no-hardlinks "$root" "$work/clone"
   (cd "$work/clone" && npm ci --silent --no-audit --no-fund --prefer-offline >/dev/null 2>&1) || fail "npm ci in the clone failed"
   (cd "$work/clone" && KVLOG_RELEASE_OUT=$work/again node bin/release.mjs >"$work/again.log" 2>&1) || fail "the second build failed: $(cat "$work/again.log")"
