@@ -17,8 +17,10 @@
 #   5. krew: `krew install --manifest=kvlog.yaml --archive=...` for linux-amd64, linux-arm64
 #      (KREW_ARCH=arm64) and windows-amd64 (KREW_OS=windows), each into a scratch KREW_ROOT, and
 #      the installed plugin run (natively, under qemu, under Wine).
-# Needs: Debian's qemu-user-static, libc6-arm64-cross, wine64, binutils-aarch64-linux-gnu and
-# osslsigncode (.ci/run installs them), go the first time (krew), Node >= 22.19 on PATH
+#   6. kubectl kvlog under Wine through a Windows kubectl built from the Go module proxy, with the
+#      krew-installed kubectl-kvlog.exe (when the e2e build's wrapper module is there to build it).
+# Needs: Debian's qemu-user-static, libc6-arm64-cross, wine64, binutils-aarch64-linux-gnu,
+# osslsigncode, lld-14, file and unzip (.ci/run installs them), go the first time (krew), Node >= 22.19 on PATH
 # (npm run test:cross goes through bin/with-node).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -46,8 +48,8 @@ for t in qemu-aarch64-static "$wine" aarch64-linux-gnu-strip osslsigncode; do
 done
 [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || fail "no arm64 C library: apt-get install libc6-arm64-cross"
 version=$(node -p 'require("./package.json").version')
-if [ "${KVLOG_RELEASE_TWICE:-}" = 1 ] && [ -n "$(git status --porcelain)" ]; then
-  fail "KVLOG_RELEASE_TWICE=1 compares with a clone of HEAD: commit the work tree first ($(git status --porcelain | head -3 | tr '\n' ' '))"
+if [ "${KVLOG_RELEASE_TWICE:-}" = 1 ] && [ -n "$(git status --porcelain --untracked-files=no)" ]; then
+  fail "KVLOG_RELEASE_TWICE=1 compares with a clone of HEAD: commit the work tree first ($(git status --porcelain --untracked-files=no | head -3 | tr '\n' ' '))"
 fi
 
 # --- 1. The release ---------------------------------------------------------------------------
@@ -193,6 +195,52 @@ for p in linux-amd64 linux-arm64 windows-amd64; do
   [ "$got" = "$version" ] || fail "the krew-installed $p plugin printed '$got'"
   pass "krew install --manifest --archive (KREW_OS=$os KREW_ARCH=$arch): receipt v$version, $(basename "$(ls "$kroot/bin/"kubectl-kvlog*)") --version $got"
 done
+
+# --- 6. kubectl kvlog on Windows (under Wine) --------------------------------------------------
+# A Windows kubectl built from the Go module proxy (GOOS=windows) out of the e2e build's wrapper
+# module (test/e2e/cluster/build/build.sh), so only when that module is there; cached in
+# ~/.cache/kvlog/kubectl-windows-<version>. Go >= 1.22 programs need ProcessPrng from
+# bcryptprimitives.dll, which Wine 8.0 does not have: the prefix gets a 1 KB DLL that forwards it
+# to advapi32's SystemFunction036 (RtlGenRandom, which Wine has), linked by lld-link (lld-14).
+. test/e2e/cluster/versions.env
+k8s_mod=${KVLOG_E2E_CACHE:-$HOME/.cache/kvlog-e2e}/k8s-$K8S_VERSION/mod
+kubectl_exe=${XDG_CACHE_HOME:-$HOME/.cache}/kvlog/kubectl-windows-$K8S_VERSION/kubectl.exe
+if [ ! -f "$kubectl_exe" ] && [ ! -f "$k8s_mod/go.mod" ]; then
+  note "kubectl kvlog on Windows not run: no Windows kubectl cached ($kubectl_exe) and no e2e wrapper module to build it from ($k8s_mod: npm run cluster:build)"
+else
+  if [ ! -f "$kubectl_exe" ]; then
+    note "building kubectl $K8S_VERSION for windows/amd64 from $k8s_mod (once)"
+    mkdir -p "$(dirname "$kubectl_exe")"
+    (cd "$k8s_mod" && GOOS=windows GOARCH=amd64 CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false" GOTOOLCHAIN=local nice go build -trimpath \
+      -ldflags "-s -w -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitVersion=$K8S_VERSION" \
+      -o "$kubectl_exe.partial" k8s.io/kubernetes/cmd/kubectl) >"$work/kubectl-build.log" 2>&1 || fail "building kubectl.exe failed: $(tail -5 "$work/kubectl-build.log")"
+    mv "$kubectl_exe.partial" "$kubectl_exe"
+  fi
+  shim=$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll
+  if [ ! -f "$shim" ]; then
+    command -v lld-link-14 >/dev/null || fail "lld-link-14 not found: apt-get install lld-14"
+    printf 'LIBRARY bcryptprimitives\nEXPORTS\n  ProcessPrng=advapi32.SystemFunction036\n' >"$work/bcp.def"
+    printf '\x64\x86\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0' >"$work/empty.obj" # a COFF object with nothing in it
+    lld-link-14 /dll /noentry /machine:x64 /def:"$work/bcp.def" /out:"$work/bcryptprimitives.dll" "$work/empty.obj" >/dev/null || fail "lld-link-14 could not make the bcryptprimitives.dll shim"
+    cp "$work/bcryptprimitives.dll" "$shim"
+  fi
+  # kubectl finds plugins on PATH; WINEPATH adds krew's bin folder (KREW_OS=windows above) to it.
+  kwin() { env -u HOME -u KUBECONFIG WINEPATH="Z:${work//\//\\}\\krew-windows-amd64\\bin" "$wine" "$kubectl_exe" "$@" >"$work/out" 2>"$work/err" </dev/null; }
+  kwin version --client || fail "kubectl.exe version --client under Wine failed: $(head -5 "$work/err")"
+  kv=$(sed -n 's/^Client Version: //p' "$work/out" | tr -d '\r')
+  kwin plugin list || true # exits 1 on any warning about PATH (Wine's own folders)
+  grep -q 'kubectl-kvlog.exe' "$work/out" || fail "kubectl.exe plugin list does not show kubectl-kvlog.exe: $(cat "$work/out" "$work/err")"
+  kwin kvlog --version || fail "kubectl.exe kvlog --version failed: $(cat "$work/err")"
+  [ "$(tr -d '\r' <"$work/out")" = "$version" ] || fail "kubectl.exe kvlog --version printed '$(cat "$work/out")'"
+  start_fake
+  profile_config=$(ask copy "$profile")
+  kwin kvlog set scheduler 4 || fail "kubectl.exe kvlog set scheduler 4 failed: $(cat "$work/out" "$work/err")"
+  kwin kvlog set kubelet 5 || fail "kubectl.exe kvlog set kubelet 5 failed: $(cat "$work/out" "$work/err")"
+  check_levels "kubectl.exe kvlog"
+  stop_fake
+  rm -f "$profile_config"
+  pass "Windows kubectl $kv under Wine: plugin list shows the krew-installed kubectl-kvlog.exe; kubectl kvlog --version, set scheduler 4 and set kubelet 5 (kubeconfig from %USERPROFILE%)"
+fi
 
 mib() { awk -v b="$(stat -c %s "$1")" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 for p in linux-amd64 linux-arm64 windows-amd64 darwin-amd64; do
