@@ -171,7 +171,7 @@ function zip(entries, mtime) {
 const nodeCache = process.env.KVLOG_NODE_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "kvlog", "node");
 
 /** An official Node.js build from the npm registry, unpacked once into the cache (bin/with-node's layout). */
-function nodeBuild(pkg, version) {
+export function nodeBuild(pkg, version) {
   const dir = join(nodeCache, `${pkg.replace(/^node-win-/, "node-win32-")}-${version}`);
   const bin = join(dir, "bin", pkg.startsWith("node-win-") ? "node.exe" : "node");
   if (fs.existsSync(bin)) return bin;

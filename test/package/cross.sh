@@ -16,7 +16,8 @@
 #      fails to write to a pipe.
 #   5. krew: `krew install --manifest=kvlog.yaml --archive=...` for linux-amd64, linux-arm64
 #      (KREW_ARCH=arm64) and windows-amd64 (KREW_OS=windows), each into a scratch KREW_ROOT, and
-#      the installed plugin run (natively, under qemu, under Wine).
+#      the installed plugin run (natively, under qemu, under Wine); validate-krew-manifest, the
+#      check krew-index runs on a submission, installs every platform from its uri (loopback HTTP).
 #   6. kubectl kvlog under Wine through a Windows kubectl built from the Go module proxy, with the
 #      krew-installed kubectl-kvlog.exe (when the e2e build's wrapper module is there to build it).
 # Needs: Debian's qemu-user-static, libc6-arm64-cross, wine64, binutils-aarch64-linux-gnu,
@@ -31,6 +32,7 @@ export WINEPREFIX=${KVLOG_WINEPREFIX:-${XDG_CACHE_HOME:-$HOME/.cache}/kvlog/wine
 wine=/usr/lib/wine/wine64
 cleanup() {
   [ -n "$fake_pid" ] && kill "$fake_pid" 2>/dev/null || true
+  [ -n "${http_pid:-}" ] && kill "$http_pid" 2>/dev/null || true
   [ -n "${profile_config:-}" ] && rm -f "$profile_config"
   [ -x /usr/lib/wine/wineserver ] && WINEPREFIX=$WINEPREFIX /usr/lib/wine/wineserver -k 2>/dev/null || true
   rm -rf "$work"
@@ -195,6 +197,42 @@ for p in linux-amd64 linux-arm64 windows-amd64; do
   [ "$got" = "$version" ] || fail "the krew-installed $p plugin printed '$got'"
   pass "krew install --manifest --archive (KREW_OS=$os KREW_ARCH=$arch): receipt v$version, $(basename "$(ls "$kroot/bin/"kubectl-kvlog*)") --version $got"
 done
+
+# krew-index's own check of a submission (validate-krew-manifest, from the same krew module): the
+# manifest's structure, its platforms, and `kubectl krew install` of every platform's archive
+# downloaded from its uri, here a loopback HTTP server over the release folder.
+validate=$krew_dir/validate-krew-manifest
+if [ ! -x "$validate" ]; then
+  GOBIN=$krew_dir GOFLAGS=-mod=mod nice go install "sigs.k8s.io/krew/cmd/validate-krew-manifest@$krew_version" >"$work/validate-build.log" 2>&1 ||
+    fail "could not build validate-krew-manifest: $(tail -3 "$work/validate-build.log")"
+fi
+kubectl_for_krew=$(command -v kubectl || true)
+if [ -z "$kubectl_for_krew" ] && [ -f "${KVLOG_E2E_DIR:-/tmp/kvlog-e2e}/env" ]; then
+  kubectl_for_krew=$(sed -n 's/^K8S_BIN=//p' "${KVLOG_E2E_DIR:-/tmp/kvlog-e2e}/env")/kubectl
+fi
+if [ ! -x "$kubectl_for_krew" ]; then
+  note "validate-krew-manifest not run: it runs kubectl krew, and there is no kubectl (on PATH or from the e2e cluster)"
+else
+  node -e '
+    const http = require("node:http"), fs = require("node:fs"), path = require("node:path");
+    const s = http.createServer((q, r) => fs.readFile(path.join(process.argv[1], path.basename(q.url)), (e, b) => { r.statusCode = e ? 404 : 200; r.end(e ? "" : b); }));
+    s.listen(0, "127.0.0.1", () => fs.writeFileSync(process.argv[2], String(s.address().port)));
+    setTimeout(() => process.exit(0), 300000); // killed when done; this is the safety net
+  ' "$rel" "$work/http.port" &
+  http_pid=$!
+  for _ in $(seq 50); do [ -s "$work/http.port" ] && break; sleep 0.1; done
+  [ -s "$work/http.port" ] || fail "the loopback HTTP server did not start"
+  mkdir -p "$work/index/plugins" "$work/vtools"
+  sed -E "s#^(    uri: ).*/(kvlog-[a-z0-9-]+[.](tar[.]gz|zip))\$#\1http://127.0.0.1:$(cat "$work/http.port")/\2#" "$rel/kvlog.yaml" >"$work/index/plugins/kvlog.yaml"
+  [ "$(grep -c "uri: http://127.0.0.1:" "$work/index/plugins/kvlog.yaml")" = 4 ] || fail "could not point kvlog.yaml's uri at the loopback server: $(grep uri: "$work/index/plugins/kvlog.yaml")"
+  ln -s "$krew" "$work/vtools/kubectl-krew"
+  ln -s "$kubectl_for_krew" "$work/vtools/kubectl"
+  (cd "$work/index" && env PATH="$work/vtools:$PATH" KREW_NO_UPGRADE_CHECK=1 "$validate" -manifest plugins/kvlog.yaml) >"$work/validate.log" 2>&1 ||
+    fail "validate-krew-manifest refused kvlog.yaml: $(grep -v '^[[:space:]]' "$work/validate.log" | tail -5)"
+  kill "$http_pid" 2>/dev/null || true
+  grep -q "all 4 spec.platforms installed fine" "$work/validate.log" || fail "validate-krew-manifest did not install every platform: $(tail -3 "$work/validate.log")"
+  pass "validate-krew-manifest (krew-index's check): structure, selectors, and all 4 platforms downloaded over HTTP and installed"
+fi
 
 # --- 6. kubectl kvlog on Windows (under Wine) --------------------------------------------------
 # A Windows kubectl built from the Go module proxy (GOOS=windows) out of the e2e build's wrapper
