@@ -27,7 +27,7 @@
 // when the file is loaded: an exec plugin loads child_process, a client certificate never does.
 // Measured (npm run bench, this machine): the kubeconfig code loaded in ~90 ms, now ~10 ms.
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 
@@ -117,7 +117,7 @@ function writeNotices(result, outfile) {
       return `${pkg.name} ${pkg.version} (${pkg.license ?? "see below"})\n\n${text}\n`;
     });
   const head = `kvlog bundles these packages into ${outfile.split("/").pop()}; their notices follow.\n`;
-  writeFileSync(join(root, dirname(outfile), "THIRD-PARTY-NOTICES.txt"), [head, ...parts].join(`\n${"-".repeat(78)}\n\n`));
+  writeFileSync(join(resolve(root, dirname(outfile)), "THIRD-PARTY-NOTICES.txt"), [head, ...parts].join(`\n${"-".repeat(78)}\n\n`));
 }
 
 const args = process.argv.slice(2);

@@ -130,13 +130,32 @@ export function newDispatcher(tlsConf: ApiTls, credentials: Credentials | undefi
     cert: credentials?.cert,
     key: credentials?.key,
     timeout: timeoutMs,
+    keepAlive: false, // turned on once connected: keepAliveOnceConnected
   };
   return new Agent({
     ...(pool.connections ? { connections: pool.connections } : {}),
-    connect: pool.proxy ? proxiedConnector(tlsOptions, pool.proxy, timeoutMs) : tlsOptions,
+    connect: keepAliveOnceConnected(pool.proxy ? proxiedConnector(tlsOptions, pool.proxy, timeoutMs) : buildConnector(tlsOptions)),
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
   });
+}
+
+/** TCP keep-alive after this long idle: undici's own default. */
+const KEEP_ALIVE_MS = 60_000;
+
+/**
+ * TCP keep-alive, turned on once the socket is connected. undici's connector turns it on before
+ * the connect, so libuv sets it while creating the socket and fails the connect when the system
+ * refuses one of its options: Wine 8 does not know Windows' TCP_KEEPALIVE (IPPROTO_TCP option 3)
+ * and every connection failed with "connect UNKNOWN" (docs/install.md). On a connected socket
+ * Node ignores such a refusal; on Linux, macOS and Windows the socket ends up the same.
+ */
+function keepAliveOnceConnected(connector: buildConnector.connector): buildConnector.connector {
+  return (opts, callback) =>
+    connector(opts, (...args) => {
+      if (args[1]) args[1].setKeepAlive(true, KEEP_ALIVE_MS);
+      callback(...args);
+    });
 }
 
 /**

@@ -10,6 +10,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import { ConfigError, RunError } from "./errors.js";
+import { homeKubeconfig } from "./home.js";
 import {
   displayUrl,
   errorCode,
@@ -219,7 +220,8 @@ export const RENEW_EVERY_MS = 60_000;
 
 /**
  * Loads the kubeconfig like kubectl does: --kubeconfig, else the files in KUBECONFIG (the first
- * that sets current-context wins), else ~/.kube/config, else the in-cluster ServiceAccount.
+ * that sets current-context wins), else ~/.kube/config (on Windows also %USERPROFILE%\.kube\config:
+ * home.ts), else the in-cluster ServiceAccount.
  * Returns undefined only when `optional` (--endpoint) and there is none.
  */
 export async function loadAccess(opts: AccessOptions): Promise<Access | undefined> {
@@ -228,9 +230,7 @@ export async function loadAccess(opts: AccessOptions): Promise<Access | undefine
     ? [opts.kubeconfig]
     : env.KUBECONFIG
       ? env.KUBECONFIG.split(delimiter).filter(Boolean)
-      : env.HOME && existsSync(join(env.HOME, ".kube", "config"))
-        ? [join(env.HOME, ".kube", "config")]
-        : [];
+      : [homeKubeconfig(env)].filter((f) => f !== undefined);
   const saDir = opts.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
   const inCluster = files.length === 0 && existsSync(join(saDir, "token")) && !!env.KUBERNETES_SERVICE_HOST && !!env.KUBERNETES_SERVICE_PORT;
   if (files.length === 0 && !inCluster) {

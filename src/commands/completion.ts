@@ -15,6 +15,7 @@
 import { Argument, type Command, type Option } from "commander";
 import { delimiter, join } from "node:path";
 import { COMPONENTS } from "../components.js";
+import { homeKubeconfig } from "../home.js";
 import type { Access } from "../http.js";
 import type { Io } from "../session.js";
 
@@ -335,7 +336,7 @@ function expandHome(path: string, env: NodeJS.ProcessEnv): string {
 function kubeconfigFiles(kubeconfig: string | undefined, env: NodeJS.ProcessEnv): string[] {
   if (kubeconfig) return [expandHome(kubeconfig, env)];
   if (env.KUBECONFIG) return env.KUBECONFIG.split(delimiter).filter(Boolean);
-  return env.HOME ? [join(env.HOME, ".kube", "config")] : [];
+  return [homeKubeconfig(env)].filter((f) => f !== undefined);
 }
 
 /** The context names of the kubeconfig files, read from disk only (no credentials, no network). */

@@ -113,21 +113,15 @@ tar -C "$pkg" -czf "$archive" "${files[@]}"
 sha=$(sha256sum "$archive" | cut -d' ' -f1)
 manifest=$work/manifest/kvlog.yaml
 mkdir -p "$(dirname "$manifest")"
-sed -e "s|__SHA256_LINUX_AMD64__|$sha|" -e "s|__RELEASE_URL__|file://$work|" plugins/kvlog.yaml >"$manifest"
-! grep -v '^ *#' "$manifest" | grep -q '__[A-Z0-9_]*__' || fail "plugins/kvlog.yaml has a placeholder krew.sh does not fill: $(grep -v '^ *#' "$manifest" | grep '__[A-Z0-9_]*__')"
+# bin/release.mjs's manifest(): the template filled, the platforms without an archive left out.
+node --input-type=module -e '
+  import { readFileSync } from "node:fs";
+  import { manifest } from "./bin/release.mjs";
+  const [sha, url, version] = process.argv.slice(1);
+  process.stdout.write(manifest(readFileSync("plugins/kvlog.yaml", "utf8"), version, url, (p) => (p === "linux-amd64" ? sha : undefined)));
+' "$sha" "file://$work" "$version" >"$manifest" || fail "could not fill plugins/kvlog.yaml"
 
-krew_version=v0.4.3 # the one release of sigs.k8s.io/krew that the Go module proxy serves
-krew_dir=${KVLOG_KREW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kvlog/krew}/$krew_version
-krew=$krew_dir/krew
-if [ ! -x "$krew" ]; then
-  command -v go >/dev/null || fail "go is needed once, to build krew $krew_version from the Go module proxy into $krew_dir"
-  note "building krew $krew_version from the Go module proxy into $krew_dir (once)"
-  rm -rf "$krew_dir.partial"
-  mkdir -p "$krew_dir.partial"
-  GOBIN=$krew_dir.partial GOFLAGS=-mod=mod nice go install "sigs.k8s.io/krew/cmd/krew@$krew_version" || fail "could not build krew $krew_version"
-  rm -rf "$krew_dir"
-  mv "$krew_dir.partial" "$krew_dir"
-fi
+. test/package/krew-bin.sh
 
 kubectl=
 e2e_env=${KVLOG_E2E_DIR:-/tmp/kvlog-e2e}/env
