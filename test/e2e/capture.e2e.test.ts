@@ -69,6 +69,15 @@ interface Case {
   /** Where the log comes from in this bed. */
   source: "pods/log" | "kubelet /logs/" | "none";
 }
+/**
+ * Where kvlog can read the startup level of kube-apiserver and kube-proxy only from a structured
+ * /flagz (1.36+, 1.35 behind ComponentFlagz; kvlog.e2e's FLAGZ_READABLE), capture, like
+ * `set --for`, changes them only with --restore-to.
+ */
+function restoreToFor(component: string): string[] {
+  const readable = cluster.k8sMinor >= 36 || (cluster.k8sMinor === 35 && cluster.featureGates?.ComponentFlagz === true);
+  return !readable && (component === "kube-apiserver" || component === "kube-proxy") ? ["--restore-to", String(BASE_LEVEL)] : [];
+}
 const renewed = (lock: string) => new RegExp(`leaderelection\\.go:\\d+\\] "?[Ss]uccessfully renewed lease"? ?(lock=)?"?${lock.replace("/", "\\/")}`);
 const PATHRECORDER = /pathrecorder\.go:\d+\] .*satisfied by (exact match|prefix)/;
 function cases(): Case[] {
@@ -136,7 +145,7 @@ if (!HAS_CAPTURE) {
         all.map(async (k) => {
           const out = bundleDir(k.component);
           const marks = k.logs.map((p) => statSync(p).size);
-          const run = capture([k.alias, String(HIGH_LEVEL), ...k.args, "--for", WINDOW, "--out", out, "-o", "json"]);
+          const run = capture([k.alias, String(HIGH_LEVEL), ...k.args, ...restoreToFor(k.component), "--for", WINDOW, "--out", out, "-o", "json"]);
           // Requests during the window (kube-proxy's and the apiserver's markers are per request).
           const poking = (async () => {
             for (let i = 0; i < 8; i++) {
