@@ -11,7 +11,7 @@ import { main, run } from "../src/cli.js";
 if (basename(process.argv[1] ?? "") === "kubectl_complete-kvlog") {
   // Run under the name kubectl looks up to complete `kubectl kvlog ...` (a link to this file,
   // plugins/kvlog.yaml caveats): the words after `kubectl kvlog` in, the candidates out.
-  void run(["__complete", "args", "--", ...process.argv.slice(2)], {
+  void run(["__complete", ...process.argv.slice(2)], {
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,

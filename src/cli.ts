@@ -7,7 +7,7 @@ import v8 from "node:v8";
 import vm from "node:vm";
 import { Command, CommanderError } from "commander";
 import { captureCommand, type CaptureRequest } from "./commands/capture.js";
-import { completionCommand, runComplete, runCompletion, type CompleteRequest, type CompletionRequest } from "./commands/completion.js";
+import { completeRequest, completionCommand, type CompleteRequest, type CompletionRequest } from "./commands/completion.js";
 import { doctorCommand, type DoctorRequest } from "./commands/doctor.js";
 import { getCommand, type GetRequest } from "./commands/get.js";
 import { rbacCommand, runRbac, type RbacRequest } from "./commands/rbac.js";
@@ -81,6 +81,7 @@ Run 'kvlog <command> --help' for every flag.`,
  * (help, version). Throws UsageError for anything invalid.
  */
 export function parseArgs(argv: string[], io: Io): Request | undefined {
+  if (argv[0] === "__complete") return completeRequest(program(io, () => {}), argv.slice(1));
   let request: Request | undefined;
   const cmd = program(io, (r) => {
     request = r;
@@ -137,9 +138,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
       case "rbac":
         return runRbac(req, io);
       case "completion":
-        return runCompletion(req, io);
+        io.stdout.write((await import("./completion/scripts.js")).script(req.shell, req.program));
+        return 0;
       case "__complete":
-        return await runComplete(req, io);
+        return await (await import("./completion/engine.js")).runComplete(req.spec, req.words, io);
     }
   } catch (e) {
     // Secrets are masked where they are known (each command's session); run-ending errors carry none.

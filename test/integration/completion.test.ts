@@ -341,7 +341,12 @@ current-context: fake
         const r = await run(process.execPath, ["--import", hook, CLI, ...args]);
         expect(r.stderr, args.join(" ")).toMatch(/tls loaded: false\n$/);
       }
-      expect((await run(process.execPath, ["--import", hook, CLI, "__complete", "nodes"])).stderr).toMatch(/tls loaded: true\n$/);
+      // Completing what the definitions know (a flag, a component) runs none of it either.
+      for (const words of [["set", "kubelet", "5", "--n"], ["set", ""], ["get", "kubelet", "--context", ""]]) {
+        const r = await run(process.execPath, ["--import", hook, CLI, "__complete", ...words]);
+        expect(r.stderr, words.join(" ")).toMatch(/tls loaded: false\n$/);
+      }
+      expect((await run(process.execPath, ["--import", hook, CLI, "__complete", "set", "--node", ""])).stderr).toMatch(/tls loaded: true\n$/);
     });
 
     it("an unknown shell is a usage error", async () => {
@@ -352,19 +357,24 @@ current-context: fake
   });
 
   describe("kvlog __complete", () => {
-    it("nodes [--context X] [--kubeconfig Y]: one name a line; nothing on any error", async () => {
-      expect((await run(process.execPath, [CLI, "__complete", "nodes"])).stdout).toBe("cp-1\nworker-1\n");
-      expect((await run(process.execPath, [CLI, "__complete", "nodes", "--context", "fake", "--kubeconfig", env.KUBECONFIG!])).stdout).toBe("cp-1\nworker-1\n");
+    it("--node: the cluster's names, one a line, then :4; none on any error, within 3 s", async () => {
+      expect((await run(process.execPath, [CLI, "__complete", "set", "kubelet", "5", "--node", ""])).stdout).toBe("cp-1\nworker-1\n:4\n");
+      expect((await run(process.execPath, [CLI, "__complete", "get", "kubelet", "--context", "fake", "--kubeconfig", env.KUBECONFIG!, "--node", ""])).stdout).toBe("cp-1\nworker-1\n:4\n");
       for (const args of [["--context", "hang"], ["--context", "nope"], ["--kubeconfig", join(dir, "missing")]]) {
-        const r = await run(process.execPath, [CLI, "__complete", "nodes", ...args]);
-        expect([r.status, r.stdout, r.stderr]).toEqual([0, "", ""]);
+        const r = await run(process.execPath, [CLI, "__complete", "set", ...args, "--node", ""]);
+        expect([r.status, r.stdout, r.stderr]).toEqual([0, ":4\n", ""]);
         expect(r.ms).toBeLessThan(3000);
       }
     });
 
-    it("contexts [--kubeconfig Y]", async () => {
-      expect((await run(process.execPath, [CLI, "__complete", "contexts"])).stdout).toBe(CONTEXTS.map((c) => `${c}\n`).join(""));
-      expect((await run(process.execPath, [CLI, "__complete", "contexts", "--kubeconfig", join(dir, "missing")])).stdout).toBe("");
+    it("--context: the kubeconfig's contexts; none from a file that is not there", async () => {
+      expect((await run(process.execPath, [CLI, "__complete", "status", "--context", ""])).stdout).toBe(CONTEXTS.map((c) => `${c}\n`).join("") + ":4\n");
+      expect((await run(process.execPath, [CLI, "__complete", "status", "--kubeconfig", join(dir, "missing"), "--context", ""])).stdout).toBe(":4\n");
+    });
+
+    it("--help, --version and -h among the words are words to complete, not flags to obey", async () => {
+      expect((await run(process.execPath, [CLI, "__complete", "--he"])).stdout).toBe("--help\tshow help\n:4\n");
+      expect((await run(process.execPath, [CLI, "__complete", "set", "-h", "--version", "kubel"])).stdout).toBe("kubelet\n:4\n");
     });
   });
 

@@ -197,8 +197,8 @@ describe("cluster data that reaches a shell", () => {
     const odd = ["ok-node", "evil\nsecond", "tab\tdesc", "$(touch /tmp/kvlog-pwned)", "semi;rm", "UPPER"];
     const c = await startFakeCluster({ nodes: odd.map((name) => ({ name })) });
     try {
-      const r = await kvlog(["__complete", "nodes"], { KUBECONFIG: c.kubeconfig("admin") });
-      expect(r.stdout).toBe("ok-node\n");
+      const r = await kvlog(["__complete", "set", "kubelet", "1", "--node", ""], { KUBECONFIG: c.kubeconfig("admin") });
+      expect(r.stdout).toBe("ok-node\n:4\n");
     } finally {
       await c.close();
     }
