@@ -91,7 +91,12 @@ describe("kvlog doctor on real components", () => {
       // kube-proxy on node-2 runs without enableProfiling: the one thing kvlog could not change.
       expect(r.code, `${who}: ${r.stderr}`).toBe(1);
       expect(r.doc).toMatchObject({ kind: "DoctorResult", ok: false, serverVersion: expect.stringMatching(/^v1\./), summary: { problems: 1 } });
-      expect(r.doc.results.filter((f: any) => f.kind === "permission" && !f.ok), who).toEqual([]);
+      // Everything set, get, reset and status need is granted; only capture's log reading is
+      // missing for the documented role (it is opt-in: kvlog rbac --capture), an optional finding.
+      const denied = r.doc.results.filter((f: any) => f.kind === "permission" && !f.ok);
+      const capture = (f: any) => /\(kvlog capture\)$/.test(f.check) && f.severity === "optional" && /kvlog rbac --capture/.test(f.hint);
+      expect(denied.filter((f: any) => !capture(f)), who).toEqual([]);
+      expect(denied.length > 0, `${who}: doctor checks capture's pods/log`).toBe(who === "kvlog");
       const targets = verdicts(r.doc, "target").filter(([, id]: string[]) => !/not ready/.test(id ?? ""));
       expect(targets).toEqual(
         expect.arrayContaining([
