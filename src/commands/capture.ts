@@ -22,7 +22,7 @@ import {
   type RawTargetOptions,
   type TargetRequest,
 } from "../options.js";
-import { MAX_FOR_MS } from "./set.js";
+import { MAX_FOR_MS } from "../options.js";
 
 /** stern's default when following; kubectl's is 5. */
 export const DEFAULT_MAX_LOG_REQUESTS = 50;
