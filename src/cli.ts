@@ -115,26 +115,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
   try {
     const req = parseArgs(argv, io);
     if (!req) return 0;
-    // A command's run (and the network code under it) is loaded only now: --help and usage
-    // errors load none of it (src/run/).
-    switch (req.command) {
-      case "set":
-        return await (await import("./run/set.js")).runSet(req, io);
-      case "get":
-        return await (await import("./run/get.js")).runGet(req, io);
-      case "reset":
-        return await (await import("./run/reset.js")).runReset(req, io);
-      case "status":
-        return await (await import("./run/status.js")).runStatus(req, io);
-      case "doctor":
-        return await (await import("./run/doctor.js")).runDoctor(req, io);
-      case "rbac":
-        return runRbac(req, io);
-      case "completion":
-        return runCompletion(req, io);
-      case "__complete":
-        return await runComplete(req, io);
-    }
+    // Several contexts: the same run once per cluster, under one bound (src/run/contexts.ts).
+    if ("contexts" in req && req.contexts !== undefined) return await (await import("./run/contexts.js")).runOnContexts(req, io, dispatch);
+    return await dispatch(req, io);
   } catch (e) {
     // Secrets are masked where they are known (each command's session); run-ending errors carry none.
     if (e instanceof KvlogError) {
@@ -145,6 +128,30 @@ export async function run(argv: string[], io: Io): Promise<number> {
     io.stderr.write(`kvlog: unexpected error: ${err.message ?? String(e)}; please report it with the command you ran\n`);
     if (io.env.KVLOG_DEBUG) io.stderr.write(`${err.stack ?? ""}\n`);
     return 1;
+  }
+}
+
+/** One command's run on one cluster (or none); errors that end the run are thrown. */
+async function dispatch(req: Request, io: Io): Promise<number> {
+  // A command's run (and the network code under it) is loaded only now: --help and usage
+  // errors load none of it (src/run/).
+  switch (req.command) {
+    case "set":
+      return await (await import("./run/set.js")).runSet(req, io);
+    case "get":
+      return await (await import("./run/get.js")).runGet(req, io);
+    case "reset":
+      return await (await import("./run/reset.js")).runReset(req, io);
+    case "status":
+      return await (await import("./run/status.js")).runStatus(req, io);
+    case "doctor":
+      return await (await import("./run/doctor.js")).runDoctor(req, io);
+    case "rbac":
+      return runRbac(req, io);
+    case "completion":
+      return runCompletion(req, io);
+    case "__complete":
+      return await runComplete(req, io);
   }
 }
 

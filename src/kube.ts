@@ -9,6 +9,7 @@ import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { delimiter, join } from "node:path";
+import { closest } from "./contexts.js";
 import { ConfigError, RunError } from "./errors.js";
 import {
   displayUrl,
@@ -216,6 +217,36 @@ const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
  */
 export const RENEW_EVERY_MS = 60_000;
 
+/** The kubeconfig files, as kubectl chooses them: --kubeconfig, else KUBECONFIG's list, else ~/.kube/config if it exists. */
+export function kubeconfigFiles(kubeconfig: string | undefined, env: NodeJS.ProcessEnv): string[] {
+  if (kubeconfig) return [kubeconfig];
+  if (env.KUBECONFIG) return env.KUBECONFIG.split(delimiter).filter(Boolean);
+  return env.HOME && existsSync(join(env.HOME, ".kube", "config")) ? [join(env.HOME, ".kube", "config")] : [];
+}
+
+interface Named {
+  name: string;
+}
+interface MergeableConfig {
+  clusters: Named[];
+  users: Named[];
+  contexts: Named[];
+  currentContext: string;
+}
+
+/**
+ * Merges a later KUBECONFIG file into `into` by kubectl's rules: the first file to define a
+ * cluster, user or context name wins (client-node's mergeConfig throws on a repeated name), and
+ * the first file that sets current-context wins.
+ */
+export function mergeKubeconfig(into: MergeableConfig, later: MergeableConfig): void {
+  for (const key of ["clusters", "users", "contexts"] as const) {
+    const have = new Set((into[key] ?? []).map((x) => x.name));
+    into[key] = [...(into[key] ?? []), ...(later[key] ?? []).filter((x) => !have.has(x.name) && (have.add(x.name), true))];
+  }
+  if (!into.currentContext && later.currentContext) into.currentContext = later.currentContext;
+}
+
 /**
  * Loads the kubeconfig like kubectl does: --kubeconfig, else the files in KUBECONFIG (the first
  * that sets current-context wins), else ~/.kube/config, else the in-cluster ServiceAccount.
@@ -223,13 +254,7 @@ export const RENEW_EVERY_MS = 60_000;
  */
 export async function loadAccess(opts: AccessOptions): Promise<Access | undefined> {
   const env = opts.env;
-  const files = opts.kubeconfig
-    ? [opts.kubeconfig]
-    : env.KUBECONFIG
-      ? env.KUBECONFIG.split(delimiter).filter(Boolean)
-      : env.HOME && existsSync(join(env.HOME, ".kube", "config"))
-        ? [join(env.HOME, ".kube", "config")]
-        : [];
+  const files = kubeconfigFiles(opts.kubeconfig, env);
   const saDir = opts.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
   const inCluster = files.length === 0 && existsSync(join(saDir, "token")) && !!env.KUBERNETES_SERVICE_HOST && !!env.KUBERNETES_SERVICE_PORT;
   if (files.length === 0 && !inCluster) {
@@ -252,13 +277,9 @@ export async function loadAccess(opts: AccessOptions): Promise<Access | undefine
     } else {
       for (const f of files) {
         current = f;
-        if (f === files[0]) {
-          kc.loadFromFile(f);
-        } else {
-          const more = new KubeConfig();
-          more.loadFromFile(f);
-          kc.mergeConfig(more, true);
-        }
+        const more = new KubeConfig();
+        more.loadFromFile(f);
+        mergeKubeconfig(kc, more);
       }
     }
   } catch (e) {
@@ -276,7 +297,8 @@ export async function loadAccess(opts: AccessOptions): Promise<Access | undefine
   if (opts.context) {
     if (!kc.getContextObject(opts.context)) {
       const names = kc.getContexts().map((c) => c.name);
-      throw new ConfigError(`context "${opts.context}" is not in the ${source}; known contexts: ${names.join(", ") || "none"}`);
+      const near = closest(opts.context, names);
+      throw new ConfigError(`context "${opts.context}" is not in the ${source}; ${near.length ? `did you mean ${near.join(", ")}? ` : ""}known contexts: ${names.join(", ") || "none"}`);
     }
     kc.setCurrentContext(opts.context);
     source += `, context ${opts.context}`;

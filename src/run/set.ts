@@ -113,7 +113,9 @@ export async function runSet(req: SetRequest, io: Io): Promise<number> {
 
     let stoppedBy: string | undefined = io.signal?.aborted ? signalName(io.signal) : undefined;
     if (req.forMs !== undefined && changed.length > 0) {
-      if (!io.signal?.aborted) stoppedBy = await waitFor(session, req, until!, changed.length);
+      if (!io.signal?.aborted) {
+        stoppedBy = await (io.waitTogether?.(until!, changed.length, `${req.component.name} at level ${req.level}`) ?? waitFor(session, req, until!, changed.length));
+      }
       await restoreAll(session, req, results, byId, priors, recording ? changeId : undefined, record?.written === true);
     }
 
@@ -123,7 +125,7 @@ export async function runSet(req: SetRequest, io: Io): Promise<number> {
       record: record && { ...record, error: record.error === null ? null : session.redact(record.error) },
     });
     if (req.output === "json") for (const part of jsonParts(report)) io.stdout.write(part);
-    else io.stdout.write(renderTable(report, session.colorOn(io.stdout)));
+    else io.stdout.write(renderTable(report, session.colorOn(io.stdout), req.wide));
     io.stderr.write(renderSummary(report, session.colorOn(io.stderr)));
     if (discoveryError !== undefined) return session.discoveryStopped(results.length, discoveryError);
     if (results.some((r) => r.restore && !r.restore.ok && r.restore.outcome !== "superseded")) return 1;
