@@ -252,14 +252,15 @@ interface DoctorFinding {
 
 /**
  * doctor across clusters: one row per cluster and component (every finding with -o wide),
- * problems first, then warnings, then what is fine. A cluster that could not be checked is one row.
+ * problems first (a cluster that could not be checked at all, as one row, before any), then
+ * warnings, then what is fine.
  */
 export function doctorTable(results: ClusterResult[], wide: boolean, color: boolean): string {
   const rows: { rank: number; cells: string[] }[] = [];
   for (const r of results) {
     const doc = r.result as { results?: DoctorFinding[] } | null;
     if (!doc?.results) {
-      rows.push({ rank: 0, cells: [r.context, "-", "not-checked", r.error ?? `exit ${r.exitCode}`] });
+      rows.push({ rank: -1, cells: [r.context, "-", "not-checked", r.error ?? `exit ${r.exitCode}`] });
       continue;
     }
     const byComponent = new Map<string, DoctorFinding[]>();
@@ -285,6 +286,6 @@ export function doctorTable(results: ClusterResult[], wide: boolean, color: bool
   return table(["CONTEXT", "COMPONENT", "RESULT", "DETAIL"], sorted.map((r) => r.cells), color, (s, k, i) => {
     if (i !== 2) return s;
     const rank = sorted[k]!.rank;
-    return rank === 0 ? `\x1b[31m${s}\x1b[39m` : rank === 1 ? `\x1b[33m${s}\x1b[39m` : `\x1b[32m${s}\x1b[39m`;
+    return rank <= 0 ? `\x1b[31m${s}\x1b[39m` : rank === 1 ? `\x1b[33m${s}\x1b[39m` : `\x1b[32m${s}\x1b[39m`;
   });
 }
