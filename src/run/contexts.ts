@@ -103,7 +103,7 @@ export async function runOnContexts<R extends Runnable>(req: R, io: Io, one: (re
       const count = [...waiting.values()].reduce((n, w) => n + w.count, 0);
       const what = [...new Set([...waiting.values()].map((w) => w.what))].join(", ");
       io.stderr.write(`\r\x1b[2K${escapeTerminal(what)}: ${count} target(s) in ${waiting.size} cluster(s); back in ${formatDuration(last - now())} (Ctrl-C puts every cluster back now)`);
-    } else io.stderr.write(`\r\x1b[2K${req.command}: ${done}/${names.length} cluster(s) done…`);
+    } else if (!json) io.stderr.write(`\r\x1b[2K${req.command}: ${done}/${names.length} cluster(s) done…`);
   };
   let restoring = 0;
 
