@@ -55,6 +55,8 @@ Examples:
   kvlog status                               every change kvlog recorded, and which are overdue
   kvlog reset --expired                      put back every overdue timed change
   kvlog doctor                               what would work, what would not and why; changes nothing
+  kvlog set kubelet 4 --context 'prod-*'     every cluster whose context matches, one report
+  kvlog doctor --all-contexts                every context of the kubeconfig, problems first
   kvlog rbac | kubectl apply -f -            the least-privilege RBAC kvlog needs
 
 Run 'kvlog <command> --help' for every flag.`,

@@ -114,14 +114,14 @@ export function accessOptions(cmd: Command, { concurrency = true }: { concurrenc
   cmd
     .option("--kubeconfig <path>", "path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
     .option("--context <name>", "the kubeconfig context to use; several (repeat, separate with commas, or a glob like 'prod-*') run on each cluster at once", collectContexts)
-    .option("--all-contexts", "run on every context of the kubeconfig, each cluster with its own credentials")
+    .option("--all-contexts", "run on every context of the kubeconfig, each cluster with its own credentials; exit 0 only when every cluster succeeded")
     .option("--context-concurrency <n>", "with several contexts: how many clusters to work on at once", String(DEFAULT_CONTEXT_CONCURRENCY))
     .option("--token <token>", "bearer token to use instead of the kubeconfig's credentials")
     .option("--token-file <path>", "read the bearer token from this file")
     .option("--service-account <namespace/name>", "mint a 10-minute token for this ServiceAccount (TokenRequest API) and act as it")
     .addOption(new Option("-o, --output <format>", "output format (wide: the table lists every target, also those skipped for the same reason)").choices(["table", "json", "wide"]).default("table"))
     .option("--request-timeout <duration>", "how long each network step may take (e.g. 10s, 1m)", "30s")
-    .option("--timeout <duration>", "the whole run's limit: after it no new target is started, and the ones not reached are reported (e.g. 2m; default: none)")
+    .option("--timeout <duration>", "the whole run's limit (each cluster's, with several contexts): after it no new target is started, and the ones not reached are reported (e.g. 2m; default: none)")
     .option("--insecure-skip-tls-verify", "do not verify server certificates (the apiserver's, and direct endpoints')");
   if (concurrency) cmd.option("--concurrency <n>", "how many targets to reach at once", String(DEFAULT_CONCURRENCY));
   else cmd.addOption(new Option("--concurrency <n>").default(String(DEFAULT_CONCURRENCY)).hideHelp());

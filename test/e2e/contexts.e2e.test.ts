@@ -120,6 +120,31 @@ async function run(args: string[], started?: (c: ChildProcess) => void): Promise
   return kvlog(args, { KUBECONFIG: kubeconfig }, 120_000, started);
 }
 
+describe.skipIf(!LOCAL)("output that scales, on the harness's cluster", () => {
+  it("set kubelet: the nodes that are changed are rows, the 1,200 fleet nodes that are down one row; -o wide lists them; JSON keeps them", async () => {
+    const c = clusterA();
+    const env = { KUBECONFIG: `${STATE}/admin.kubeconfig` };
+    const args = ["set", "kubelet", String(BASE_LEVEL), "--no-record"];
+    const table = await kvlog(args, env, 120_000);
+    expect(table.code, table.stderr).toBe(0);
+    const rows = table.stdout.trimEnd().split("\n");
+    const nodes = c.nodes.map((n: any) => n.name as string);
+    expect(rows.slice(1, 1 + nodes.length).map((l) => l.split(/\s+/)[0])).toEqual(nodes.map((n: string) => `kubelet/${n}`));
+    expect(rows.slice(1, 1 + nodes.length).every((l) => /\sset\s/.test(l))).toBe(true);
+    const groups = rows.slice(1 + nodes.length);
+    expect(groups.length).toBeGreaterThanOrEqual(1);
+    expect(groups.length).toBeLessThanOrEqual(2);
+    const counted = groups.map((l) => Number(/^(\d+) targets\s/.exec(l)![1]));
+    expect(counted.reduce((x, y) => x + y, 0)).toBe(c.fleet.count);
+    expect(groups.every((l) => /\snode-not-ready\s.*\(-o wide lists them\)$/.test(l))).toBe(true);
+    const wide = await kvlog([...args, "-o", "wide"], env, 120_000);
+    expect(wide.stdout.trimEnd().split("\n")).toHaveLength(1 + c.totalNodes);
+    const json = await kvlog([...args, "-o", "json"], env, 120_000);
+    expect(json.json().results).toHaveLength(c.totalNodes);
+    expect(json.json().summary).toMatchObject({ succeeded: nodes.length, skipped: c.fleet.count });
+  });
+});
+
 describe.skipIf(!LOCAL)("two real clusters at once", () => {
   beforeAll(async () => {
     const minorA = clusterA().k8sMinor as number;
