@@ -34,7 +34,7 @@ export interface ClusterResult {
 }
 
 interface Finished extends ClusterResult {
-  /** What the cluster's run wrote to stdout (its table) and stderr (its summary lines). */
+  /** What the cluster's run wrote to stdout (its table or JSON document; emptied once printed) and stderr (its summary lines). */
   out: string;
   err: string[];
 }
@@ -149,17 +149,19 @@ export async function runOnContexts<R extends Runnable>(req: R, io: Io, one: (re
         exitCode = e instanceof KvlogError ? e.exitCode : 1;
         error = e instanceof KvlogError ? e.message : `unexpected error: ${(e as Error).message ?? String(e)}`;
       }
-      let result: unknown = null;
-      const out = stdout.text();
+      let out = stdout.text();
       if (childOutput === "json" && out) {
         try {
-          result = JSON.parse(out);
+          JSON.parse(out); // one whole document, embedded as it is when printed
         } catch {
           error ??= "its report could not be read back";
+          out = "";
         }
       }
       const err = stderr.text().split("\n").filter((l) => l.trim() !== "" && !l.startsWith("\r"));
-      return { ...base, exitCode, ok: exitCode === 0, error, result, out: childOutput === "json" ? "" : out, err };
+      // doctor's table needs every cluster's findings at the end; the rest is printed as soon as it can be.
+      const result = req.command === "doctor" && !json && out ? (JSON.parse(out) as unknown) : null;
+      return { ...base, exitCode, ok: exitCode === 0, error, result, out, err };
     } finally {
       if (held) slots.release();
       done++;
@@ -167,10 +169,32 @@ export async function runOnContexts<R extends Runnable>(req: R, io: Io, one: (re
     }
   };
 
-  let results: Finished[];
+  // Each cluster is printed once it and every cluster before it (kubeconfig order) are done,
+  // then its output is let go: memory holds the clusters finished out of order, not the run.
+  const finished: (Finished | undefined)[] = new Array(names.length);
+  let next = 0;
+  let blocks = 0;
+  const print = (r: Finished): void => {
+    if (json) {
+      if (next === 0) io.stdout.write(`{\n  "apiVersion": ${JSON.stringify(JSON_API_VERSION)},\n  "kind": "MultiClusterResult",\n  "command": ${JSON.stringify(req.command)},\n  "clusters": [\n`);
+      io.stdout.write(`${next > 0 ? ",\n" : ""}${clusterJson(r)}`);
+    } else if (req.command !== "doctor" && r.out) {
+      if (tty) io.stderr.write("\r\x1b[2K");
+      io.stdout.write(`${blocks++ > 0 ? "\n" : ""}${chalk.bold(`CONTEXT ${escapeTerminal(r.context)}`)} (${escapeTerminal(r.server ?? "no server")})\n${r.out}`);
+      status();
+    }
+    r.out = "";
+  };
+  const results: Finished[] = [];
   try {
     status();
-    results = await Promise.all(names.map(runOne));
+    await Promise.all(
+      names.map(async (name, i) => {
+        finished[i] = await runOne(name);
+        for (; next < names.length && finished[next]; next++) print(finished[next]!);
+      }),
+    );
+    results.push(...(finished as Finished[]));
   } finally {
     clearInterval(ticker);
     if (tty) io.stderr.write("\r\x1b[2K");
@@ -178,14 +202,8 @@ export async function runOnContexts<R extends Runnable>(req: R, io: Io, one: (re
 
   const failed = results.filter((r) => !r.ok);
   const summary = { clusters: results.length, succeeded: results.length - failed.length, failed: failed.length };
-  if (json) {
-    writeJson(io, req.command, summary, results);
-  } else if (req.command === "doctor") {
-    io.stdout.write(doctorTable(results, req.wide, chalk.level > 0 && io.stdout.isTTY === true));
-  } else {
-    const blocks = results.filter((r) => r.out);
-    blocks.forEach((r, i) => io.stdout.write(`${i > 0 ? "\n" : ""}${chalk.bold(`CONTEXT ${escapeTerminal(r.context)}`)} (${escapeTerminal(r.server ?? "no server")})\n${r.out}`));
-  }
+  if (json) io.stdout.write(`\n  ],\n  "summary": ${JSON.stringify(summary, null, 2).replaceAll("\n", "\n  ")}\n}\n`);
+  else if (req.command === "doctor") io.stdout.write(doctorTable(results, req.wide, chalk.level > 0 && io.stdout.isTTY === true));
 
   // stderr: one summary line per cluster (problems first), the lines each added, each hint once, the total.
   const hints = new Set<string>();
@@ -228,15 +246,11 @@ function waitUntil(ms: number, signal: AbortSignal | undefined): Promise<string 
   });
 }
 
-/** One JSON document, written a cluster at a time (a cluster's own document is already bounded by its run). */
-function writeJson(io: Io, command: string, summary: { clusters: number; succeeded: number; failed: number }, results: Finished[]): void {
-  const head = JSON.stringify({ apiVersion: JSON_API_VERSION, kind: "MultiClusterResult", command, summary, clusters: [] }, null, 2);
-  io.stdout.write(`${head.slice(0, head.lastIndexOf("[]"))}[\n`);
-  results.forEach((r, i) => {
-    const item: ClusterResult = { context: r.context, server: r.server, exitCode: r.exitCode, ok: r.ok, error: r.error, result: r.result };
-    io.stdout.write(`    ${JSON.stringify(item, null, 2).replaceAll("\n", "\n    ")}${i < results.length - 1 ? "," : ""}\n`);
-  });
-  io.stdout.write("  ]\n}\n");
+/** One entry of MultiClusterResult's clusters[], with the cluster's own document (printed by its run) as `result`. */
+function clusterJson(r: Finished): string {
+  const meta = JSON.stringify({ context: r.context, server: r.server, exitCode: r.exitCode, ok: r.ok, error: r.error, result: null } satisfies ClusterResult, null, 2);
+  const result = r.out ? r.out.trim().replaceAll("\n", "\n  ") : "null";
+  return `    ${meta.replace(/"result": null\n}$/, `"result": ${result}\n}`).replaceAll("\n", "\n    ")}`;
 }
 
 interface DoctorFinding {
