@@ -94,15 +94,16 @@ export async function runOnContexts<R extends Runnable>(req: R, io: Io, one: (re
 
   // Progress (a terminal only): clusters done, and during `set --for` one countdown for all.
   let done = 0;
-  const waiting = new Map<string, { until: number; count: number; what: string }>();
+  const waiting = new Map<string, { until: number; count: number | undefined; what: string }>();
   let ticker: NodeJS.Timeout | undefined;
   const status = (): void => {
     if (!tty) return;
     if (waiting.size > 0) {
       const last = Math.max(...[...waiting.values()].map((w) => w.until));
-      const count = [...waiting.values()].reduce((n, w) => n + w.count, 0);
+      const counts = [...waiting.values()].map((w) => w.count);
+      const targets = counts.every((c) => c !== undefined) ? `${counts.reduce((n, c) => n + c!, 0)} target(s) in ` : "";
       const what = [...new Set([...waiting.values()].map((w) => w.what))].join(", ");
-      io.stderr.write(`\r\x1b[2K${escapeTerminal(what)}: ${count} target(s) in ${waiting.size} cluster(s); back in ${formatDuration(last - now())} (Ctrl-C puts every cluster back now)`);
+      io.stderr.write(`\r\x1b[2K${escapeTerminal(what)}: ${targets}${waiting.size} cluster(s); back in ${formatDuration(last - now())} (Ctrl-C puts every cluster back now)`);
     } else if (!json) io.stderr.write(`\r\x1b[2K${req.command}: ${done}/${names.length} cluster(s) done…`);
   };
   let restoring = 0;
@@ -131,7 +132,7 @@ export async function runOnContexts<R extends Runnable>(req: R, io: Io, one: (re
         waitTogether: async (until, count, what) => {
           slots.release();
           held = false;
-          waiting.set(context, { until: until.getTime(), count, what });
+          waiting.set(context, { until: until.getTime(), count, what: what ?? req.command });
           if (tty && !ticker) ticker = setInterval(status, 1000);
           status();
           const why = await waitUntil(until.getTime() - now(), io.signal);
