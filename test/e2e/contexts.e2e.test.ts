@@ -165,7 +165,7 @@ describe.skipIf(!LOCAL)("two real clusters at once", () => {
   }, 120_000);
 
   it("the two clusters are two minors, each with its own apiserver", async () => {
-    const r = await run(["doctor", "kube-apiserver", "--context", "e2e-*", "-o", "json"]);
+    const r = await run(["doctor", "kube-apiserver", "--context", "e2e-a,e2e-b", "-o", "json"]);
     const docs = r.json().clusters;
     expect(docs.map((c: any) => c.context)).toEqual(["e2e-a", "e2e-b"]);
     expect(docs[0].result.serverVersion).toBe(clusterA().k8sVersion);
@@ -181,6 +181,11 @@ describe.skipIf(!LOCAL)("two real clusters at once", () => {
     const lines = r.stderr.trimEnd().split("\n");
     expect(lines[0]).toMatch(/^e2e-down: cannot reach the apiserver at https:\/\/127\.0\.0\.1:9 .*ECONNREFUSED/);
     expect(lines.at(-1)).toBe("3 cluster(s): 2 succeeded, 1 failed (e2e-down); exit 1");
+    // The same for a change (to the level they run at: nothing changes, nothing is recorded).
+    const set = await run(["set", "kube-apiserver", String(BASE_LEVEL), "--all-contexts", "--no-record"]);
+    expect(set.code).toBe(1);
+    expect(set.stdout.match(/^kube-apiserver\S*\s+-\s+direct\s+set\s/gm)?.length).toBe(clusterA().apiservers.length + 1);
+    expect(set.stderr.trimEnd().split("\n").at(-1)).toBe("3 cluster(s): 2 succeeded, 1 failed (e2e-down); exit 1");
   });
 
   it("set --for across both clusters: both raised (each apiserver's log), both put back when the time is up", async () => {
