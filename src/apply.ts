@@ -2,7 +2,7 @@
 // and classify each answer into an outcome with the next step in its message.
 
 import { COMPONENTS, tooOld, type Component, type ComponentName } from "./components.js";
-import { CLOSED_BEFORE_ANSWER, errorCode, failedBeforeAnswer, FLAGS_PATH, isTimeout, networkReason, sleep, statusMessage, withDeadline, type Access, type HttpAnswer } from "./http.js";
+import { CLOSED_BEFORE_ANSWER, errorCode, failedBeforeAnswer, FLAGS_PATH, isTimeout, networkReason, sleep, statusMessage, untilAborted, withDeadline, type Access, type HttpAnswer } from "./http.js";
 import type { Target } from "./plan.js";
 import { TunnelError, TunnelRefusedError } from "./portforward.js";
 import { directCredentials, openChannel, type Channel } from "./transport.js";
@@ -81,9 +81,14 @@ export interface ApplyOptions {
   onResult?: (r: Result, done: number, total: number) => void;
   now?: () => number;
   /** The way to open a channel (tests may pass another). */
-  open?: (target: Target, access: Access | undefined, timeoutMs: number) => Channel;
+  open?: (target: Target, access: Access | undefined, timeoutMs: number, signal?: AbortSignal) => Channel;
   /** Once aborted (Ctrl-C), no new target is started; the ones in flight finish. */
   signal?: AbortSignal;
+  /**
+   * The run's deadline (--timeout): once aborted, a PUT in flight is cut short and reported
+   * `interrupted`, saying whether it had been sent. Never given to a restore of `set --for`.
+   */
+  cancel?: AbortSignal | undefined;
 }
 
 export interface Classified {
@@ -197,6 +202,35 @@ export async function fanOut<R>(targets: Target[] | TargetFeed, opts: FanOutOpti
   return results;
 }
 
+/** Said of a PUT that was sent whole but not answered before --timeout passed (report.ts counts these). */
+export const MAY_HAVE_BEEN_APPLIED = "the change may have been applied";
+
+/** A PUT cut short by the run's deadline: sent (the component may have acted on it) or not yet. */
+export function cutShortInFlight(why: string, sent: boolean): Classified {
+  return sent
+    ? {
+        outcome: "interrupted",
+        ok: false,
+        message: `${why} while kvlog waited for the answer: the PUT was sent, so ${MAY_HAVE_BEEN_APPLIED}`,
+        hint: "run the same command again to be sure (the same level sent twice does the same)",
+      }
+    : { outcome: "interrupted", ok: false, message: `${why} before the PUT was sent (its level is unchanged)` };
+}
+
+/**
+ * Changed, or may have been: set, or a PUT sent whole that --timeout cut short before its answer.
+ * Such a target is recorded and, with `set --for`, put back like one that was set.
+ */
+export function mayHaveChanged(r: Result): boolean {
+  return r.ok || (r.outcome === "interrupted" && r.message.includes(MAY_HAVE_BEEN_APPLIED));
+}
+
+/** The text of an abort reason (--timeout's is an Error). */
+export function reasonText(signal: AbortSignal): string {
+  const r = signal.reason as unknown;
+  return r instanceof Error ? r.message : String(r);
+}
+
 /** A target that an interrupt (or --timeout) kept kvlog from reaching. */
 export function interrupted(target: Target, why = "interrupted"): Target {
   return { ...target, unavailable: { outcome: "interrupted", message: `not attempted: ${why} before kvlog reached it (its level is unchanged)` } };
@@ -241,8 +275,12 @@ export async function applyOne(target: Target, opts: ApplyOptions): Promise<Resu
     const u = target.unavailable;
     return finish({ outcome: u.outcome, ok: false, message: u.message, hint: u.hint }, null, null, 0, u.skipped === true);
   }
+  const cancel = opts.cancel;
+  // Sent whole, in this try or an earlier one: the component may have acted on it.
+  let sent = false;
+  const cut = (attempts: number): Result => finish(cutShortInFlight(reasonText(cancel!), sent), null, null, attempts);
   try {
-    channel = open(target, opts.access, opts.timeoutMs);
+    channel = open(target, opts.access, opts.timeoutMs, cancel);
     url = channel.url;
     if (opts.dryRun) {
       return finish({ outcome: "dry-run", ok: true, message: `would PUT "${body}" to ${url}` }, null, null);
@@ -253,18 +291,25 @@ export async function applyOne(target: Target, opts: ApplyOptions): Promise<Resu
     const deadline = now() + opts.timeoutMs;
     let attempts = 0;
     for (;;) {
+      if (cancel?.aborted) return cut(attempts);
       const left = Math.max(1, deadline - now());
+      let sentNow = false;
+      const onSent = (): void => {
+        sent = sentNow = true;
+      };
       try {
-        const answer = await withDeadline(ch.send({ method: "PUT", path: FLAGS_PATH, body, timeoutMs: left }), left + 1000, `no answer within ${left + 1000} ms`);
+        const sending = ch.send({ method: "PUT", path: FLAGS_PATH, body, timeoutMs: left, signal: cancel, onSent });
+        const answer = await untilAborted(withDeadline(sending, left + 1000, `no answer within ${left + 1000} ms`), cancel);
         attempts += answer.attempts ?? 1;
         const wait = retryAnswer(target, answer, attempts, deadline - now());
         if (wait === undefined) return finish(classifyAnswer(target, level, answer), answer.status, null, attempts);
-        await sleep(wait);
+        await sleep(wait, cancel);
       } catch (e) {
+        if (cancel?.aborted) return cut(attempts + (sentNow ? 1 : 0));
         attempts++;
         const wait = retryError(e, attempts, deadline - now());
         if (wait === undefined) return finish(classifyError(target, e, opts.timeoutMs), e instanceof TunnelRefusedError ? e.status : null, errorCode(e), attempts);
-        await sleep(wait);
+        await sleep(wait, cancel);
       }
     }
   } catch (e) {

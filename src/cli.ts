@@ -6,6 +6,7 @@
 import v8 from "node:v8";
 import vm from "node:vm";
 import { Command, CommanderError } from "commander";
+import { captureCommand, type CaptureRequest } from "./commands/capture.js";
 import { completionCommand, runComplete, runCompletion, type CompleteRequest, type CompletionRequest } from "./commands/completion.js";
 import { doctorCommand, type DoctorRequest } from "./commands/doctor.js";
 import { getCommand, type GetRequest } from "./commands/get.js";
@@ -15,6 +16,7 @@ import { setCommand, type SetRequest } from "./commands/set.js";
 import { statusCommand, type StatusRequest } from "./commands/status.js";
 import { COMPONENTS } from "./components.js";
 import { KvlogError, UsageError } from "./errors.js";
+import { escapeTerminal } from "./terminal.js";
 import { MAX_LEVEL } from "./options.js";
 import type { Io } from "./session.js";
 
@@ -25,7 +27,7 @@ export type { Io } from "./session.js";
 
 export const VERSION = "0.1.0";
 
-export type Request = SetRequest | GetRequest | ResetRequest | StatusRequest | DoctorRequest | RbacRequest | CompletionRequest | CompleteRequest;
+export type Request = SetRequest | CaptureRequest | GetRequest | ResetRequest | StatusRequest | DoctorRequest | RbacRequest | CompletionRequest | CompleteRequest;
 
 /** The exit code after an interrupt, as shells report SIGINT. */
 export const EXIT_INTERRUPTED = 130;
@@ -51,6 +53,7 @@ Examples:
   kvlog set kubelet 5                        every node's kubelet, through the apiserver
   kvlog set kubelet 6 --node n1 --for 10m    one node for ten minutes, then back
   kvlog set scheduler 4 -o json | jq .       every kube-scheduler replica, results as JSON
+  kvlog capture kubelet 6 --for 2m           level 6 for two minutes, every kubelet's log of it in a directory
   kvlog get kubelet --node n1                the level it started with, and kvlog's change since
   kvlog status                               every change kvlog recorded, and which are overdue
   kvlog reset --expired                      put back every overdue timed change
@@ -63,6 +66,7 @@ Run 'kvlog <command> --help' for every flag.`,
     );
   const commands = [
     setCommand(root, onParsed, io.env),
+    captureCommand(root, onParsed, io.env),
     getCommand(root, onParsed, io.env),
     resetCommand(root, onParsed, io.env),
     statusCommand(root, onParsed, io.env),
@@ -97,16 +101,16 @@ export function parseArgs(argv: string[], io: Io): Request | undefined {
   return request;
 }
 
-const COMMANDS = ["set", "get", "reset", "status", "doctor", "rbac", "completion"];
+const COMMANDS = ["set", "capture", "get", "reset", "status", "doctor", "rbac", "completion"];
 
 function commanderMessage(e: CommanderError, argv: string[]): string {
   let msg = e.message.replace(/^error: /, "");
   const command = COMMANDS.includes(argv[0] ?? "") ? argv[0] : undefined;
   const neg = /unknown option '(-\d+)'/.exec(msg);
-  if (neg && command === "set") return `level must be a whole number from 0 to ${MAX_LEVEL}, got ${neg[1]}; run 'kvlog set --help' for usage`;
+  if (neg && (command === "set" || command === "capture")) return `level must be a whole number from 0 to ${MAX_LEVEL}, got ${neg[1]}; run 'kvlog set --help' for usage`;
   if (e.code === "commander.missingArgument" && command) {
     msg = msg.replace(/^missing required argument '(\w+)'/, "missing $1");
-    const usage = command === "set" ? "kvlog set <component> <level>" : `kvlog ${command} <component>`;
+    const usage = command === "set" ? "kvlog set <component> <level>" : command === "capture" ? "kvlog capture <component> <level> --for <duration>" : `kvlog ${command} <component>`;
     return `${msg}; usage: ${usage} (components: ${COMPONENTS.map((c) => c.name).join(", ")})`;
   }
   return `${msg.replace(/\n+/g, " ").trim().replace(/\.$/, "")}; run 'kvlog ${command ? `${command} ` : ""}--help' for usage`;
@@ -123,11 +127,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
   } catch (e) {
     // Secrets are masked where they are known (each command's session); run-ending errors carry none.
     if (e instanceof KvlogError) {
-      io.stderr.write(`kvlog: ${e.message}\n`);
+      io.stderr.write(`kvlog: ${escapeTerminal(e.message)}\n`);
       return e.exitCode;
     }
     const err = e as Error;
-    io.stderr.write(`kvlog: unexpected error: ${err.message ?? String(e)}; please report it with the command you ran\n`);
+    io.stderr.write(`kvlog: unexpected error: ${escapeTerminal(err.message ?? String(e))}; please report it with the command you ran\n`);
     if (io.env.KVLOG_DEBUG) io.stderr.write(`${err.stack ?? ""}\n`);
     return 1;
   }
@@ -140,6 +144,8 @@ async function dispatch(req: Request, io: Io): Promise<number> {
   switch (req.command) {
     case "set":
       return await (await import("./run/set.js")).runSet(req, io);
+    case "capture":
+      return await (await import("./run/capture.js")).runCapture(req, io);
     case "get":
       return await (await import("./run/get.js")).runGet(req, io);
     case "reset":

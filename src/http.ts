@@ -83,6 +83,10 @@ export interface SendOptions {
   readOk?: (body: AsyncIterable<unknown>) => Promise<unknown>;
   /** Read at most this much of an answer that readOk does not take (default MAX_ANSWER). */
   maxBytes?: number | undefined;
+  /** Cuts the request short (--timeout passed): it then fails with the signal's reason. */
+  signal?: AbortSignal | undefined;
+  /** Called once the whole request (headers and body) has been written: from then on the far end may act on it. */
+  onSent?: (() => void) | undefined;
 }
 
 const NONE = {};
@@ -160,7 +164,8 @@ function proxiedConnector(tlsOptions: buildConnector.BuildOptions, proxies: Prox
 
 /** Sends one request through a dispatcher and reads its answer, bounded by `opts.maxBytes`. */
 export async function request(dispatcher: Dispatcher, url: URL, headers: Record<string, string>, opts: SendOptions): Promise<HttpAnswer> {
-  const res = await dispatchRequest.call(dispatcher, {
+  const timeout = AbortSignal.timeout(opts.timeoutMs);
+  const res = await dispatchRequest.call(opts.onSent ? watchSent(dispatcher, opts.onSent) : dispatcher, {
     origin: url.origin,
     path: url.pathname + url.search,
     method: opts.method as Dispatcher.HttpMethod,
@@ -173,7 +178,7 @@ export async function request(dispatcher: Dispatcher, url: URL, headers: Record<
     body: opts.body,
     headersTimeout: opts.timeoutMs,
     bodyTimeout: opts.timeoutMs,
-    signal: AbortSignal.timeout(opts.timeoutMs),
+    signal: opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout,
   });
   const ok = res.statusCode >= 200 && res.statusCode < 300;
   let value: unknown;
@@ -192,6 +197,47 @@ export async function request(dispatcher: Dispatcher, url: URL, headers: Record<
     retryAfter: retryAfterSeconds(header(res.headers["retry-after"])),
     ...(value !== undefined ? { value } : {}),
   };
+}
+
+/** The dispatcher, with `onSent` told when a request has been written whole (undici's onRequestSent). */
+function watchSent(dispatcher: Dispatcher, onSent: () => void): Dispatcher {
+  const dispatch = (o: Dispatcher.DispatchOptions, h: Dispatcher.DispatchHandler): boolean => dispatcher.dispatch(o, new SentWatch(h, onSent));
+  return { dispatch } as unknown as Dispatcher;
+}
+
+/** Passes every event on to the request's own handler, and tells `onSent` when the request is written. */
+class SentWatch implements Dispatcher.DispatchHandler {
+  private readonly h: Dispatcher.DispatchHandler;
+  private readonly sent: () => void;
+  constructor(h: Dispatcher.DispatchHandler, sent: () => void) {
+    this.h = h;
+    this.sent = sent;
+  }
+  onRequestStart(c: Dispatcher.DispatchController, context: unknown): void {
+    this.h.onRequestStart?.(c, context);
+  }
+  onRequestUpgrade(c: Dispatcher.DispatchController, status: number, headers: Parameters<NonNullable<Dispatcher.DispatchHandler["onRequestUpgrade"]>>[2], socket: Parameters<NonNullable<Dispatcher.DispatchHandler["onRequestUpgrade"]>>[3]): void {
+    this.h.onRequestUpgrade?.(c, status, headers, socket);
+  }
+  onResponseStart(c: Dispatcher.DispatchController, status: number, headers: Parameters<NonNullable<Dispatcher.DispatchHandler["onResponseStart"]>>[2], message?: string): void {
+    this.h.onResponseStart?.(c, status, headers, message);
+  }
+  onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.h.onResponseData?.(c, chunk);
+  }
+  onResponseEnd(c: Dispatcher.DispatchController, trailers: Parameters<NonNullable<Dispatcher.DispatchHandler["onResponseEnd"]>>[1]): void {
+    this.h.onResponseEnd?.(c, trailers);
+  }
+  onResponseError(c: Dispatcher.DispatchController, e: Error): void {
+    this.h.onResponseError?.(c, e);
+  }
+  onBodySent(chunk: Buffer): void {
+    this.h.onBodySent?.(chunk);
+  }
+  onRequestSent(): void {
+    this.sent();
+    this.h.onRequestSent?.();
+  }
 }
 
 function header(v: string | string[] | undefined): string {
@@ -291,6 +337,26 @@ export function withDeadline<T>(p: Promise<T>, ms: number, message: string): Pro
     timer = setTimeout(() => reject(Object.assign(new Error(message), { name: "TimeoutError" })), ms);
   });
   return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The reason a run was cut short, as an Error: `--timeout 3s passed`. What kvlog sends is given
+ * the session's deadline signal, whose reason is one of these.
+ */
+export function cutShort(message: string): Error {
+  return Object.assign(new Error(message), { name: "AbortError", code: "ABORT_ERR" });
+}
+
+/** `p`, or a rejection with the signal's reason as soon as it is aborted. */
+export function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return Promise.race([p, aborted]).finally(() => signal.removeEventListener("abort", onAbort!));
 }
 
 /** Resolves after `ms` (or at once when the signal is aborted). */

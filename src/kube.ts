@@ -62,7 +62,7 @@ export interface Pod {
   metadata: ObjectMeta & { uid?: string | undefined };
   spec?: { nodeName?: string | undefined; containers?: Container[] | undefined } | undefined;
   /** Of the container statuses, only the first one's restart count and start time are kept. */
-  status?: { phase?: string | undefined; containerStatuses?: ContainerStatus[] | undefined } | undefined;
+  status?: { phase?: string | undefined; hostIP?: string | undefined; containerStatuses?: ContainerStatus[] | undefined } | undefined;
 }
 export interface NodeCondition {
   type: string;
@@ -126,6 +126,7 @@ export function reducePod(p: Pod): Pod {
     },
     status: {
       phase: p.status?.phase,
+      hostIP: p.status?.hostIP,
       containerStatuses: first ? [{ restartCount: first.restartCount, state: { running: { startedAt: first.state?.running?.startedAt } } }] : undefined,
     },
   };
@@ -581,7 +582,7 @@ export function throttleWait(retryAfter: number | undefined, deadline: number): 
  * at most MAX_THROTTLE_RETRIES times) instead of failing. The whole call, retries included,
  * stays within `opts.timeoutMs`.
  */
-export async function apiRequest(access: Access, path: string, opts: SendOptions, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<HttpAnswer> {
+export async function apiRequest(access: Access, path: string, opts: SendOptions, headers: Record<string, string> = {}, signal = opts.signal): Promise<HttpAnswer> {
   const url = joinUrl(access.server, path);
   const deadline = Date.now() + opts.timeoutMs;
   let attempts = 0;
@@ -616,6 +617,8 @@ export interface KubeApiOptions {
   timeoutMs: number;
   /** Items a list page asks for (kubectl's --chunk-size, default 500); 0 lists in one answer. */
   chunkSize: number;
+  /** Cuts every call short once aborted (--timeout passed, for discovery). */
+  signal?: AbortSignal | undefined;
 }
 
 /** How often a paged list starts again after its continue token expired (410 Gone). */
@@ -643,18 +646,19 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi & RecordApi 
         const ans = await apiRequest(
           access,
           path,
-          { method, path, body: body ? JSON.stringify(body) : undefined, timeoutMs: left, readOk, maxBytes },
+          { method, path, body: body ? JSON.stringify(body) : undefined, timeoutMs: left, readOk, maxBytes, signal: o.signal },
           { accept: "application/json", ...(body ? { "content-type": "application/json" } : {}) },
         );
-        if (ans.status === 503 && again) {
-          await sleep(ans.retryAfter !== undefined ? Math.min(ans.retryAfter * 1000, left - 500) : pause);
+        if (ans.status === 503 && again && !o.signal?.aborted) {
+          await sleep(ans.retryAfter !== undefined ? Math.min(ans.retryAfter * 1000, left - 500) : pause, o.signal);
           continue;
         }
         return ans;
       } catch (e) {
         if (e instanceof ListFormatError) throw notApiserver(what, { status: 200, contentType: "" }, `a whole JSON list (${e.message})`, e);
+        if (o.signal?.aborted) throw new RunError(`stopped before the apiserver answered (to ${what}): ${(o.signal.reason as Error).message ?? String(o.signal.reason)}`, { cause: e });
         if (again && failedBeforeAnswer(e)) {
-          await sleep(errorCode(e) === GOAWAY ? 0 : pause); // GOAWAY: the server asks for a new connection, now
+          await sleep(errorCode(e) === GOAWAY ? 0 : pause, o.signal); // GOAWAY: the server asks for a new connection, now
           continue;
         }
         throw new RunError(`cannot reach the apiserver at ${access.server.origin} to ${what}: ${networkReason(e)} (${access.source})`, { cause: e });

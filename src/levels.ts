@@ -2,7 +2,7 @@
 // read the live level (kubernetes-facts.md): /flagz, the kubelet's /configz and the pod's command
 // line show the startup level; what kvlog changed since is in the record (record.ts).
 
-import { statusMessage, withDeadline, type Access, type HttpAnswer } from "./http.js";
+import { statusMessage, untilAborted, withDeadline, type Access, type HttpAnswer } from "./http.js";
 import type { Pod } from "./kube.js";
 import type { Target } from "./plan.js";
 import { openChannel, type Channel } from "./transport.js";
@@ -53,14 +53,15 @@ export function podIncarnation(p: Pod): string | undefined {
  * else asked of the process itself (the kubelet's /configz, then /flagz), through the same way
  * kvlog reaches it for a change. Never a guess: unknown says why.
  */
-export async function probeStartup(target: Target, access: Access | undefined, timeoutMs: number, open: typeof openChannel = openChannel): Promise<Startup> {
+export async function probeStartup(target: Target, access: Access | undefined, timeoutMs: number, open: typeof openChannel = openChannel, signal?: AbortSignal): Promise<Startup> {
   if (target.startup) return target.startup;
   let channel: Channel | undefined;
   try {
-    channel = open(target, access, timeoutMs);
+    channel = open(target, access, timeoutMs, signal);
     const ch = channel;
+    // `signal` (--timeout passed) cuts a read in flight short: the level is then unknown, with the reason.
     const get = (path: string, accept: string): Promise<HttpAnswer> =>
-      withDeadline(ch.send({ method: "GET", path, timeoutMs, headers: { accept } }), timeoutMs + 1000, `no answer within ${timeoutMs + 1000} ms`);
+      untilAborted(withDeadline(ch.send({ method: "GET", path, timeoutMs, headers: { accept }, signal }), timeoutMs + 1000, `no answer within ${timeoutMs + 1000} ms`), signal);
     const why: string[] = [];
     if (target.component === "kubelet") {
       const ans = await get("/configz", "application/json");

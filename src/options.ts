@@ -6,6 +6,8 @@ import { COMPONENTS, findComponent, suggestComponent, type Component } from "./c
 import { UsageError } from "./errors.js";
 
 export const MAX_LEVEL = 2147483647;
+/** The longest timed change (set --for): a bump is for debugging, not a new normal. */
+export const MAX_FOR_MS = 24 * 3_600_000;
 /**
  * Targets changed at once. Each change is a request the apiserver proxies (node proxy,
  * port-forward): long-running requests that API Priority and Fairness does not limit, so this
@@ -45,7 +47,7 @@ export interface AccessRequest {
   color: boolean;
   concurrency: number;
   chunkSize: number;
-  /** --timeout: the whole run's limit (no new target is started after it); undefined: none. */
+  /** --timeout: the whole run's limit (at it, what is in flight is cut short and no new target starts); undefined: none. */
   runTimeoutMs?: number | undefined;
 }
 
@@ -121,7 +123,7 @@ export function accessOptions(cmd: Command, { concurrency = true }: { concurrenc
     .option("--service-account <namespace/name>", "mint a 10-minute token for this ServiceAccount (TokenRequest API) and act as it")
     .addOption(new Option("-o, --output <format>", "output format (wide: the table lists every target, also those skipped for the same reason)").choices(["table", "json", "wide"]).default("table"))
     .option("--request-timeout <duration>", "how long each network step may take (e.g. 10s, 1m)", "30s")
-    .option("--timeout <duration>", "the whole run's limit (each cluster's, with several contexts): after it no new target is started, and the ones not reached are reported (e.g. 2m; default: none)")
+    .option("--timeout <duration>", "the whole run's limit (each cluster's, with several contexts): at it, requests in flight are cut short, no new target is started, and every target is reported (e.g. 2m; default: none; with --for it bounds the change, never the restore)")
     .option("--insecure-skip-tls-verify", "do not verify server certificates (the apiserver's, and direct endpoints')");
   if (concurrency) cmd.option("--concurrency <n>", "how many targets to reach at once", String(DEFAULT_CONCURRENCY));
   else cmd.addOption(new Option("--concurrency <n>").default(String(DEFAULT_CONCURRENCY)).hideHelp());

@@ -44,6 +44,8 @@ export interface TunnelOptions {
   pod: string;
   port: number;
   timeoutMs: number;
+  /** Cuts the opening short (--timeout passed): rejects with the signal's reason. */
+  signal?: AbortSignal | undefined;
   /**
    * A TLS session of an earlier connection to the same apiserver, resumed so that each of a
    * fleet's thousands of tunnels skips the certificate exchange; `onSession` gets the new one.
@@ -67,6 +69,7 @@ export function portForwardUrl(server: URL, namespace: string, pod: string, port
 export async function openTunnel(opts: TunnelOptions): Promise<Duplex> {
   const url = portForwardUrl(opts.server, opts.namespace, opts.pod, opts.port);
   const started = Date.now();
+  if (opts.signal?.aborted) throw opts.signal.reason;
   // Through a proxy, the WebSocket's TLS runs on the proxy's tunnel (HTTP CONNECT or SOCKS5).
   const via = proxyFor(opts.proxy, url);
   const raw = via ? await proxyConnect(via, url.hostname, Number(url.port) || (url.protocol === "ws:" ? 80 : 443), opts.timeoutMs) : undefined;
@@ -101,8 +104,13 @@ export async function openTunnel(opts: TunnelOptions): Promise<Duplex> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      opts.signal?.removeEventListener("abort", onAbort);
       ws.terminate();
       reject(err);
+    };
+    const onAbort = (): void => {
+      raw?.destroy();
+      fail(opts.signal!.reason as Error);
     };
     const timer = setTimeout(() => {
       raw?.destroy();
@@ -110,6 +118,8 @@ export async function openTunnel(opts: TunnelOptions): Promise<Duplex> {
       (e as NodeJS.ErrnoException).code = "ETIMEDOUT";
       fail(e);
     }, opts.timeoutMs);
+    if (opts.signal?.aborted) onAbort();
+    else opts.signal?.addEventListener("abort", onAbort, { once: true });
 
     ws.on("unexpected-response", (_req, res) => {
       const retryAfter = retryAfterSeconds(String(res.headers["retry-after"] ?? ""));
@@ -127,6 +137,7 @@ export async function openTunnel(opts: TunnelOptions): Promise<Duplex> {
       }
       settled = true;
       clearTimeout(timer);
+      opts.signal?.removeEventListener("abort", onAbort);
       resolve(tunnelStream(ws));
     });
   });

@@ -6,11 +6,16 @@
 import type { Component, ComponentName } from "./components.js";
 import { emptyRecord, recordName, RECORD_NAMESPACE } from "./record.js";
 
+/** What else the roles should allow: `capture`, what kvlog capture reads (the components' logs). */
+export interface RbacOptions {
+  capture?: boolean;
+}
+
 interface Rule {
   /** Which components need the rule. */
-  for: (c: Component) => boolean;
+  for: (c: Component, o: RbacOptions) => boolean;
   /** What the rule allows and why, in sentences (wrapped into YAML comment lines). */
-  comment: (names: ComponentName[]) => string[];
+  comment: (names: ComponentName[], o: RbacOptions) => string[];
   apiGroups?: string[];
   resources?: string[];
   resourceNames?: string[];
@@ -42,8 +47,8 @@ const RULES: Rule[] = [
   },
   {
     for: (c) => c.name === "kubelet",
-    comment: () => [
-      "kubelet, through the apiserver's node proxy or --direct: update to change the level, get to read the level it started with (/configz) for kvlog get, reset and set --for. Powerful: nodes/proxy also reaches the kubelet's exec and run paths. Leave it out if you do not change kubelets.",
+    comment: (_names, o) => [
+      `kubelet, through the apiserver's node proxy or --direct: update to change the level, get to read the level it started with (/configz) for kvlog get, reset and set --for${o.capture ? ", and the kubelet's own log (/logs/) for kvlog capture" : ""}. Powerful: nodes/proxy also reaches the kubelet's exec and run paths. Leave it out if you do not change kubelets.`,
     ],
     apiGroups: [""],
     resources: ["nodes/proxy"],
@@ -77,13 +82,25 @@ const RULES: Rule[] = [
     verbs: ["get", "list"],
   },
   {
-    for: byPod,
-    comment: (names) => [
-      `Find the ${list(names)} pods and port-forward to them. WebSocket port-forwards need "get" on older apiservers and "create" from 1.35 on.`,
-    ],
+    for: (c, o) => byPod(c) || (o.capture === true && c.discovery === "apiserver"),
+    comment: (names, o) => {
+      const forwarded = names.filter((n) => n !== "kube-apiserver");
+      return [
+        forwarded.length
+          ? `Find the ${list(forwarded)} pods and port-forward to them. WebSocket port-forwards need "get" on older apiservers and "create" from 1.35 on.${names.includes("kube-apiserver") && o.capture ? " kvlog capture also lists the kube-apiserver static pods, to read their logs." : ""}`
+          : "kvlog capture: find the kube-apiserver static pods (kube-system, component=kube-apiserver), to read their logs.",
+      ];
+    },
     apiGroups: [""],
     resources: ["pods"],
     verbs: ["get", "list"],
+  },
+  {
+    for: (c, o) => o.capture === true && (byPod(c) || c.discovery === "apiserver"),
+    comment: (names) => [`kvlog capture: read the logs of the ${list(names)} pods during the window (kubectl logs).`],
+    apiGroups: [""],
+    resources: ["pods/log"],
+    verbs: ["get"],
   },
   {
     for: byPod,
@@ -122,13 +139,13 @@ function subjectLines(subject: Subject): string[] {
  * The ClusterRole and ClusterRoleBinding, the Role and RoleBinding over the record, and the
  * record's ConfigMaps, as YAML. Without a subject, a placeholder group to replace.
  */
-export function rbacYaml(components: Component[], subject: Subject, name = "kvlog"): string {
+export function rbacYaml(components: Component[], subject: Subject, name = "kvlog", o: RbacOptions = {}): string {
   const names = components.map((c) => c.name);
   const lines = ["apiVersion: rbac.authorization.k8s.io/v1", "kind: ClusterRole", "metadata:", `  name: ${name}`, "rules:"];
   for (const rule of RULES) {
-    const users = components.filter(rule.for).map((c) => c.name);
+    const users = components.filter((c) => rule.for(c, o)).map((c) => c.name);
     if (users.length === 0) continue;
-    for (const c of rule.comment(users)) lines.push(...wrap(c, 94).map((l) => `  # ${l}`));
+    for (const c of rule.comment(users, o)) lines.push(...wrap(c, 94).map((l) => `  # ${l}`));
     const fields: [string, string[] | undefined][] = [
       ["nonResourceURLs", rule.nonResourceURLs],
       ["apiGroups", rule.apiGroups],

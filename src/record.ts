@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { COMPONENTS, type ComponentName } from "./components.js";
 import { RunError } from "./errors.js";
 import type { ConfigMap, RecordApi } from "./kube.js";
+import { MAX_FOR_MS, MAX_LEVEL } from "./options.js";
 
 export const RECORD_NAMESPACE = "kube-system";
 export const RECORD_LABEL = "app.kubernetes.io/managed-by";
@@ -58,6 +59,35 @@ export interface Override {
 
 export type RecordData = Record<string, string>;
 
+/**
+ * The highest startup (or before) level kvlog takes from the record. The record is input, not
+ * authority: anyone who may update the kvlog-* ConfigMaps can write it, and `reset` acts on the
+ * startup level it holds when a component cannot say its own (kube-proxy before 1.36). Operators run
+ * components at 0 to 10; a level above that is taken as unknown (and `reset` further refuses one
+ * above the level the change itself set: see run/reset.ts).
+ */
+export const RECORD_LEVEL_MAX = 10;
+/** Longest `by` and `incarnation` kept from the record (both are shown, never acted on). */
+const MAX_TEXT = 256;
+
+/**
+ * The names kvlog gives targets: `<component>/<node>`, `<component>/<namespace>/<pod>` (DNS names,
+ * as the apiserver validates them) or `<component>/<host>:<port>` (an address, `[v6]:port`). A record
+ * naming anything else is not kvlog's: such a target is left out, never turned into a request.
+ */
+const DNS = "[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*";
+const TARGET_NAME = new RegExp(`^(?:${DNS}|${DNS}/${DNS}|(?:${DNS}|\\[[0-9a-f:.]+\\]):[0-9]{1,5})$`);
+
+export function isTargetId(component: ComponentName, id: string): boolean {
+  const name = id.startsWith(`${component}/`) ? id.slice(component.length + 1) : undefined;
+  return name !== undefined && name.length <= 253 + 1 + 63 && TARGET_NAME.test(name) && !name.split(/[/:]/).some((p) => p === "..");
+}
+
+/** A level kvlog could have recorded as a target's startup or prior level, else null. */
+function priorLevel(v: unknown): number | null {
+  return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= RECORD_LEVEL_MAX ? v : null;
+}
+
 export function newChangeId(now: Date): string {
   const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
   return `${stamp}-${Math.random().toString(16).slice(2, 8)}`;
@@ -75,26 +105,69 @@ function parseChange(text: string): Change | undefined {
 
 /** Every override in one component's record; entries kvlog cannot read are skipped. */
 export function overridesIn(component: ComponentName, data: RecordData | undefined): Override[] {
+  return parseRecord(component, data).overrides;
+}
+
+/**
+ * One component's record, checked as input: every value is one kvlog itself could have written, or
+ * it is not used. A change whose level or time is not valid is left out; a target name that is not
+ * one kvlog gives is left out; a startup or prior level out of range (0 to RECORD_LEVEL_MAX) becomes
+ * unknown; an `until` later than the longest --for after the change
+ * is taken as that. `rejected` says what was left out or not believed, a line per change.
+ */
+export function parseRecord(component: ComponentName, data: RecordData | undefined): { overrides: Override[]; rejected: string[] } {
   const out: Override[] = [];
+  const rejected: string[] = [];
+  const name = recordName(component);
   for (const [id, text] of Object.entries(data ?? {})) {
     const c = parseChange(text);
-    if (!c) continue;
+    if (!c) continue; // not a change at all: kept in the record as it is, not shown
+    const at = Date.parse(c.at);
+    if (!Number.isInteger(c.level) || c.level < 0 || c.level > MAX_LEVEL || Number.isNaN(at)) {
+      rejected.push(`${name}: change ${id} is not one kvlog writes (level ${JSON.stringify(c.level)}, at ${JSON.stringify(c.at)}); left out`);
+      continue;
+    }
+    const doubts: string[] = [];
+    let until: string | null = null;
+    if (c.until !== undefined) {
+      // kvlog writes an until between the change's time and 24h after it: one outside is taken as
+      // the nearest end (unreadable: the latest), so a planted record never keeps a change past 24h.
+      const u = Date.parse(String(c.until));
+      const kept = Number.isNaN(u) ? at + MAX_FOR_MS : Math.min(Math.max(u, at), at + MAX_FOR_MS);
+      until = kept === u && typeof c.until === "string" ? c.until : new Date(kept).toISOString();
+      if (kept !== u) doubts.push(`until ${JSON.stringify(c.until)} taken as ${until} (a timed change lasts at most 24h after it was made)`);
+    }
+    const bad = { names: 0, startup: 0, before: 0 };
     for (const [target, m] of Object.entries(c.targets)) {
+      if (!isTargetId(component, target)) {
+        bad.names++;
+        continue;
+      }
+      const mark = (typeof m === "object" && m !== null ? m : {}) as Mark;
+      const startup = priorLevel(mark.startup);
+      const before = priorLevel(mark.before);
+      if (mark.startup !== undefined && startup === null) bad.startup++;
+      if (mark.before !== undefined && before === null) bad.before++;
       out.push({
         component,
         target,
         change: id,
         level: c.level,
-        before: m.before ?? null,
-        startup: m.startup ?? null,
-        by: c.by,
+        before,
+        startup,
+        by: c.by.slice(0, MAX_TEXT),
         at: c.at,
-        until: c.until ?? null,
-        incarnation: m.incarnation ?? null,
+        until,
+        incarnation: typeof mark.incarnation === "string" ? mark.incarnation.slice(0, MAX_TEXT) : null,
       });
     }
+    if (bad.names > 0) doubts.push(`${bad.names} target name(s) that are not kvlog's left out`);
+    const range = `0 to ${RECORD_LEVEL_MAX}`;
+    if (bad.startup > 0) doubts.push(`the startup level of ${bad.startup} target(s) is not one kvlog records (${range}): taken as unknown`);
+    if (bad.before > 0) doubts.push(`the prior level of ${bad.before} target(s) is not one kvlog records (${range}): taken as unknown`);
+    if (doubts.length > 0) rejected.push(`${name}: change ${id}: ${doubts.join("; ")}`);
   }
-  return out.sort((a, b) => a.target.localeCompare(b.target));
+  return { overrides: out.sort((a, b) => a.target.localeCompare(b.target)), rejected };
 }
 
 /**
@@ -129,6 +202,11 @@ function sameData(a: RecordData, b: RecordData): boolean {
 
 export async function readRecord(api: RecordApi, component: ComponentName): Promise<Override[]> {
   return overridesIn(component, (await readRecordMap(api, component))?.data);
+}
+
+/** readRecord, and what in the record kvlog did not believe (parseRecord): for the commands that show it. */
+export async function readRecordChecked(api: RecordApi, component: ComponentName): Promise<{ overrides: Override[]; rejected: string[] }> {
+  return parseRecord(component, (await readRecordMap(api, component))?.data);
 }
 
 /** The record's ConfigMap as it is now (undefined when there is none): for updateRecord's `known`. */

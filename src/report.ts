@@ -2,7 +2,7 @@
 // Both render the same Result objects; the JSON shape is a public API (README "JSON output").
 
 import { Chalk } from "chalk";
-import type { Result } from "./apply.js";
+import { mayHaveChanged, type Result } from "./apply.js";
 import { escapeTerminal } from "./terminal.js";
 
 export const JSON_API_VERSION = "kvlog.dev/v1";
@@ -190,19 +190,21 @@ export function renderSummary(report: Report, color: boolean): string {
       lines.push(back === tried ? chalk.green(text) : chalk.red(text));
     }
   }
-  if (report.record?.written && report.forSeconds === null) lines.push(`recorded in ${report.record.name} as ${report.record.by}`);
+  if (report.record?.written && report.forSeconds === null) lines.push(`recorded in ${report.record.name} as ${escapeTerminal(report.record.by ?? "")}`);
   if (report.record && !report.record.written) {
-    lines.push(`warning: the change is not recorded in ${report.record.name}: ${report.record.error} (kvlog status will not show it; --no-record skips the record)`);
+    lines.push(`warning: the change is not recorded in ${report.record.name}: ${escapeTerminal(report.record.error ?? "")} (kvlog status will not show it; --no-record skips the record)`);
   }
-  for (const w of report.warnings) lines.push(`warning: ${w}`);
-  const notAttempted = report.results.filter((r) => r.outcome === "interrupted").length;
-  if (notAttempted > 0) lines.push(`interrupted: ${notAttempted} target(s) not attempted, their level is unchanged`);
+  for (const w of report.warnings) lines.push(`warning: ${escapeTerminal(w)}`);
+  const cut = report.results.filter((r) => r.outcome === "interrupted");
+  const maybe = cut.filter(mayHaveChanged).length;
+  if (cut.length > maybe) lines.push(`interrupted: ${cut.length - maybe} target(s) not attempted, their level is unchanged`);
+  if (maybe > 0) lines.push(`interrupted: ${maybe} target(s) sent the change but got no answer in time: it may have been applied`);
   const hints = [
     ...new Set([
       ...report.results.filter((r) => !r.ok && !r.skipped && r.hint).map((r) => r.hint!),
       ...report.results.filter((r) => r.restore && !r.restore.ok && r.restore.hint).map((r) => r.restore!.hint!),
     ]),
   ];
-  for (const h of hints) lines.push(`hint: ${h}`);
+  for (const h of hints) lines.push(`hint: ${escapeTerminal(h)}`);
   return `${lines.join("\n")}\n`;
 }

@@ -3,10 +3,11 @@
 
 import { fanOut, interrupted, TargetFeed } from "./apply.js";
 import { ConfigError, KvlogError } from "./errors.js";
-import type { Access } from "./http.js";
+import { cutShort, type Access } from "./http.js";
 import { BARE_SOURCE, bareAccess, freshCredentials, kubeApi, loadAccess, withServiceAccount, type DoctorApi, type KubeApi, type RecordApi } from "./kube.js";
 import { formatDuration, type AccessRequest, type TargetRequest } from "./options.js";
 import { planTargets, type Target } from "./plan.js";
+import { escapeTerminal } from "./terminal.js";
 
 /** A full garbage collection every this many finished targets keeps a fleet run's memory flat. */
 const COLLECT_EVERY = 256;
@@ -36,7 +37,10 @@ export class Session {
   /** Every identity used in the run (the user's, and a ServiceAccount's): closed and masked at the end. */
   private readonly used: Access[] = [];
   access: Access | undefined;
+  /** The apiserver, for the run's reads (discovery, checks, the record as shown): cut short when --timeout passes. */
   api: (KubeApi & RecordApi & DoctorApi) | undefined;
+  /** The same apiserver for what --timeout never cuts: the record of a change (read, written) and the restore of `set --for`. */
+  recordApi: (KubeApi & RecordApi & DoctorApi) | undefined;
 
   readonly req: AccessRequest;
   readonly io: Io;
@@ -51,7 +55,7 @@ export class Session {
     this.req = req;
     this.io = io;
     if (req.runTimeoutMs !== undefined) {
-      this.limitTimer = setTimeout(() => this.limit.abort("timeout"), req.runTimeoutMs);
+      this.limitTimer = setTimeout(() => this.limit.abort(cutShort(`--timeout ${formatDuration(req.runTimeoutMs!)} passed`)), req.runTimeoutMs);
       this.limitTimer.unref();
       this.stop = io.signal ? AbortSignal.any([io.signal, this.limit.signal]) : this.limit.signal;
     } else this.stop = io.signal;
@@ -62,8 +66,17 @@ export class Session {
    * worked on and reported: one line, and the run's exit code (at least 1).
    */
   discoveryStopped(done: number, e: unknown): number {
-    this.io.stderr.write(`kvlog: discovery stopped after ${done} target(s): ${this.redact(e instanceof Error ? e.message : String(e))}\n`);
+    this.io.stderr.write(`kvlog: discovery stopped after ${done} target(s): ${escapeTerminal(this.redact(e instanceof Error ? e.message : String(e)))}\n`);
     return e instanceof KvlogError ? Math.max(e.exitCode, 1) : 1;
+  }
+
+  /**
+   * Aborted when --timeout passes (not by Ctrl-C, which lets the work in flight finish): requests
+   * then in flight (discovery, reads, PUTs) are cut short. Never given to a restore of `set --for`
+   * nor to the record's bookkeeping, which keep their own bound (--request-timeout).
+   */
+  get deadline(): AbortSignal | undefined {
+    return this.req.runTimeoutMs !== undefined ? this.limit.signal : undefined;
   }
 
   /** Why a target was not reached: the interrupt, or --timeout. */
@@ -105,7 +118,9 @@ export class Session {
     }
     this.access = access;
     // With --endpoint and no kubeconfig there is no apiserver: nothing to discover or record.
-    this.api = access && access.source !== BARE_SOURCE ? kubeApi(access, this.apiOptions) : undefined;
+    const apiserver = access && access.source !== BARE_SOURCE ? access : undefined;
+    this.api = apiserver && kubeApi(apiserver, { ...this.apiOptions, signal: this.deadline });
+    this.recordApi = apiserver && kubeApi(apiserver, this.apiOptions);
   }
 
   get apiOptions(): { timeoutMs: number; chunkSize: number } {
@@ -135,7 +150,8 @@ export class Session {
     return out.replace(/[A-Za-z0-9._~+/=-]{8,}/g, (run) => (secrets.some((x) => x.includes(run)) ? "<redacted>" : run));
   }
 
-  private secrets(): string[] {
+  /** Every credential value in use (capture keeps them out of the log files it writes). */
+  secrets(): string[] {
     const proxies = this.used.flatMap((a) => [a.pool.proxy?.fixed, a.pool.proxy?.https, a.pool.proxy?.http]);
     return [
       ...this.used.flatMap((a) => Object.values(a.credentials.headers)).map((v) => v.replace(/^(Bearer|Basic)\s+/i, "")),
@@ -145,7 +161,8 @@ export class Session {
 
   async close(): Promise<void> {
     clearTimeout(this.limitTimer);
-    for (const a of this.used) await a.dispatcher.close().catch(() => {});
+    // After --timeout, nothing still in flight is waited for.
+    for (const a of this.used) await (this.limit.signal.aborted ? a.dispatcher.destroy() : a.dispatcher.close()).catch(() => {});
   }
 
   /**

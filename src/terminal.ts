@@ -20,3 +20,10 @@ const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
 export function escapeTerminal(s: string): string {
   return s.replace(UNSAFE, (c) => NAMED[c] ?? (c.charCodeAt(0) <= 0xff ? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}` : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`));
 }
+
+/** `warning: …` / `hint: …` lines for stderr, one per text, each made safe (texts hold what the cluster says). */
+export function notes(kind: "warning" | "hint", texts: Iterable<string>): string {
+  let out = "";
+  for (const t of texts) out += `${kind}: ${escapeTerminal(t)}\n`;
+  return out;
+}

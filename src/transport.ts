@@ -19,7 +19,8 @@ export interface Channel {
 }
 
 export type Via = Target["via"];
-export type Way = (target: Target, access: Access | undefined, timeoutMs: number) => Channel;
+/** `signal`: cuts the opening of a port-forward tunnel short (--timeout passed); each request takes its own. */
+export type Way = (target: Target, access: Access | undefined, timeoutMs: number, signal?: AbortSignal) => Channel;
 
 /** Credentials go only to endpoints that authenticate, and never over plain HTTP. */
 function sendsCredentials(target: Target, access: Access | undefined, https: boolean): access is Access {
@@ -73,7 +74,7 @@ const nodeProxy: Way = (target, access) => {
   };
 };
 
-const portForward: Way = (target, access, timeoutMs) => {
+const portForward: Way = (target, access, timeoutMs, signal) => {
   if (!access) throw new Error("port-forward needs an apiserver");
   const https = target.scheme === "https";
   // Read at each use: the credentials may be renewed during a long run.
@@ -91,7 +92,8 @@ const portForward: Way = (target, access, timeoutMs) => {
         if (err) callback(err, null);
         else callback(null, socket as never);
       };
-      openTunnelRetrying(access, target, timeoutMs).then(
+      // undici's abort does not reach a custom connector (libraries.md): the signal is passed in.
+      openTunnelRetrying(access, target, timeoutMs, signal).then(
         (stream) => {
           if (!https) {
             settle(null, stream);
@@ -111,12 +113,18 @@ const portForward: Way = (target, access, timeoutMs) => {
               () => socket.destroy(Object.assign(new Error("TLS handshake inside the port-forward timed out"), { code: "ETIMEDOUT" })),
               timeoutMs,
             );
-            socket.once("secureConnect", () => {
+            const onAbort = (): void => void socket.destroy(signal!.reason as Error);
+            signal?.addEventListener("abort", onAbort, { once: true });
+            const done = (): void => {
               clearTimeout(timer);
+              signal?.removeEventListener("abort", onAbort);
+            };
+            socket.once("secureConnect", () => {
+              done();
               settle(null, socket);
             });
             socket.once("error", (err) => {
-              clearTimeout(timer);
+              done();
               settle(err, null);
             });
           } catch (err) {
@@ -145,15 +153,15 @@ export const WAYS: Record<Via, Way> = {
   "port-forward": portForward,
 };
 
-export function openChannel(target: Target, access: Access | undefined, timeoutMs: number): Channel {
-  return WAYS[target.via](target, access, timeoutMs);
+export function openChannel(target: Target, access: Access | undefined, timeoutMs: number, signal?: AbortSignal): Channel {
+  return WAYS[target.via](target, access, timeoutMs, signal);
 }
 
 /**
  * Opens the port-forward with fresh credentials; a 429 from API Priority and Fairness is waited
  * out (Retry-After) like any other apiserver request, within the step's timeout.
  */
-async function openTunnelRetrying(access: Access, target: Target, timeoutMs: number) {
+async function openTunnelRetrying(access: Access, target: Target, timeoutMs: number, signal: AbortSignal | undefined) {
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 0; ; attempt++) {
     const credentials = await freshCredentials(access);
@@ -166,6 +174,7 @@ async function openTunnelRetrying(access: Access, target: Target, timeoutMs: num
         pod: target.pod!,
         port: target.port,
         timeoutMs: Math.max(1, deadline - Date.now()),
+        signal,
         session: access.tlsSession,
         proxy: access.pool.proxy,
         onSession: (session) => {
@@ -173,11 +182,12 @@ async function openTunnelRetrying(access: Access, target: Target, timeoutMs: num
         },
       });
     } catch (e) {
-      if (!(e instanceof TunnelRefusedError) || attempt >= MAX_THROTTLE_RETRIES) throw e;
+      if (!(e instanceof TunnelRefusedError) || attempt >= MAX_THROTTLE_RETRIES || signal?.aborted) throw e;
       if (e.status === 401 && attempt === 0 && access.renew && (await access.renew())) continue;
       const wait = e.status === 429 ? throttleWait(e.retryAfter, deadline) : undefined;
       if (wait === undefined) throw e;
-      await sleep(wait);
+      await sleep(wait, signal);
+      if (signal?.aborted) throw signal.reason;
     }
   }
 }

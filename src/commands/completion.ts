@@ -25,7 +25,7 @@ export type Shell = (typeof SHELLS)[number];
  * Every command, in the order the completion offers them. `doctor` is listed before it is
  * registered anywhere; a command registered with commander but not listed here is offered too.
  */
-const COMMAND_ORDER = ["set", "get", "reset", "status", "doctor", "rbac", "completion"];
+const COMMAND_ORDER = ["set", "capture", "get", "reset", "status", "doctor", "rbac", "completion"];
 
 /**
  * How long `kvlog __complete` may take to list nodes, counted from the process's start (the
@@ -44,6 +44,7 @@ const FLAG_VALUES: Record<string, ValueKind> = {
   "--kubeconfig": "file",
   "--token-file": "file",
   "--components": "component-list",
+  "--out": "file",
 };
 
 export interface FlagSpec {
@@ -386,7 +387,9 @@ export async function nodeNames(given: Map<string, string>, env: NodeJS.ProcessE
     access = a;
     const api = kubeApi(a, { timeoutMs: Math.max(1, deadline - Date.now()), chunkSize: 500 });
     const nodes = await api.listNodes(given.get("--selector") ?? given.get("-l"));
-    return nodes.map((n) => n.metadata.name);
+    // Candidates go into the shell's completion list: a name that is not a DNS name (as the apiserver
+    // validates node names) could carry a newline, a tab (a description) or shell syntax; it is left out.
+    return nodes.map((n) => n.metadata.name).filter((name) => /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name));
   })();
   work.catch(() => {});
   let timer: NodeJS.Timeout | undefined;

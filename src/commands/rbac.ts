@@ -13,6 +13,8 @@ export interface RbacRequest {
   components: Component[];
   subject: Subject;
   name: string;
+  /** --capture: also what kvlog capture needs (pods/log; the kubelet's /logs/ is nodes/proxy get, already there). */
+  capture: boolean;
 }
 
 interface RawRbacOptions {
@@ -21,6 +23,7 @@ interface RawRbacOptions {
   user?: string;
   group?: string;
   name: string;
+  capture?: boolean;
 }
 
 export function rbacCommand(root: Command, onParsed: (req: RbacRequest) => void): Command {
@@ -35,13 +38,15 @@ export function rbacCommand(root: Command, onParsed: (req: RbacRequest) => void)
     .option("--user <name>", "bind the roles to this user")
     .option("--group <name>", "bind the roles to this group")
     .option("--name <name>", "name of the roles and bindings", "kvlog")
+    .option("--capture", "also what kvlog capture needs: get on pods/log (the kubelet's /logs/ is nodes/proxy get, already included)")
     .addHelpText(
       "after",
       `
 Examples:
   kvlog rbac | kubectl apply -f -                                   then bind your people to ClusterRole kvlog
   kvlog rbac --components kubelet --group sre | kubectl apply -f -  only kubelets, for the group sre
-  kvlog rbac --service-account ops/kvlog > kvlog-rbac.yaml`,
+  kvlog rbac --service-account ops/kvlog > kvlog-rbac.yaml
+  kvlog rbac --capture | kubectl apply -f -                         also reading the components' logs (kvlog capture)`,
     )
     .action((opts: RawRbacOptions) => onParsed(validateRbac(opts)));
 }
@@ -64,10 +69,10 @@ export function validateRbac(o: RawRbacOptions): RbacRequest {
   }
   if (!/^[a-z0-9]([-a-z0-9.:]*[a-z0-9])?$/.test(o.name)) throw new UsageError(`--name "${o.name}" is not a valid ClusterRole name (lowercase letters, digits, '-', '.', ':')`);
   // Keep the catalog's order, whatever order they were named in.
-  return { command: "rbac", components: COMPONENTS.filter((c) => components.includes(c)), subject, name: o.name };
+  return { command: "rbac", components: COMPONENTS.filter((c) => components.includes(c)), subject, name: o.name, capture: o.capture === true };
 }
 
 export function runRbac(req: RbacRequest, io: Io): number {
-  io.stdout.write(rbacYaml(req.components, req.subject, req.name));
+  io.stdout.write(rbacYaml(req.components, req.subject, req.name, { capture: req.capture }));
   return 0;
 }

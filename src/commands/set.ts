@@ -8,6 +8,7 @@ import {
   accessOptions,
   componentList,
   componentNamed,
+  MAX_FOR_MS,
   MAX_LEVEL,
   parseDuration,
   parseLevel,
@@ -20,8 +21,7 @@ import {
   type TargetRequest,
 } from "../options.js";
 
-/** The longest timed change: a bump is for debugging, not a new normal. */
-export const MAX_FOR_MS = 24 * 3_600_000;
+export { MAX_FOR_MS } from "../options.js";
 
 export interface SetRequest extends AccessRequest, TargetRequest {
   command: "set";
@@ -79,7 +79,8 @@ Examples:
 Exit codes: 0 every target tried was set (and put back, with --for; nodes that are down are skipped,
 not failed), 1 a target failed or none was set, 2 usage or configuration error, 3 nothing matched,
 130 interrupted by Ctrl-C (143 by SIGTERM): targets in flight finish, the rest are reported as not
-attempted, and with --for every changed target is put back first.`,
+attempted, and with --for every changed target is put back first. --timeout passed: 1, with what was
+in flight cut short and reported as interrupted.`,
     )
     .action((component: string, level: string, opts: RawSetOptions) => onParsed(validateSet(component, level, opts, env)));
 }

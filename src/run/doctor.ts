@@ -2,15 +2,16 @@
 // src/commands/doctor.ts has the flags and validation. src/cli.ts imports this module only when the
 // command runs, so that --help and usage errors load none of the network code.
 
-import { classifyAnswer, classifyError } from "../apply.js";
+import { classifyAnswer, classifyError, reasonText } from "../apply.js";
 import { parseVersion, type Component } from "../components.js";
 import { NothingMatchedError } from "../errors.js";
-import { FLAGS_PATH, withDeadline, type HttpAnswer } from "../http.js";
+import { FLAGS_PATH, untilAborted, withDeadline, type HttpAnswer } from "../http.js";
 import type { AccessQuestion } from "../kube.js";
 import type { Target } from "../plan.js";
 import { RECORD_NAMESPACE, recordName } from "../record.js";
 import { JSON_API_VERSION, jsonParts, table } from "../report.js";
 import { Session, type Io } from "../session.js";
+import { escapeTerminal } from "../terminal.js";
 import { openChannel, type Channel } from "../transport.js";
 import type { DoctorRequest } from "../commands/doctor.js";
 
@@ -51,20 +52,21 @@ export function needs(c: Component, version: string | undefined): Need[] {
       ? [{ what: `create pods/portforward in ${ns} (1.35+)`, q: { verb: "create", resource: "pods", subresource: "portforward", namespace: ns }, severity: "required" as const, grant: `apiGroups [""] resources ["pods/portforward"] verbs ["get", "create"]` }]
       : []),
   ];
+  const logs = (where: string): Need => ({ what: `get pods/log in ${where} (kvlog capture)`, q: { verb: "get", resource: "pods", subresource: "log", namespace: where }, severity: "optional", grant: `apiGroups [""] resources ["pods/log"] verbs ["get"] (kvlog rbac --capture)` });
   const flagz: Need = { what: "get /flagz (the startup level: get, reset, set --for)", q: { verb: "get", path: "/flagz" }, severity: "optional", grant: `nonResourceURLs ["/flagz"] verbs ["get"]` };
   switch (c.discovery) {
     case "apiserver":
-      out.push(put, { what: "get endpoints default/kubernetes (every replica)", q: { verb: "get", resource: "endpoints", namespace: "default", name: "kubernetes" }, severity: "required", grant: `apiGroups [""] resources ["endpoints"] resourceNames ["kubernetes"] verbs ["get"]` }, flagz);
+      out.push(put, { what: "get endpoints default/kubernetes (every replica)", q: { verb: "get", resource: "endpoints", namespace: "default", name: "kubernetes" }, severity: "required", grant: `apiGroups [""] resources ["endpoints"] resourceNames ["kubernetes"] verbs ["get"]` }, flagz, logs("kube-system"));
       break;
     case "pod":
-      out.push(pods, nodes, ...forward, put);
+      out.push(pods, nodes, ...forward, put, logs(ns));
       break;
     case "node":
       out.push(nodes, { what: "update nodes/proxy", q: { verb: "update", resource: "nodes", subresource: "proxy" }, severity: "required", grant: `apiGroups [""] resources ["nodes/proxy"] verbs ["get", "update"]` });
-      out.push({ what: "get nodes/proxy (the startup level: get, reset, set --for)", q: { verb: "get", resource: "nodes", subresource: "proxy" }, severity: "optional", grant: `apiGroups [""] resources ["nodes/proxy"] verbs ["get", "update"]` });
+      out.push({ what: "get nodes/proxy (the startup level: get, reset, set --for; the kubelet's log: capture)", q: { verb: "get", resource: "nodes", subresource: "proxy" }, severity: "optional", grant: `apiGroups [""] resources ["nodes/proxy"] verbs ["get", "update"]` });
       break;
     case "node-pod":
-      out.push(pods, nodes, ...forward);
+      out.push(pods, nodes, ...forward, logs(ns));
       break;
   }
   const name = recordName(c.name);
@@ -156,7 +158,7 @@ export async function runDoctor(req: DoctorRequest, io: Io): Promise<number> {
       );
     }
     io.stderr.write(
-      `checked as ${doc.user}${version ? ` against Kubernetes ${version}` : ""}: ${problems.length === 0 ? "kvlog can change every target found" : `${problems.length} problem(s)`}${warned.length ? `, ${warned.length} warning(s)` : ""}; nothing was changed\n`,
+      `checked as ${escapeTerminal(doc.user)}${version ? ` against Kubernetes ${escapeTerminal(version)}` : ""}: ${problems.length === 0 ? "kvlog can change every target found" : `${problems.length} problem(s)`}${warned.length ? `, ${warned.length} warning(s)` : ""}; nothing was changed\n`,
     );
     return problems.length === 0 ? 0 : 1;
   });
@@ -182,9 +184,11 @@ async function probe(session: Session, req: DoctorRequest, t: Target): Promise<F
   if (t.unavailable) return found(t, t, t.unavailable.skipped ? { verdict: "skipped", severity: "optional" } : {});
   let channel: Channel | undefined;
   try {
-    channel = openChannel(t, session.access, req.timeoutMs);
+    const cancel = session.deadline; // --timeout passed: the probe in flight is cut short
+    channel = openChannel(t, session.access, req.timeoutMs, cancel);
     const ch = channel;
-    const ans: HttpAnswer = await withDeadline(ch.send({ method: "GET", path: FLAGS_PATH, timeoutMs: req.timeoutMs }), req.timeoutMs + 1000, `no answer within ${req.timeoutMs + 1000} ms`);
+    const sending = ch.send({ method: "GET", path: FLAGS_PATH, timeoutMs: req.timeoutMs, signal: cancel });
+    const ans: HttpAnswer = await untilAborted(withDeadline(sending, req.timeoutMs + 1000, `no answer within ${req.timeoutMs + 1000} ms`), cancel);
     if (ans.status === 406 && /unsupported http method/.test(ans.body)) {
       return found(t, t, { ok: true, verdict: "ready", message: `serves ${FLAGS_PATH} (a GET answered 406, as upstream does)` });
     }
@@ -202,6 +206,7 @@ async function probe(session: Session, req: DoctorRequest, t: Target): Promise<F
     const c = classifyAnswer(t, 0, ans);
     return found(t, t, { verdict: c.outcome, message: c.message, hint: c.hint ?? null });
   } catch (e) {
+    if (session.deadline?.aborted) return found(t, t, { verdict: "interrupted", message: `${reasonText(session.deadline)} before the probe had its answer` });
     const c = classifyError(t, e, req.timeoutMs);
     return found(t, t, { verdict: c.outcome, message: c.message, hint: c.hint ?? null });
   } finally {

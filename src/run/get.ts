@@ -2,11 +2,13 @@
 // src/commands/get.ts has the flags and validation. src/cli.ts imports this module only when the
 // command runs, so that --help and usage errors load none of the network code.
 
+import { reasonText } from "../apply.js";
 import { probeStartup, type Startup } from "../levels.js";
 import type { Target } from "../plan.js";
-import { readRecord, type Override } from "../record.js";
+import { readRecordChecked, type Override } from "../record.js";
 import { collapseSkipped, groupCells, isGroup, JSON_API_VERSION, jsonParts, table } from "../report.js";
 import { refuseIgnoredImpersonation, Session, type Io } from "../session.js";
+import { notes } from "../terminal.js";
 import type { GetRequest } from "../commands/get.js";
 
 /** One target's levels: the JSON `results[]` of `kvlog get -o json`. */
@@ -47,7 +49,9 @@ export async function runGet(req: GetRequest, io: Io): Promise<number> {
     let overrides = new Map<string, Override>();
     if (session.api) {
       try {
-        overrides = new Map((await readRecord(session.api, req.component.name)).map((o) => [o.target, o]));
+        const { overrides: found, rejected } = await readRecordChecked(session.api, req.component.name);
+        overrides = new Map(found.map((o) => [o.target, o]));
+        warnings.push(...rejected);
       } catch (e) {
         warnings.push(`the record cannot be read, so changes kvlog made are not shown: ${(e as Error).message}`);
       }
@@ -70,7 +74,10 @@ export async function runGet(req: GetRequest, io: Io): Promise<number> {
       if (t.unavailable) {
         return { ...base, ok: false, skipped: t.unavailable.skipped === true, outcome: t.unavailable.outcome, message: t.unavailable.message, startup: t.startup ?? { level: null, source: "unknown: not asked" } };
       }
-      const startup = await probeStartup(t, session.access, req.timeoutMs);
+      const startup = await probeStartup(t, session.access, req.timeoutMs, undefined, session.deadline);
+      if (startup.level === null && session.deadline?.aborted) {
+        return { ...base, ok: false, skipped: false, outcome: "interrupted", message: `${reasonText(session.deadline)} before kvlog had its answer`, startup };
+      }
       return { ...base, ok: true, skipped: false, outcome: "ok", message: "", startup };
     };
     const { results, warnings: found, discoveryError } = await session.onTargets(req, "reading", view, (t) => view(session.notAttempted(t)));
@@ -94,7 +101,7 @@ export async function runGet(req: GetRequest, io: Io): Promise<number> {
       );
       io.stdout.write(table(["TARGET", "NODE", "STARTUP", "SOURCE", "KVLOG CHANGE"], rows, session.colorOn(io.stdout)));
     }
-    for (const w of all) io.stderr.write(`warning: ${w}\n`);
+    io.stderr.write(notes("warning", all));
     if (discoveryError !== undefined) return session.discoveryStopped(results.length, discoveryError);
     return shown.some((r) => !r.ok && !r.skipped) ? 1 : 0;
   });

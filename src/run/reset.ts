@@ -8,9 +8,10 @@ import { NothingMatchedError, UsageError } from "../errors.js";
 import { probeStartup } from "../levels.js";
 import type { TargetRequest } from "../options.js";
 import type { Target } from "../plan.js";
-import { editRecord, readRecord, updateRecord, type Override } from "../record.js";
+import { editRecord, readRecordChecked, updateRecord, type Override } from "../record.js";
 import { collapseSkipped, groupCells, isGroup, JSON_API_VERSION, jsonParts, table } from "../report.js";
 import { refuseIgnoredImpersonation, Session, type Io } from "../session.js";
+import { notes } from "../terminal.js";
 import { Chalk } from "chalk";
 import type { ResetRequest } from "../commands/reset.js";
 
@@ -66,7 +67,7 @@ export async function runReset(req: ResetRequest, io: Io): Promise<number> {
         const seen = new Set(out.results.filter((r) => r.outcome !== "missing").map((r) => r.id));
         const gone = new Set([...overdue.keys()].filter((id) => !seen.has(id)));
         if (gone.size > 0 && !req.dryRun) {
-          await updateRecord(session.api, c.name, (data) => editRecord(data, { remove: gone })).then(
+          await updateRecord(session.recordApi!, c.name, (data) => editRecord(data, { remove: gone })).then(
             () => warnings.push(`${c.name}: ${gone.size} overdue target(s) no longer exist (${[...gone].slice(0, 3).join(", ")}${gone.size > 3 ? ", …" : ""}); removed from the record`),
             (e: unknown) => warnings.push(`${c.name}: cannot update the record: ${(e as Error).message}`),
           );
@@ -100,8 +101,8 @@ export async function runReset(req: ResetRequest, io: Io): Promise<number> {
     if (req.expired && shown.length === 0) io.stderr.write("nothing is overdue in the record\n");
     else if (req.dryRun) io.stderr.write(`dry run: ${succeeded} of ${shown.length} target(s) would be put back; nothing was sent\n`);
     else io.stderr.write(`${failed === 0 ? chalk.green(`${succeeded} of ${shown.length} target(s) put back`) : chalk.red(`${failed} of ${shown.length} target(s) not put back, ${succeeded} put back`)}\n`);
-    for (const w of all) io.stderr.write(`warning: ${w}\n`);
-    for (const h of new Set(shown.filter((r) => !r.ok && !r.skipped && r.hint).map((r) => r.hint!))) io.stderr.write(`hint: ${h}\n`);
+    io.stderr.write(notes("warning", all));
+    io.stderr.write(notes("hint", new Set(shown.filter((r) => !r.ok && !r.skipped && r.hint).map((r) => r.hint!))));
     if (failure !== undefined) return session.discoveryStopped(results.length, failure);
     if (io.signal?.aborted) return 130;
     // --expired works from the record: one it could not read is a failure (a CronJob whose token
@@ -114,7 +115,9 @@ export async function runReset(req: ResetRequest, io: Io): Promise<number> {
 async function readOverrides(session: Session, component: ComponentName, warnings: string[]): Promise<Map<string, Override>> {
   if (!session.api) return new Map();
   try {
-    return new Map((await readRecord(session.api, component)).map((o) => [o.target, o]));
+    const { overrides, rejected } = await readRecordChecked(session.api, component);
+    warnings.push(...rejected);
+    return new Map(overrides.map((o) => [o.target, o]));
   } catch (e) {
     warnings.push(`the record of ${component} cannot be read: ${(e as Error).message}`);
     return new Map();
@@ -129,18 +132,22 @@ async function resetTargets(
   overrides: Map<string, Override>,
   filter: ((t: Target) => boolean) | undefined,
 ): Promise<{ results: Result[]; warnings: string[]; discoveryError: unknown }> {
-  const base = { access: session.access, timeoutMs: req.timeoutMs, concurrency: req.concurrency, dryRun: req.dryRun };
+  const base = { access: session.access, timeoutMs: req.timeoutMs, concurrency: req.concurrency, dryRun: req.dryRun, cancel: session.deadline };
   const backTo = async (t: Target): Promise<Back> => {
     if (req.to !== undefined) return { level: req.to, source: "--to" };
-    const s = await probeStartup(t, session.access, req.timeoutMs);
+    const s = await probeStartup(t, session.access, req.timeoutMs, undefined, session.deadline);
     if (s.level !== null) return s;
+    // The record is input (record.ts): its startup level is used only within 0-10 (parseRecord) and
+    // never to raise a target above the level the recorded change set.
     const o = overrides.get(t.id);
-    if (o?.startup != null) return { level: o.startup, source: "the record: the startup level when kvlog changed it" };
+    if (o?.startup != null && o.startup <= o.level) return { level: o.startup, source: "the record: the startup level when kvlog changed it" };
+    if (o?.startup != null) return { level: null, source: `${s.source}, and the record's ${o.startup} is above the level that change set (${o.level}): kvlog does not raise a level on the record's word` };
     return { level: null, source: s.source };
   };
   const work = async (t: Target): Promise<Result> => {
     if (t.unavailable) return applyOne(t, { ...base, level: 0 });
     const back = await backTo(t);
+    if (session.deadline?.aborted) return applyOne(t, { ...base, level: 0 }); // --timeout passed: reported as interrupted, level unchanged
     if (back.level === null) {
       const message = `not changed: the level it started with is ${back.source}`;
       return applyOne({ ...t, unavailable: { outcome: "unknown-startup", message, hint: "pass --to N to say which level to put back" } }, { ...base, level: 0 });
@@ -151,7 +158,7 @@ async function resetTargets(
   const out = await session.onTargets(sel, req.dryRun ? "resolving" : "resetting", work, (t) => applyOne(session.notAttempted(t), { ...base, level: 0 }), filter);
   const done = new Set(out.results.filter((r) => r.ok && overrides.has(r.id)).map((r) => r.id));
   if (done.size > 0 && !req.dryRun && session.api) {
-    await updateRecord(session.api, sel.component.name, (data) => editRecord(data, { remove: done })).catch((e: unknown) =>
+    await updateRecord(session.recordApi!, sel.component.name, (data) => editRecord(data, { remove: done })).catch((e: unknown) =>
       out.warnings.push(`the levels are back, but the record of ${sel.component.name} still lists them: ${(e as Error).message}`),
     );
   }

@@ -2,10 +2,11 @@
 // src/commands/status.ts has the flags and validation. src/cli.ts imports this module only when the
 // command runs, so that --help and usage errors load none of the network code.
 
-import { RECORD_NAMESPACE, readRecord, recordName, type Override } from "../record.js";
+import { RECORD_NAMESPACE, readRecordChecked, recordName, type Override } from "../record.js";
 import { JSON_API_VERSION, jsonParts, table } from "../report.js";
 import { mapLimit } from "../plan.js";
 import { Session, type Io } from "../session.js";
+import { notes } from "../terminal.js";
 import type { StatusRequest } from "../commands/status.js";
 
 /** One override: the JSON `results[]` of `kvlog status -o json`. */
@@ -26,7 +27,9 @@ export async function runStatus(req: StatusRequest, io: Io): Promise<number> {
     const overrides: Override[] = [];
     for (const c of req.components) {
       try {
-        overrides.push(...(await readRecord(api, c.name)));
+        const { overrides: found, rejected } = await readRecordChecked(api, c.name);
+        overrides.push(...found);
+        warnings.push(...rejected);
       } catch (e) {
         warnings.push(`cannot read ${RECORD_NAMESPACE}/${recordName(c.name)}: ${(e as Error).message}`);
       }
@@ -73,7 +76,7 @@ export async function runStatus(req: StatusRequest, io: Io): Promise<number> {
         ? "no level changes recorded\n"
         : `${total} recorded change(s) in force${expired ? `; ${expired} expired (kvlog reset --expired puts them back)` : ""}${restarted ? `; ${restarted} undone by a restart` : ""}${gone ? `; ${gone} on pods that are gone` : ""}\n`,
     );
-    for (const w of all) io.stderr.write(`warning: ${w}\n`);
+    io.stderr.write(notes("warning", all));
     return warnings.length > 0 ? 1 : 0;
   });
 }

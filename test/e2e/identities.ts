@@ -1,19 +1,21 @@
-// The least-privilege identity the e2e files act as: the README's RBAC (which is `kvlog rbac`'s
-// output) bound to the ServiceAccount kvlog in the suite's namespace, as users are told to grant it.
-import { readFileSync } from "node:fs";
+// The least-privilege identity the e2e files act as: the documented RBAC (docs/rbac-and-security.md,
+// which is `kvlog rbac`'s output) bound to the ServiceAccount kvlog in the suite's namespace, as
+// users are told to grant it.
+import { DOC_BLOCKS, docBlock } from "../docs-blocks.ts";
 
-/** The README's ClusterRole, Role (the record) and record ConfigMaps; its placeholder bindings left out. */
+/**
+ * The documented ClusterRole, Role (the record) and record ConfigMaps; its placeholder bindings
+ * left out. (Named from when the block was in the README.)
+ */
 export function readmeRoles(): string {
-  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-  const rbac = /<!-- rbac:begin -->\s*```yaml\n([\s\S]*?)```\s*<!-- rbac:end -->/.exec(readme)?.[1];
-  if (rbac === undefined) throw new Error("README has no RBAC block");
+  const rbac = docBlock("rbac");
   const docs = rbac.split(/^---$/m);
-  if (!docs.some((d) => /^kind: ClusterRole$/m.test(d))) throw new Error("README's RBAC block has no ClusterRole");
-  if (!docs.some((d) => /^kind: Role$/m.test(d))) throw new Error("README's RBAC block has no Role for the record");
+  if (!docs.some((d) => /^kind: ClusterRole$/m.test(d))) throw new Error(`${DOC_BLOCKS.rbac}'s RBAC block has no ClusterRole`);
+  if (!docs.some((d) => /^kind: Role$/m.test(d))) throw new Error(`${DOC_BLOCKS.rbac}'s RBAC block has no Role for the record`);
   return docs.filter((d) => /^kind: (ClusterRole|Role|ConfigMap)$/m.test(d)).join("\n---\n");
 }
 
-/** ServiceAccount NS/kvlog bound to the README's ClusterRole and Role. */
+/** ServiceAccount NS/kvlog bound to the documented ClusterRole and Role. */
 export function kvlogIdentity(ns: string): string {
   return `
 apiVersion: v1

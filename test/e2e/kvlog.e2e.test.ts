@@ -19,6 +19,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kvlog, type CliRun } from "../integration/run.ts";
 import { kvlogIdentity, readmeRoles } from "./identities.ts";
+import { docBlock } from "../docs-blocks.ts";
 
 const exec = promisify(execFile);
 const STATE = process.env.KVLOG_E2E_DIR ?? "/tmp/kvlog-e2e";
@@ -162,7 +163,7 @@ function commandLog(template: string, node: string): LogSource {
 
 async function logFor(result: { component: string; node: string | null; namespace: string | null; pod: string | null }): Promise<LogSource> {
   if (LOG_MODE === "files") {
-    const single = ["kube-apiserver", "kube-scheduler", "kube-controller-manager"].includes(result.component);
+    const single = ["kube-apiserver", "kube-scheduler", "kube-controller-manager", "cloud-controller-manager"].includes(result.component);
     return fileLog(`${STATE}/logs/${single ? result.component : `${result.component}-${result.node}`}.log`);
   }
   if (result.component === "kubelet") {
@@ -182,6 +183,7 @@ const MARKERS: Record<string, RegExp> = {
   "kube-apiserver": /pathrecorder\.go:\d+\] .*satisfied by (exact match|prefix)/,
   "kube-scheduler": /pathrecorder\.go:\d+\] .*satisfied by (exact match|prefix)/,
   "kube-controller-manager": /pathrecorder\.go:\d+\] .*satisfied by (exact match|prefix)/,
+  "cloud-controller-manager": /pathrecorder\.go:\d+\] .*satisfied by (exact match|prefix)/,
   "kube-proxy": /pathrecorder\.go:\d+\] .*satisfied by (exact match|prefix)/,
   kubelet: /"GenericPLEG: Relisting"/,
 };
@@ -255,7 +257,7 @@ beforeAll(async () => {
 afterAll(async () => {
   // Leave every component at the base level.
   if (kvlogKubeconfig) {
-    for (const c of ["apiserver", "scheduler", "kcm", "kubelet"]) await run(["set", c, String(BASE_LEVEL)]).catch(() => {});
+    for (const c of ["apiserver", "scheduler", "kcm", "ccm", "kubelet"]) await run(["set", c, String(BASE_LEVEL)]).catch(() => {});
     const { on } = nodesWithProxy();
     if (on) await run(["set", "kube-proxy", String(BASE_LEVEL), "--node", on]).catch(() => {});
   }
@@ -386,6 +388,10 @@ describe("kvlog changes the level of real components (proven by their logs)", ()
 
   it("kube-controller-manager, through a port-forward", async () => {
     await proveChange("kcm", []);
+  });
+
+  it("cloud-controller-manager (k8s.io/cloud-provider with its fake cloud), through a port-forward to 10258", async () => {
+    await proveChange("ccm", ["-l", "k8s-app=cloud-controller-manager"]);
   });
 
   it("kubelet, through the apiserver's node proxy", async () => {
@@ -797,6 +803,7 @@ describe("fleet safety on real components: get, set --for, reset, status, the re
     ["apiserver", "kube-apiserver", []],
     ["scheduler", "kube-scheduler", ["--pod", "kube-scheduler-kvlog-node-1"]],
     ["kcm", "kube-controller-manager", ["--pod", "kube-controller-manager-kvlog-node-1"]],
+    ["ccm", "cloud-controller-manager", ["--pod", "cloud-controller-manager-kvlog-node-1"]],
     ["kubelet", "kubelet", ["--node", "kvlog-node-1"], "kvlog-node-1"],
     ["kube-proxy", "kube-proxy", ["--node", proxyNode!], proxyNode],
   ];
@@ -807,6 +814,7 @@ describe("fleet safety on real components: get, set --for, reset, status, the re
       "kube-apiserver": /^\/flagz \(--v\)$/,
       "kube-scheduler": /^pod command line \(--v\)$/,
       "kube-controller-manager": /^pod command line \(--v\)$/,
+      "cloud-controller-manager": /^pod command line \(--v\)$/,
       kubelet: /^kubelet \/configz \(logging\.verbosity\)$/,
       "kube-proxy": /^\/flagz \(--v\)$/,
     };
@@ -965,12 +973,11 @@ describe("fleet safety on real components: get, set --for, reset, status, the re
 
   it("reset --expired, run as the README's CronJob runs it (in-cluster ServiceAccount), puts back a change whose kvlog was killed", async () => {
     expect(LOCAL, "in-pod.sh needs the local cluster").toBe(true);
-    // The README's manifest, applied as it is (the CronJob suspended: the fake runtime runs no image).
-    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-    const yaml = /<!-- cronjob:begin -->\s*```yaml\n([\s\S]*?)```\s*<!-- cronjob:end -->/.exec(readme)?.[1];
-    expect(yaml, "README has no CronJob block").toBeDefined();
+    // The documented manifest (docs/safety.md), applied as it is (the CronJob suspended: the fake
+    // runtime runs no image). docBlock throws, naming the page, when the block is missing.
+    const yaml = docBlock("cronjob");
     const items: any[] = [];
-    for (const doc of yaml!.split(/^---$/m)) items.push(JSON.parse(await kubectl(["create", "--dry-run=client", "-o", "json", "-f", "-"], doc)));
+    for (const doc of yaml.split(/^---$/m)) items.push(JSON.parse(await kubectl(["create", "--dry-run=client", "-o", "json", "-f", "-"], doc)));
     const cron = items.find((x) => x.kind === "CronJob");
     cron.spec.suspend = true;
     await kubectl(["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items }));

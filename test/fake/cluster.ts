@@ -44,6 +44,7 @@ import type { KeyAndCert } from "./x509.ts";
 import { glogSetter, goQuote, parseInt64, parseUint } from "./goparse.ts";
 import type { LevelSyntax } from "./goparse.ts";
 import { buildNode, buildPod, cloudLabels, containerId, sha256hex } from "./objects.ts";
+import { createFakeLogs, type LogBehaviour } from "./logs.ts";
 import { newConfigMapStore } from "./configmaps.ts";
 import type { StatusError } from "./configmaps.ts";
 import { FLAGZ_NOT_ACCEPTABLE, flagsFor, flagzObject, flagzText, kubeletConfigz, negotiateFlagz } from "./zpages.ts";
@@ -159,6 +160,14 @@ export interface ComponentBehaviour {
   startupLevel?: number;
   /** /flagz installed (ComponentFlagz). Default: version >= 1.36 (beta, on by default). */
   flagz?: boolean;
+  /** How much the component logs, and where (logs.ts): 2 + 10·level lines per second by default. */
+  logs?: LogBehaviour;
+  /** kubelet: KubeletConfiguration enableSystemLogQuery (default false, as upstream). */
+  systemLogQuery?: boolean;
+  /** kubelet: KubeletConfiguration enableSystemLogHandler (default true). */
+  systemLogHandler?: boolean;
+  /** kubelet: feature gate NodeLogQuery (default: on from 1.36, where it is GA; off before). */
+  nodeLogQueryGate?: boolean;
 }
 
 export interface FakeClusterOptions {
@@ -288,6 +297,10 @@ export interface FakeCluster {
    * becomes now (new resourceVersion).
    */
   restart(targetId: string): void;
+  /** The lines of the target's current container logged between two times (test/fake/logs.ts). */
+  logLines(targetId: string, fromMs: number, toMs: number): string[];
+  /** Destroys every open pods/log follow (of one target, or all), as an apiserver that cuts them. Returns how many. */
+  cutLogStreams(targetId?: string): number;
   close(): Promise<void>;
 }
 
@@ -348,6 +361,7 @@ export const KVLOG_RULES: FakeRule[] = [
   { resources: ["nodes"], verbs: ["get", "list"] },
   { resources: ["pods"], verbs: ["get", "list"] },
   { resources: ["pods/portforward"], verbs: ["get", "create"] },
+  { resources: ["pods/log"], verbs: ["get"] },
   { resources: ["endpoints"], verbs: ["get"], resourceNames: ["kubernetes"] },
   { nonResourceURLs: ["/flagz"], verbs: ["get"] },
   {
@@ -387,6 +401,10 @@ interface Resolved {
   /** startupLevel was given (the pod's command carries --v=N; level() reports it before any PUT). */
   startupExplicit: boolean;
   flagz: boolean;
+  logs: LogBehaviour | undefined;
+  systemLogQuery: boolean;
+  systemLogHandler: boolean;
+  nodeLogQueryGate: boolean;
 }
 
 interface Target {
@@ -831,6 +849,17 @@ const HOP_BY_HOP = new Set([
 // ---------------------------------------------------------------------------
 
 export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<FakeCluster> {
+  // Its kubeconfigs and token files; removed by close(), or here when the start fails (a bad option).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kvlog-fake-"));
+  try {
+    return await startIn(dir, opts);
+  } catch (e) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function startIn(dir: string, opts: FakeClusterOptions): Promise<FakeCluster> {
   const version = opts.version ?? DEFAULT_VERSION;
   const anonymousAuth = opts.anonymousAuth ?? true;
   const createCheck = opts.portForwardCreateCheck ?? true;
@@ -842,7 +871,6 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
   // Nodes registered a while ago; a node whose kubelet is gone stopped posting 5 minutes ago.
   const createdAt = new Date(Date.now() - 86_400_000).toISOString().replace(/\.\d+Z$/, "Z");
   const lastHeartbeat = new Date(Date.now() - 300_000).toISOString().replace(/\.\d+Z$/, "Z");
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kvlog-fake-"));
   let resourceVersion = 1000;
   // Paging: continue tokens with 0 < rv < compactedBelow are expired (etcd compaction).
   let compactedBelow = 0;
@@ -1078,12 +1106,18 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
       startupExplicit: b.startupLevel !== undefined,
       // ComponentFlagz: beta and on by default from 1.36.
       flagz: b.flagz ?? minorAtLeast(v, 36),
+      logs: b.logs,
+      systemLogQuery: b.systemLogQuery ?? false,
+      systemLogHandler: b.systemLogHandler ?? true,
+      nodeLogQueryGate: b.nodeLogQueryGate ?? minorAtLeast(v, 36),
     };
   }
 
   const targets = new Map<string, Target>();
   const targetsByNode = new Map<string, Target[]>();
   const levels = new Map<string, number>();
+  /** Every component's log (logs.ts): computed from the level history when read. */
+  const fakeLogs = createFakeLogs();
   const requests: RecordedRequest[] = [];
   const sockets = new Set<net.Socket | Duplex>();
   const hangingResponses = new Set<http.ServerResponse>();
@@ -1178,6 +1212,9 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     p.target = t;
     addTarget(t);
   }
+  // Logs start a minute before the cluster "started", so a read of the last seconds finds lines.
+  const logsStart = Date.now() - 60_000;
+  for (const t of targets.values()) fakeLogs.add(t.id, t.kind, t.node, t.behaviour.startupLevel, t.behaviour.logs, logsStart);
   // One fake apiserver serves every kube-apiserver pod: each pod's node reaches it on 6443.
   for (const p of pods) {
     if (p.spec.component !== "kube-apiserver" || !p.spec.nodeName) continue;
@@ -1236,6 +1273,7 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
         writePlainText(res, 400, r.message);
         return true;
       }
+      fakeLogs.setLevel(t.id, r.level);
       levels.set(t.id, r.level);
       writePlainText(res, 200, r.message);
       return true;
@@ -1418,6 +1456,10 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     if (p === "/configz" && b.debuggingHandlers) {
       if (!kubeletAuth(t, req, res, p)) return;
       return serveKubeletConfigz(t, res);
+    }
+    if (b.debuggingHandlers && (p === "/logs" || p.startsWith("/logs/"))) {
+      if (!kubeletAuth(t, req, res, p)) return;
+      return fakeLogs.serveKubeletLogs(t.id, { version: b.version, systemLogHandler: b.systemLogHandler, systemLogQuery: b.systemLogQuery, nodeLogQueryGate: b.nodeLogQueryGate }, req, res);
     }
     if (!b.debuggingHandlers) {
       if (DEBUG_DISABLED_PREFIXES.some((x) => p.startsWith(x))) {
@@ -2358,6 +2400,24 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
         if (!p) return sendStatus(res, notFound("", "pods", attrs.name));
         return json(200, podObject(p, false));
       }
+      if (attrs.subresource === "log") {
+        if (attrs.verb !== "get") return methodNotAllowed();
+        const p = podsByKey.get(`${attrs.namespace}/${attrs.name}`);
+        if (!p) return sendStatus(res, notFound("", "pods", attrs.name));
+        const container = p.spec.component ?? p.spec.name;
+        // The apiserver reads the log from the pod's kubelet (GET /containerLogs/...).
+        const n = nodes.get(p.spec.nodeName ?? "");
+        const port = kubeletPortOf(p.spec.nodeName ?? "");
+        const logUrl = `https://127.0.0.1:${port}/containerLogs/${p.namespace}/${p.spec.name}/${container}${u.search}`;
+        if (!n) return sendStatus(res, badRequest(`pod ${p.spec.name} does not have a host assigned`));
+        if (n.kubelet?.behaviour.mode === "refuse") return sendStatus(res, internalError(`Get "${logUrl}": dial tcp 127.0.0.1:${port}: connect: connection refused`));
+        if (n.kubelet?.behaviour.mode === "unreachable") {
+          hangingResponses.add(res);
+          res.once("close", () => hangingResponses.delete(res));
+          return later(dialTimeoutMs, () => sendStatus(res, internalError(`Get "${logUrl}": dial tcp 127.0.0.1:${port}: i/o timeout`)));
+        }
+        return fakeLogs.servePodLog(p.target?.id, p.spec.name, container, q, res, (code, reason, message) => sendStatus(res, status(code, reason, message)));
+      }
       if (attrs.subresource === "portforward") {
         if (method !== "GET" && method !== "POST") return methodNotAllowed();
         const plan = preparePortForward(attrs, user, q, false);
@@ -2643,6 +2703,7 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
     const t = resolveTarget(id);
     if (!t) throw new Error(`fake cluster: unknown target ${JSON.stringify(id)}`);
     levels.delete(t.id);
+    fakeLogs.restarted(t.id, t.behaviour.startupLevel);
     let pod: Pod | undefined = t.pod;
     if (t === apiserverTarget) {
       // Replica 1 backs every kube-apiserver pod: the pod named by the id, else the first.
@@ -2660,6 +2721,7 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
   async function close(): Promise<void> {
     if (closed) return;
     closed = true;
+    fakeLogs.close();
     for (const c of wss.clients) c.terminate();
     for (const t of pendingTimers) clearTimeout(t);
     pendingTimers.clear();
@@ -2737,6 +2799,12 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
       return configMaps.put(ns, obj);
     },
     restart,
+    logLines(targetId: string, fromMs: number, toMs: number): string[] {
+      const t = resolveTarget(targetId);
+      if (!t) throw new Error(`fake cluster: unknown target ${JSON.stringify(targetId)}`);
+      return fakeLogs.lines(t.id, fromMs, toMs);
+    },
+    cutLogStreams: (targetId?: string): number => fakeLogs.cut(targetId === undefined ? undefined : resolveTarget(targetId)?.id),
     close,
   };
 }

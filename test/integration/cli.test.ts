@@ -1,8 +1,11 @@
 // The real CLI against the in-process simulated cluster: every reach path, every outcome class.
 import { readFileSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultPods, KVLOG_RULES, startFakeCluster, type FakeCluster, type FakeRule } from "../fake/cluster.ts";
 import { kvlog, type CliRun } from "./run.ts";
+import { docBlock } from "../docs-blocks.ts";
 
 let fake: FakeCluster;
 const SCHED = "kube-scheduler/kube-system/kube-scheduler-cp-1";
@@ -22,10 +25,9 @@ async function run(args: string[], user = "admin", env: Record<string, string> =
   return r;
 }
 
-/** The ClusterRole's rules from the README's RBAC block, as the fake's rules. */
-function readmeRules(): FakeRule[] {
-  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-  return clusterRoleRules(/<!-- rbac:begin -->\s*```yaml\n([\s\S]*?)```\s*<!-- rbac:end -->/.exec(readme)![1]!);
+/** The ClusterRole's rules from the documented RBAC block (docs/rbac-and-security.md), as the fake's rules. */
+function documentedRules(): FakeRule[] {
+  return clusterRoleRules(docBlock("rbac"));
 }
 
 /** The rules of the ClusterRole in YAML as kvlog rbac prints it (flow lists, one field a line). */
@@ -163,8 +165,8 @@ describe("every component, every path", () => {
 });
 
 describe("identities", () => {
-  it("the README's least-privilege role, as written in the README, is enough for every component", async () => {
-    const rules = readmeRules();
+  it("the documented least-privilege role, as written in docs/rbac-and-security.md, is enough for every component", async () => {
+    const rules = documentedRules();
     expect(rules.length).toBeGreaterThanOrEqual(4);
     const f = await startFakeCluster({
       users: [{ name: "readme", rules }],
@@ -219,10 +221,11 @@ describe("identities", () => {
   });
 
   it("--service-account mints a token with TokenRequest and acts as it", async () => {
+    const before = fake.requests.length;
     const r = await run(["set", "apiserver", "9", "--service-account", "kvlog-e2e/kvlog", "-o", "json"]);
     expect(r.code).toBe(0);
     expect(r.json().results[0].request.auth).toMatch(/ServiceAccount kvlog-e2e\/kvlog/);
-    expect(fake.requests.some((q) => q.method === "POST" && q.path === "/api/v1/namespaces/kvlog-e2e/serviceaccounts/kvlog/token")).toBe(true);
+    expect(fake.requests.slice(before).some((q) => q.method === "POST" && q.path === "/api/v1/namespaces/kvlog-e2e/serviceaccounts/kvlog/token")).toBe(true);
     expect(puts("kube-apiserver").at(-1)).toMatchObject({ user: "system:serviceaccount:kvlog-e2e:kvlog", body: "9" });
   });
 
@@ -413,23 +416,149 @@ describe("every failure is classified, and never hides the others", () => {
     }
   });
 
-  it("--timeout: the whole run's limit; the target in flight finishes, the rest are reported as not attempted, exit 1", async () => {
+  it("--timeout ends the run at its time: a kubelet that never answers is cut short (interrupted, may have been applied), the others are set", async () => {
+    // The bug of issue #20: `--timeout 3s --request-timeout 60s` with one node that never answers ran 60 s.
     const f = await startFakeCluster({
       nodes: [{ name: "n-1" }, { name: "n-2" }, { name: "n-3" }],
       behaviour: { "kubelet/n-1": { mode: "hang" } },
     });
     try {
       const started = Date.now();
-      const r = await kvlog(["set", "kubelet", "4", "--concurrency", "1", "--request-timeout", "3s", "--timeout", "1s", "-o", "json"], { KUBECONFIG: f.kubeconfig("admin") }, 30_000);
-      expect(Date.now() - started, "bounded by the step in flight (3 s), not by the run").toBeLessThan(8_000);
+      const r = await kvlog(["set", "kubelet", "2", "--timeout", "3s", "--request-timeout", "60s", "-o", "json"], { KUBECONFIG: f.kubeconfig("admin") }, 30_000);
+      const took = Date.now() - started;
+      expect(took, "ends at --timeout (3 s), not at --request-timeout (60 s)").toBeLessThan(5_000);
+      expect(took, "and not before it: the others answered at once, the run still waited for n-1 until 3 s").toBeGreaterThanOrEqual(3_000);
+      expect(r.code).toBe(1);
+      const results = r.json().results;
+      expect(results.map((x: any) => [x.id, x.outcome, x.ok])).toEqual([
+        ["kubelet/n-1", "interrupted", false],
+        ["kubelet/n-2", "set", true],
+        ["kubelet/n-3", "set", true],
+      ]);
+      // Through the node proxy, the PUT reached the apiserver whole: the kubelet may have acted on it.
+      expect(results[0].message).toBe("--timeout 3s passed while kvlog waited for the answer: the PUT was sent, so the change may have been applied");
+      expect(results[0].attempts).toBe(1);
+      expect(f.level("kubelet/n-2")).toBe(2);
+      expect(f.level("kubelet/n-3")).toBe(2);
+      expect(r.stderr).toMatch(/interrupted: 1 target\(s\) sent the change but got no answer in time: it may have been applied/);
+    } finally {
+      await f.close();
+    }
+  });
+
+  it("--timeout: with one target at a time, the one in flight is cut short and the rest are reported as not attempted, exit 1", async () => {
+    const f = await startFakeCluster({
+      nodes: [{ name: "n-1" }, { name: "n-2" }, { name: "n-3" }],
+      behaviour: { "kubelet/n-1": { mode: "hang" } },
+    });
+    try {
+      const started = Date.now();
+      const r = await kvlog(["set", "kubelet", "4", "--concurrency", "1", "--request-timeout", "20s", "--timeout", "1s", "-o", "json"], { KUBECONFIG: f.kubeconfig("admin") }, 30_000);
+      expect(Date.now() - started, "bounded by --timeout (1 s), not by the step in flight (20 s)").toBeLessThan(10_000);
       expect(r.code).toBe(1);
       expect(r.json().results.map((x: any) => [x.id, x.outcome])).toEqual([
-        ["kubelet/n-1", "timeout"],
+        ["kubelet/n-1", "interrupted"],
         ["kubelet/n-2", "interrupted"],
         ["kubelet/n-3", "interrupted"],
       ]);
+      expect(r.json().results[0].message).toMatch(/may have been applied$/);
       expect(r.json().results[1].message).toBe("not attempted: --timeout 1s passed before kvlog reached it (its level is unchanged)");
+      expect(r.stderr).toMatch(/interrupted: 2 target\(s\) not attempted, their level is unchanged/);
       expect(f.level("kubelet/n-2")).toBeUndefined();
+    } finally {
+      await f.close();
+    }
+  });
+
+  it("--timeout cuts a port-forward short: a tunnel that never opens (level unchanged) and a component that never answers through one (may have been applied)", async () => {
+    // kubelet/cp-1 hangs: the apiserver's port-forward to the pods on cp-1 never opens, so the
+    // PUT is never sent. undici's abort does not reach kvlog's own connector (libraries.md).
+    const f = await startFakeCluster({ behaviour: { "kubelet/cp-1": { mode: "hang" } } });
+    try {
+      const env = { KUBECONFIG: f.kubeconfig("admin") };
+      let started = Date.now();
+      const closed = await kvlog(["set", "scheduler", "3", "--timeout", "2s", "--request-timeout", "60s", "-o", "json"], env, 30_000);
+      expect(Date.now() - started).toBeLessThan(8_000);
+      expect(closed.code).toBe(1);
+      expect(closed.json().results[0]).toMatchObject({ id: SCHED, outcome: "interrupted", attempts: 0 });
+      expect(closed.json().results[0].message).toBe("--timeout 2s passed before the PUT was sent (its level is unchanged)");
+      expect(f.requests.filter((q) => q.target === SCHED && q.method === "PUT")).toEqual([]);
+
+      await f.setBehaviour("kubelet/cp-1", { mode: "normal" });
+      await f.setBehaviour(SCHED, { mode: "hang" });
+      started = Date.now();
+      const hung = await kvlog(["set", "scheduler", "3", "--timeout", "2s", "--request-timeout", "60s", "-o", "json"], env, 30_000);
+      expect(Date.now() - started).toBeLessThan(8_000);
+      expect(hung.json().results[0]).toMatchObject({ id: SCHED, outcome: "interrupted", attempts: 1 });
+      expect(hung.json().results[0].message).toMatch(/the PUT was sent, so the change may have been applied$/);
+    } finally {
+      await f.close();
+    }
+  });
+
+  it("--timeout never cuts the restore of set --for: the levels go back after the run's deadline", async () => {
+    const f = await startFakeCluster({ nodes: [{ name: "n-1" }, { name: "n-2" }], defaultBehaviour: { kubelet: { startupLevel: 1 } } });
+    try {
+      const r = await kvlog(["set", "kubelet", "5", "--for", "2s", "--timeout", "1s", "-o", "json"], { KUBECONFIG: f.kubeconfig("admin") }, 30_000);
+      expect(r.code).toBe(0);
+      expect(r.json().results.map((x: any) => [x.id, x.outcome, x.restore?.outcome, x.restore?.level])).toEqual([
+        ["kubelet/n-1", "set", "set", 1],
+        ["kubelet/n-2", "set", "set", 1],
+      ]);
+      expect(f.level("kubelet/n-1")).toBe(1);
+    } finally {
+      await f.close();
+    }
+  });
+
+  it("--timeout cuts discovery short: an apiserver that never answers the node list ends the run at its time, with one line that says why", async () => {
+    const seen: string[] = [];
+    const stuck = new Set<http.ServerResponse>();
+    const apiserver = http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      stuck.add(res); // never answered
+    });
+    await new Promise<void>((r) => apiserver.listen(0, "127.0.0.1", r));
+    try {
+      const server = `http://127.0.0.1:${(apiserver.address() as AddressInfo).port}`;
+      const kubeconfig = `${fake.dir}/stuck-apiserver.kubeconfig`;
+      writeFileSync(
+        kubeconfig,
+        JSON.stringify({ apiVersion: "v1", kind: "Config", clusters: [{ name: "s", cluster: { server, "insecure-skip-tls-verify": true } }], users: [{ name: "u", user: {} }], contexts: [{ name: "s", context: { cluster: "s", user: "u" } }], "current-context": "s" }),
+      );
+      const started = Date.now();
+      const r = await kvlog(["set", "kubelet", "2", "--timeout", "2s", "--request-timeout", "60s"], { KUBECONFIG: kubeconfig }, 30_000);
+      expect(Date.now() - started, "2 s, not 60 s").toBeLessThan(8_000);
+      expect(seen.some((q) => q.startsWith("GET /api/v1/nodes")), r.stderr).toBe(true);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe("kvlog: stopped before the apiserver answered (to list nodes): --timeout 2s passed\n");
+      expect(r.stdout).toBe("");
+      // The same for the reads of `status` (the record of each component).
+      const t0 = Date.now();
+      const status = await kvlog(["status", "kubelet", "--timeout", "2s", "--request-timeout", "60s", "-o", "json"], { KUBECONFIG: kubeconfig }, 30_000);
+      expect(Date.now() - t0, "2 s, not 60 s").toBeLessThan(8_000);
+      expect(status.code).toBe(1);
+      expect(status.json().warnings).toEqual([expect.stringMatching(/^cannot read kube-system\/kvlog-kubelet: stopped before the apiserver answered \(to .*\): --timeout 2s passed$/)]);
+    } finally {
+      for (const res of stuck) res.destroy();
+      await new Promise<void>((r) => apiserver.close(() => r()));
+    }
+  });
+
+  it("--timeout with --for: a PUT cut short after it was sent may have been applied, so it is recorded and put back like the others", async () => {
+    // n-1 answers its PUTs after 4 s (its /configz at once): the change is sent, then cut short at 1 s.
+    const f = await startFakeCluster({ nodes: [{ name: "n-1" }, { name: "n-2" }], defaultBehaviour: { kubelet: { startupLevel: 1 } }, behaviour: { "kubelet/n-1": { delayMs: 4000 } } });
+    try {
+      const r = await kvlog(["set", "kubelet", "5", "--for", "1s", "--timeout", "1s", "--request-timeout", "20s", "-o", "json"], { KUBECONFIG: f.kubeconfig("admin") }, 30_000);
+      expect(r.code).toBe(1);
+      const results = r.json().results;
+      expect(results.map((x: any) => [x.id, x.outcome, x.restore?.outcome, x.restore?.level])).toEqual([
+        ["kubelet/n-1", "interrupted", "set", 1],
+        ["kubelet/n-2", "set", "set", 1],
+      ]);
+      expect(results[0].message).toMatch(/may have been applied$/);
+      expect(f.level("kubelet/n-1"), "the delayed PUT of 5 landed, then the restore's 1").toBe(1);
+      expect(r.stderr).toMatch(/kubelet: 2 of 2 target\(s\) put back/);
     } finally {
       await f.close();
     }
@@ -643,14 +772,15 @@ describe("a reader that stops early", () => {
 
 describe("dry run, output and colour", () => {
   it("--dry-run resolves everything and sends no PUT", async () => {
-    const before = fake.requests.filter((q) => q.method === "PUT").length;
+    const before = fake.requests.length;
     const r = await run(["set", "kubelet", "8", "--dry-run"]);
+    const sent = fake.requests.slice(before); // this run's requests only
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^TARGET\s+NODE\s+VIA\s+REQUEST/);
     expect(r.stdout).toMatch(/kubelet\/cp-1\s+cp-1\s+node-proxy\s+PUT "8" https:\/\/127\.0\.0\.1:\d+\/api\/v1\/nodes\/cp-1\/proxy\/debug\/flags\/v \(auth: client certificate \(kubeconfig\)\)/);
     expect(r.stderr).toMatch(/dry run: 2 of 2 target\(s\) would be set to level 8; nothing was sent/);
-    expect(fake.requests.filter((q) => q.method === "PUT").length).toBe(before);
-    expect(fake.requests.some((q) => q.method === "GET" && q.path === "/api/v1/nodes")).toBe(true);
+    expect(sent.filter((q) => q.method === "PUT")).toEqual([]);
+    expect(sent.some((q) => q.method === "GET" && q.path === "/api/v1/nodes")).toBe(true);
   });
 
   it("--dry-run with --service-account mints nothing", async () => {

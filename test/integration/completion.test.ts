@@ -11,7 +11,7 @@
 //   that print what they were given, matched against PREFIX as compadd does. fish: its own
 //   engine, `complete -C LINE`.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -24,7 +24,7 @@ const HELPER = fileURLToPath(new URL("../../bin/kubectl_complete-kvlog", import.
 const SHELLS = ["bash", "zsh", "fish"] as const;
 type Shell = (typeof SHELLS)[number];
 
-const COMMANDS = ["set", "get", "reset", "status", "doctor", "rbac", "completion"];
+const COMMANDS = ["set", "capture", "get", "reset", "status", "doctor", "rbac", "completion"];
 const COMPONENTS = [
   "kube-apiserver",
   "apiserver",
@@ -234,6 +234,7 @@ current-context: fake
     for (const s of held) s.destroy();
     await new Promise((resolve) => hang?.close(resolve));
     await fake?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   describe.each(SHELLS)("%s", (shell) => {

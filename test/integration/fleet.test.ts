@@ -6,6 +6,8 @@ import { fleetNodes, startFakeCluster, type FakeCluster, type FakeNodeSpec } fro
 import { kvlog, type CliRun } from "./run.ts";
 
 const SIZE = 5000;
+/** A test of whole fleet runs gets what its runs get (run() allows each 120 s), not vitest's 60 s: a busy 2-core machine took longer. */
+const FLEET_RUN_MS = 240_000;
 let fake: FakeCluster;
 let nodes: FakeNodeSpec[];
 const DOWN = ["Unknown", "absent"] as const;
@@ -62,7 +64,7 @@ describe(`${SIZE} real-size nodes`, () => {
     const active = status.json().results.filter((x: any) => x.change === doc.record.change);
     expect(active).toHaveLength(SIZE - 2);
     expect(active.every((x: any) => x.level === 3 && x.state === "active")).toBe(true);
-  });
+  }, FLEET_RUN_MS); // two runs of 5,000 targets
 
   it("set kube-proxy: one port-forward per node, pods on nodes that are down skipped", async () => {
     const r = await run(["set", "kube-proxy", "4", "-o", "json"]);
@@ -71,7 +73,7 @@ describe(`${SIZE} real-size nodes`, () => {
     expect(doc.summary).toEqual({ total: SIZE, succeeded: SIZE - 2, failed: 0, skipped: 2 });
     expect(doc.results.filter((x: any) => x.outcome === "set").every((x: any) => x.via === "port-forward")).toBe(true);
     expect(doc.record).toMatchObject({ written: true, error: null });
-  });
+  }, FLEET_RUN_MS);
 
   it("--node reads a node whose JSON is larger than 64 KiB (node-feature-discovery labels) whole", async () => {
     const big = nodes[40]!.name;
@@ -82,9 +84,12 @@ describe(`${SIZE} real-size nodes`, () => {
   });
 
   it("--chunk-size sets the page size; --include-not-ready tries the nodes that are down (and they time out)", async () => {
-    const before = lists("/api/v1/nodes").length;
-    const r = await run(["set", "kubelet", "2", "-o", "json", "--chunk-size", "2000", "--include-not-ready", "--request-timeout", "2s"]);
-    expect(lists("/api/v1/nodes").length - before).toBe(3);
+    // 10 s: each step must also read a page of 2,000 real-size nodes (~30 MB), which took over 2 s on a busy machine.
+    const r = await run(["set", "kubelet", "2", "-o", "json", "--chunk-size", "2000", "--include-not-ready", "--request-timeout", "10s"]);
+    // Counted by their page size, not as a difference of the fake's request log: that log is
+    // trimmed, and another test's run may still be adding to it.
+    const pages = lists("/api/v1/nodes").filter((q) => new URLSearchParams(q.query).get("limit") === "2000");
+    expect(pages.map((q) => q.status), r.stderr).toEqual([200, 200, 200]);
     const doc = r.json();
     expect(r.code).toBe(1);
     expect(doc.summary).toMatchObject({ total: SIZE, succeeded: SIZE - 2, failed: 2, skipped: 0 });

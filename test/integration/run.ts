@@ -1,6 +1,6 @@
 // Runs the built CLI (bin/kvlog.js -> dist/) as a separate process, the way users run it.
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,10 +8,11 @@ import { fileURLToPath } from "node:url";
 export const CLI = fileURLToPath(new URL("../../bin/kvlog.js", import.meta.url));
 
 /**
- * The CLI's HOME: an empty folder of its own, so no test ever reads the developer's own
+ * Each run's HOME: an empty folder of its own, so no test ever reads the developer's own
  * ~/.kube/config (a test that forgot KUBECONFIG fails instead of touching a real cluster).
+ * Removed when the run ends.
  */
-const HOME = mkdtempSync(join(tmpdir(), "kvlog-home-"));
+const newHome = (): string => mkdtempSync(join(tmpdir(), "kvlog-home-"));
 
 export interface CliRun {
   code: number | null;
@@ -27,7 +28,9 @@ export function kvlog(
   /** Called with the child once started (e.g. to send it a signal). */
   started?: (child: import("node:child_process").ChildProcess) => void,
 ): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
+  const HOME = newHome();
+  const removeHome = (): void => rmSync(HOME, { recursive: true, force: true });
+  return new Promise<CliRun>((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       env: { PATH: process.env.PATH, HOME, ...env },
       stdio: ["ignore", "pipe", "pipe"],
@@ -46,5 +49,5 @@ export function kvlog(
       clearTimeout(timer);
       resolve({ code, stdout, stderr, json: () => JSON.parse(stdout) });
     });
-  });
+  }).finally(removeHome);
 }

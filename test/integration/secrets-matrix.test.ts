@@ -1,5 +1,7 @@
 // Secrets, as a matrix (issue 12): the built CLI against the simulated cluster, sweeping
-//   command     set, set --for 1s, set --dry-run, get, reset, reset --expired, status, doctor
+//   command     set, set --for 1s, set --dry-run, get, reset, reset --expired, status, doctor,
+//               capture --for 1s (its bundle, log files and capture.json, is written under TMPDIR
+//               and scanned with every other file there)
 //   credential  kubeconfig bearer token, kubeconfig client certificate (its key PEM known),
 //               exec-plugin token, --token, --token-file, --service-account (minted token),
 //               kubeconfig proxy-url with a password (HTTP CONNECT and SOCKS5 in turn)
@@ -42,9 +44,10 @@ const SA_USER = "system:serviceaccount:kvlog-e2e:kvlog";
 const COMMANDS: [string, string[]][] = [
   ["set", ["set", "scheduler", "3"]], ["set --for 1s", ["set", "scheduler", "4", "--for", "1s"]], ["set --dry-run", ["set", "scheduler", "5", "--dry-run"]],
   ["get", ["get", "scheduler"]], ["reset", ["reset", "scheduler"]], ["reset --expired", ["reset", "--expired"]], ["status", ["status"]], ["doctor", ["doctor"]],
+  ["capture", ["capture", "scheduler", "4", "--for", "1s"]],
 ];
 /** Commands that send the credential to the scheduler itself (where the echoing scheduler answers). */
-const REACHES_SCHEDULER = new Set(["set", "set --for 1s", "reset", "reset --expired", "doctor"]);
+const REACHES_SCHEDULER = new Set(["set", "set --for 1s", "reset", "reset --expired", "doctor", "capture"]);
 const CREDS = ["kubeconfig token", "client certificate", "exec plugin", "--token", "--token-file", "--service-account", "proxy-url password"] as const;
 const OUTPUTS = ["table", "json"] as const;
 const ENVS = ["plain", "KVLOG_DEBUG=1"] as const;
@@ -328,12 +331,18 @@ async function runRow(row: Row): Promise<void> {
   const tunnels = proxy?.tunnels.length ?? 0;
   const mintedBefore = minted.length;
   const timeout = failure === "scheduler hangs" ? "2s" : "10s";
-  const r = await limited(() => kvlog([...cmdArgs, ...args, "-o", OUTPUTS[row.out]!, "--request-timeout", timeout], { ...env, HOME: home, TMPDIR: tmp, ...debug }, 60_000));
+  // capture's bundle goes under TMPDIR, which the last test scans for secrets with everything else there.
+  const bundle = cmdName === "capture" ? ["--out", join(tmp, `capture-${row.cmd}-${row.fail}`)] : [];
+  const r = await limited(() => kvlog([...cmdArgs, ...args, ...bundle, "-o", OUTPUTS[row.out]!, "--request-timeout", timeout], { ...env, HOME: home, TMPDIR: tmp, ...debug }, 60_000));
   outputs.push({ name: row.name, text: r.stdout + r.stderr });
   const why = `${row.name}: exit ${r.code}\nstdout: ${r.stdout.slice(0, 1500)}\nstderr: ${r.stderr.slice(0, 1500)}`;
   expect([...leaksIn(r.stdout, "stdout"), ...leaksIn(r.stderr, "stderr")], why).toEqual([]);
   expect(r.stdout + r.stderr, why).not.toMatch(/^ {4}at |Node\.js v\d+/m);
   expect(DOCUMENTED_EXIT, why).toContain(r.code);
+  if (cmdName === "capture" && failure === "healthy") {
+    expect(readdirSync(bundle[1]!).sort(), why).toEqual(["capture.json", "kube-scheduler_kube-system_kube-scheduler-cp-1.log"]);
+    expect(statSync(join(bundle[1]!, "kube-scheduler_kube-system_kube-scheduler-cp-1.log")).size, why).toBeGreaterThan(0);
+  }
   if (proxy) expect(proxy.tunnels.length, `${why}\nthe proxy was not used`).toBeGreaterThan(tunnels);
   if (failure === "healthy") expect(r.code, why).toBe(0);
   // A refused identity fails the run (reset --expired too: a record it cannot read is a failure,

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { applyAll, classifyAnswer, classifyError, MAX_ATTEMPTS, retryAnswer, retryError, TargetFeed, type Result } from "../../src/apply.js";
+import { applyAll, classifyAnswer, classifyError, MAX_ATTEMPTS, MAY_HAVE_BEEN_APPLIED, retryAnswer, retryError, TargetFeed, type Result } from "../../src/apply.js";
 import { TunnelError, TunnelRefusedError } from "../../src/portforward.js";
 import type { Target } from "../../src/plan.js";
-import type { HttpAnswer } from "../../src/http.js";
+import { cutShort, type HttpAnswer } from "../../src/http.js";
 import type { Channel } from "../../src/transport.js";
 
 const sched: Target = { id: "kube-scheduler/kube-system/s-1", component: "kube-scheduler", via: "port-forward", authenticates: true, scheme: "https", port: 10259, namespace: "kube-system", pod: "s-1", node: "cp-1" };
@@ -233,6 +233,53 @@ describe("applyAll", () => {
       open: () => ({ url: "u", send: () => new Promise<HttpAnswer>(() => {}), close: async () => {} }),
     });
     expect(results[0]!.outcome).toBe("timeout");
+  });
+
+  it("the run's deadline (--timeout) cuts a PUT in flight short: sent whole, it may have been applied; not yet sent, the level is unchanged", async () => {
+    const deadline = new AbortController();
+    const log: string[] = [];
+    // Neither channel ever answers, nor looks at the signal: applyOne itself must stop waiting.
+    const never = (sends: boolean): Channel => ({
+      url: "u",
+      send: (o) => {
+        log.push(`send ${sends} ${o.signal === deadline.signal}`);
+        if (sends) o.onSent?.();
+        return new Promise<HttpAnswer>(() => {});
+      },
+      close: async () => void log.push("close"),
+    });
+    const run = applyAll([kubelet, { ...kubelet, id: "kubelet/n2", node: "n2" }], {
+      level: 3, access: undefined, timeoutMs: 60_000, concurrency: 2, dryRun: false, cancel: deadline.signal,
+      open: (t) => never(t.node === "n1"),
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    deadline.abort(cutShort("--timeout 3s passed"));
+    const [sent, unsent] = await run;
+    expect(sent).toMatchObject({ outcome: "interrupted", ok: false, attempts: 1, httpStatus: null, errorCode: null });
+    expect(sent!.message).toBe(`--timeout 3s passed while kvlog waited for the answer: the PUT was sent, so ${MAY_HAVE_BEEN_APPLIED}`);
+    expect(sent!.hint).toBe("run the same command again to be sure (the same level sent twice does the same)");
+    expect(unsent).toMatchObject({ outcome: "interrupted", ok: false, attempts: 0, message: "--timeout 3s passed before the PUT was sent (its level is unchanged)", hint: null });
+    expect(log.sort()).toEqual(["close", "close", "send false true", "send true true"]); // the signal reached the channel; both closed
+  });
+
+  it("a deadline that passes while a refused PUT waits for its next try ends it at once, level unchanged", async () => {
+    const deadline = new AbortController();
+    let tries = 0;
+    const run = applyAll([kubelet], {
+      level: 3, access: undefined, timeoutMs: 60_000, concurrency: 1, dryRun: false, cancel: deadline.signal,
+      open: () => ({
+        url: "u",
+        send: async () => {
+          tries++;
+          setTimeout(() => deadline.abort(cutShort("--timeout 1s passed")), 10); // during the backoff (250 ms or more)
+          throw Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+        },
+        close: async () => {},
+      }),
+    });
+    const [r] = await run;
+    expect(tries).toBe(1);
+    expect(r).toMatchObject({ outcome: "interrupted", attempts: 1, message: "--timeout 1s passed before the PUT was sent (its level is unchanged)" });
   });
 
   it("unavailable targets become results without a request", async () => {

@@ -57,17 +57,14 @@ const argv = fc.tuple(
 
 describe("generated command lines", () => {
   it("any argv: one line, exit 0 (help) or 2, no stack trace, no crash", async () => {
-    let runs = 0;
     await fc.assert(
       fc.asyncProperty(argv, async (args) => {
-        runs++;
         const o = io();
         const code = await run(args, o);
         expectOneLine(code, o, JSON.stringify(args));
       }),
       { numRuns: 400 },
     );
-    expect(runs).toBe(400);
   });
 
   it("levels: whole numbers 0..2^31-1 are taken as they are; anything else is a UsageError", () => {

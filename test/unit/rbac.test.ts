@@ -1,10 +1,10 @@
-// kvlog rbac: what it prints, and that the README's RBAC section is exactly its output.
-import { readFileSync } from "node:fs";
+// kvlog rbac: what it prints, and that the documented RBAC (docs/rbac-and-security.md) is exactly its output.
 import { describe, expect, it } from "vitest";
 import { run, validateRbac, type Io } from "../../src/cli.js";
 import { COMPONENTS, findComponent } from "../../src/components.js";
 import { UsageError } from "../../src/errors.js";
 import { rbacYaml } from "../../src/rbac.js";
+import { docBlock } from "../docs-blocks.ts";
 
 function io(): Io & { out: string; err: string } {
   const o = { out: "", err: "" } as Io & { out: string; err: string };
@@ -15,9 +15,8 @@ function io(): Io & { out: string; err: string } {
 }
 
 describe("kvlog rbac", () => {
-  it("the README's RBAC section is exactly `kvlog rbac`", async () => {
-    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-    const block = /<!-- rbac:begin -->\n```yaml\n([\s\S]*?)```\n<!-- rbac:end -->/.exec(readme)?.[1];
+  it("the RBAC block of docs/rbac-and-security.md is exactly `kvlog rbac`", async () => {
+    const block = docBlock("rbac");
     const o = io();
     expect(await run(["rbac"], o)).toBe(0);
     expect(o.err).toBe("");

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { ConfigMap, RecordApi } from "../../src/kube.js";
 import { verbosityFlag } from "../../src/levels.js";
 import { formatDuration, parseDuration } from "../../src/options.js";
-import { editRecord, MAX_RECORD_BYTES, newChangeId, overridesIn, readRecord, updateRecord, type Change } from "../../src/record.js";
+import { editRecord, isTargetId, newChangeId, overridesIn, parseRecord, readRecord, updateRecord, type Change } from "../../src/record.js";
 
 const change = (level: number, targets: string[], extra: Partial<Change> = {}): Change => ({
   level,
@@ -119,7 +119,7 @@ describe("updateRecord", () => {
     await expect(updateRecord(api, "kubelet", (d) => editRecord(d, { add: { id: "big", change: change(5, many) } }))).rejects.toThrow(
       new RegExp(`more than a ConfigMap can \\(1 MiB\\); the change is not recorded`),
     );
-    expect(MAX_RECORD_BYTES).toBeLessThan(1024 * 1024);
+    expect(api.writes, "refused, not truncated: nothing was written").toBe(0);
   });
 
   it("gives up with one clear error when every write conflicts", async () => {
@@ -148,5 +148,41 @@ describe("startup levels and durations", () => {
     expect(formatDuration(5_400_000)).toBe("1h30m");
     expect(formatDuration(61_000)).toBe("1m1s");
     expect(formatDuration(0)).toBe("0s");
+  });
+});
+
+describe("parseRecord: the record is input", () => {
+  const at = "2026-11-29T10:00:00.000Z";
+  const rec = (c: object) => ({ c1: JSON.stringify({ level: 5, by: "alice", at, ...c }) });
+  it("startup and prior levels outside 0-10 (or not whole numbers) are unknown, and said so", () => {
+    for (const bad of [11, 2147483647, -1, 2.5, "3", null]) {
+      const { overrides, rejected } = parseRecord("kube-proxy", rec({ targets: { "kube-proxy/kube-system/p": { startup: bad, before: bad } } }));
+      expect([bad, overrides[0]?.startup, overrides[0]?.before]).toEqual([bad, null, null]);
+      expect(rejected.join()).toMatch(/startup level of 1 target\(s\) is not one kvlog records/);
+    }
+    expect(parseRecord("kube-proxy", rec({ targets: { "kube-proxy/kube-system/p": { startup: 10, before: 0 } } })).overrides[0]).toMatchObject({ startup: 10, before: 0 });
+  });
+  it("a change with a level or time kvlog never writes is left out; an until beyond 24h is taken as 24h", () => {
+    for (const c of [{ level: -1 }, { level: 2147483648 }, { level: 1.5 }, { at: "yesterday" }]) {
+      const r = parseRecord("kubelet", rec({ ...c, targets: { "kubelet/a": {} } }));
+      expect([c, r.overrides]).toEqual([c, []]);
+      expect(r.rejected[0]).toMatch(/is not one kvlog writes/);
+    }
+    const far = parseRecord("kubelet", rec({ until: "2999-01-01T00:00:00.000Z", targets: { "kubelet/a": {} } }));
+    expect(far.overrides[0]!.until).toBe("2026-11-30T10:00:00.000Z");
+    const before = parseRecord("kubelet", rec({ until: "2026-11-29T09:00:00.000Z", targets: { "kubelet/a": {} } }));
+    expect(before.overrides[0]!.until).toBe(at);
+    expect(parseRecord("kubelet", rec({ until: "soon", targets: { "kubelet/a": {} } })).overrides[0]!.until).toBe("2026-11-30T10:00:00.000Z");
+    expect(parseRecord("kubelet", rec({ until: at, targets: { "kubelet/a": {} } })).rejected).toEqual([]);
+    expect(parseRecord("kubelet", rec({ until: "2026-11-29T10:10:00.000Z", targets: { "kubelet/a": {} } })).overrides[0]!.until).toBe("2026-11-29T10:10:00.000Z");
+  });
+  it("target names are the ones kvlog gives, of this component", () => {
+    const good = ["kubelet/node-a", "kubelet/ip-10-0-0-1.ec2.internal"];
+    const addr = ["kube-apiserver/10.0.0.1:6443", "kube-apiserver/[fd00::1]:6443", "kube-apiserver/kube-system/kube-apiserver-cp-1"];
+    for (const id of good) expect(isTargetId("kubelet", id)).toBe(true);
+    for (const id of addr) expect(isTargetId("kube-apiserver", id)).toBe(true);
+    for (const id of ["kubelet/..", "kubelet/../x", "kubelet/a/../b", "kubelet/A", "kubelet/a b", "kubelet/a%2f", "kube-proxy/a", "kubelet/", "kubelet/a\nb", "kubelet/a/b/c"]) {
+      expect([id, isTargetId("kubelet", id)]).toEqual([id, false]);
+    }
   });
 });

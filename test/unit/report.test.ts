@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Result } from "../../src/apply.js";
+import { cutShortInFlight, mayHaveChanged, type Result } from "../../src/apply.js";
 import { buildReport, exitCode, jsonParts, renderJson, renderSummary, renderTable } from "../../src/report.js";
 
 const r = (id: string, ok: boolean, extra: Partial<Result> = {}): Result => ({
@@ -71,6 +71,17 @@ describe("report", () => {
     expect(exitCode(none)).toBe(1);
     expect(renderSummary(none, false)).toMatch(/^kubelet: no target set to level 4; 1 skipped/);
     expect(exitCode(report)).toBe(1);
+  });
+
+  it("interrupted targets: the summary says which were not changed and which may have been (--timeout cut them after the PUT was sent)", () => {
+    const cut = (id: string, sent: boolean): Result => ({ ...r(id, false), ...cutShortInFlight("--timeout 3s passed", sent), hint: null, httpStatus: null });
+    const notReached = r("kubelet/e", false, { outcome: "interrupted", httpStatus: null, attempts: 0, hint: null, message: "not attempted: --timeout 3s passed before kvlog reached it (its level is unchanged)" });
+    const rep = buildReport("kubelet", 4, false, [r("kubelet/a", true), cut("kubelet/b", true), cut("kubelet/c", false), notReached]);
+    const s = renderSummary(rep, false);
+    expect(s).toContain("interrupted: 2 target(s) not attempted, their level is unchanged\n");
+    expect(s).toContain("interrupted: 1 target(s) sent the change but got no answer in time: it may have been applied\n");
+    expect(exitCode(rep)).toBe(1);
+    expect(rep.results.map(mayHaveChanged)).toEqual([true, true, false, false]);
   });
 
   it("a warning (replicas kvlog could not see) is printed and makes the run incomplete", () => {

@@ -12,6 +12,7 @@
 #   admin.*                          CN kubernetes-admin, O system:masters
 #   kube-scheduler.*                 CN system:kube-scheduler
 #   kube-controller-manager.*        CN system:kube-controller-manager
+#   cloud-controller-manager.*       CN system:cloud-controller-manager
 #   kube-proxy.*                     CN system:kube-proxy (bound to system:node-proxier by default)
 #   kubelet-NODE.*                   client: CN system:node:NODE, O system:nodes
 #   kubelet-NODE-serving.*           server: SAN IP NODE_IP, DNS NODE
@@ -78,6 +79,7 @@ make_pki() {
   mkcert admin ca "/O=system:masters/CN=kubernetes-admin" client &
   mkcert kube-scheduler ca "/CN=system:kube-scheduler" client &
   mkcert kube-controller-manager ca "/CN=system:kube-controller-manager" client &
+  mkcert cloud-controller-manager ca "/CN=system:cloud-controller-manager" client &
   mkcert kube-proxy ca "/CN=system:kube-proxy" client &
   for n in "${NODES[@]}"; do
     mkcert "kubelet-$n" ca "/O=system:nodes/CN=system:node:$n" client &
@@ -85,7 +87,7 @@ make_pki() {
   done
   wait
   for n in ca.crt front-proxy-ca.crt sa.key sa.pub apiserver.crt apiserver-kubelet-client.crt front-proxy-client.crt \
-           admin.crt kube-scheduler.crt kube-controller-manager.crt kube-proxy.crt; do
+           admin.crt kube-scheduler.crt kube-controller-manager.crt cloud-controller-manager.crt kube-proxy.crt; do
     [[ -s $PKI/$n ]] || die "openssl could not make $PKI/$n"
   done
   for n in "${NODES[@]}"; do

@@ -26,6 +26,8 @@ K8S_OLDEST_SUPPORTED=v1.30.14
 #   FAKECRI_PROTO          gogo or v2: how k8s.io/cri-api's messages are generated (proto_*.go)
 #   KUBE_PROXY_MODE        nftables (beta and on by default from 1.31, GA 1.33) or iptables
 #   K8S_FEATURE_GATES      "Name=true,..." given to every component (flags or config featureGates)
+#                          but the cloud-controller-manager (k8s.io/cloud-provider registers no kube gates)
+#   KUBELET_FEATURE_GATES  "Name=true,..." given to the kubelets only (their config's featureGates)
 #   SCHEDULER_PROBES       "LIVENESS_PATH READINESS_PATH|-" of the scheduler's static pod
 #   KUBELET_CONFIG_DROP    KubeletConfiguration fields the release does not know (dropped from
 #                          manifests/kubelet-config.yaml: a release that does not know a field would stop on it or warn)
@@ -90,6 +92,11 @@ k8s_profile() {
   # 1.36. Where it is alpha, turn it on so kvlog's /flagz reading meets each format.
   K8S_FEATURE_GATES=""
   (( m >= 32 && m <= 35 )) && K8S_FEATURE_GATES="ComponentFlagz=true"
+
+  # The kubelet's node log query (/logs/?query=...; enableSystemLogQuery in its config): alpha
+  # 1.27, beta off by default 1.30, GA and locked on in 1.36.
+  KUBELET_FEATURE_GATES=""
+  (( m <= 35 )) && KUBELET_FEATURE_GATES="NodeLogQuery=true"
 
   # The scheduler's static pod probes (as kubeadm writes them): /livez and /readyz from 1.31;
   # before, /healthz and no readiness probe ("-").

@@ -6,7 +6,7 @@
 # Prints "N passed, N failed"; exits non-zero on any failure.
 #
 # Markers (klog text format; a request carrying a unique nonce in its query string):
-#   kube-apiserver, kube-scheduler, kube-controller-manager, kubelet: httplog.go "HTTP"
+#   kube-apiserver, kube-scheduler, kube-controller-manager, cloud-controller-manager, kubelet: httplog.go "HTTP"
 #     verb="GET" URI="/...?nonce=..."  -- logged at -v>=3 (k8s.io/apiserver httplog, V(3))
 #   kube-proxy: pathrecorder.go: kube-proxy: "/healthz" satisfied by exact match -- -v>=5
 set -uo pipefail
@@ -111,8 +111,8 @@ check "kubelet direct: nobody 403" \
 check "kubelet direct: wrong token 401" \
   test "$(code --cacert "$PKI/ca.crt" -H "Authorization: Bearer not-a-token" -X PUT --data-binary 1 "https://$KIP:10250/debug/flags/v")" = 401
 
-# scheduler and controller-manager: port-forward to the mirror pod, bearer token (TokenReview + SAR).
-for c in kube-scheduler:10259:21259 kube-controller-manager:10257:21257; do
+# scheduler, controller-manager and cloud-controller-manager: port-forward to the mirror pod, bearer token (TokenReview + SAR).
+for c in kube-scheduler:10259:21259 kube-controller-manager:10257:21257 cloud-controller-manager:10258:21258; do
   IFS=: read -r comp port lport <<<"$c"
   if ! port_forward "$lport" "$port" kube-system "$comp-$CONTROL_PLANE_NODE"; then bad "$comp: port-forward"; continue; fi
   PF_URL=https://127.0.0.1:$lport

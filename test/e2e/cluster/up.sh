@@ -9,7 +9,8 @@
 #                               10.222.0.1 (replica 1), 10.222.0.11, .12, ... (replicas 2, 3, ...)
 #                               haproxy 127.0.0.1:6443 -> every replica (TCP, round robin): the kubeconfig URL
 #   bridge kvlog-br0            10.222.0.1/24 (the host-side address nodes use: replica 1) + .11/24 ...
-#   netns kvlog-node-1 (.2)     fakecri, kubelet, kube-scheduler, kube-controller-manager, kube-proxy
+#   netns kvlog-node-1 (.2)     fakecri, kubelet, kube-scheduler, kube-controller-manager,
+#                               cloud-controller-manager (k8s.io/cloud-provider + its fake cloud), kube-proxy
 #   netns kvlog-node-2 (.3)     fakecri, kubelet, kube-proxy
 #   (each netns: eth0 on the bridge, routes to the /24 and the service CIDR 10.96.0.0/16;
 #    in-pod.sh runs a command there as a pod would: ServiceAccount files, KUBERNETES_SERVICE_*)
@@ -61,7 +62,10 @@ export KVLOG_E2E_K8S_VERSION=$K8S_VERSION   # for build.sh
 # controller-manager, featureGates in the kubelet's and kube-proxy's config files.
 GATE_FLAGS=(); [[ -n $K8S_FEATURE_GATES ]] && GATE_FLAGS=(--feature-gates="$K8S_FEATURE_GATES")
 FEATURE_GATES_YAML="{$(sed 's/=/: /g; s/,/, /g' <<<"$K8S_FEATURE_GATES")}"
-export KUBE_PROXY_MODE FEATURE_GATES_YAML   # render fills @KUBE_PROXY_MODE@, @FEATURE_GATES_YAML@
+# The kubelet's: those plus its own (KUBELET_FEATURE_GATES: NodeLogQuery where it is not GA).
+kubelet_gates=$K8S_FEATURE_GATES${KUBELET_FEATURE_GATES:+${K8S_FEATURE_GATES:+,}$KUBELET_FEATURE_GATES}
+KUBELET_FEATURE_GATES_YAML="{$(sed 's/=/: /g; s/,/, /g' <<<"$kubelet_gates")}"
+export KUBE_PROXY_MODE FEATURE_GATES_YAML KUBELET_FEATURE_GATES_YAML   # render fills @KUBE_PROXY_MODE@, @FEATURE_GATES_YAML@, ...
 # kubelet_config_for NODE...: the kubelet config template rendered, less the fields this
 # release does not know (KUBELET_CONFIG_DROP).
 kubelet_config_for() {
@@ -115,7 +119,7 @@ if [[ ${KVLOG_E2E_SKIP_BUILD:-0} != 1 ]]; then
   "$BUILD_SH" 2>&1 | sed 's/^/  /'
 fi
 eval "$("$BUILD_SH" --print-env)"   # K8S_BIN, ETCD_BIN
-for b in kube-apiserver kube-scheduler kube-controller-manager kube-proxy kubelet fakecri kubectl; do
+for b in kube-apiserver kube-scheduler kube-controller-manager cloud-controller-manager kube-proxy kubelet fakecri kubectl; do
   [[ -x $K8S_BIN/$b || ${KVLOG_E2E_SKIP_BUILD:-0} == 1 ]] || die "$K8S_BIN/$b missing after $BUILD_SH"
 done
 [[ -x $ETCD_BIN/etcd ]] || die "$ETCD_BIN/etcd missing after $BUILD_SH"
@@ -148,6 +152,7 @@ APISERVER_NODES=https://$HOST_IP:$APISERVER_PORT
 write_kubeconfig "$D/admin.kubeconfig" "$APISERVER_LOCAL" kubernetes-admin --cert admin
 write_kubeconfig "$KCFG/kube-scheduler.kubeconfig" "$APISERVER_NODES" system:kube-scheduler --cert kube-scheduler
 write_kubeconfig "$KCFG/kube-controller-manager.kubeconfig" "$APISERVER_NODES" system:kube-controller-manager --cert kube-controller-manager
+write_kubeconfig "$KCFG/cloud-controller-manager.kubeconfig" "$APISERVER_NODES" system:cloud-controller-manager --cert cloud-controller-manager
 write_kubeconfig "$KCFG/kube-proxy.kubeconfig" "$APISERVER_NODES" system:kube-proxy --cert kube-proxy
 for n in "${NODES[@]}"; do
   write_kubeconfig "$KCFG/kubelet-$n.kubeconfig" "$APISERVER_NODES" "system:node:$n" --cert "kubelet-$n"
@@ -291,11 +296,14 @@ stage_done load-balancer
 # ---------------------------------------------------------------------------
 stage_begin identities
 kc apply -f "$CLUSTER_SRC/manifests/bootstrap.yaml" >/dev/null
-# kvlog's RBAC exactly as README.md tells users to grant it; every binding in it
-# gets the ServiceAccount kvlog-e2e/kvlog as its only subject.
+# The cloud-controller-manager's RBAC (the apiserver bootstraps none for it).
+kc apply -f "$CLUSTER_SRC/manifests/cloud-controller-manager-rbac.yaml" >/dev/null
+# kvlog's RBAC exactly as docs/rbac-and-security.md tells users to grant it (test/docs-blocks.ts
+# names the same page); every binding in it gets the ServiceAccount kvlog-e2e/kvlog as its only subject.
 rbac=$D/kvlog-rbac.yaml
-grep -q '<!-- rbac:begin -->' "$REPO_ROOT/README.md" || die "README.md has no <!-- rbac:begin --> block"
-sed -n '/<!-- rbac:begin -->/,/<!-- rbac:end -->/p' "$REPO_ROOT/README.md" | grep -v -e '<!-- rbac:' -e '^\s*```' > "$rbac"
+RBAC_DOC=docs/rbac-and-security.md
+grep -q '<!-- rbac:begin -->' "$REPO_ROOT/$RBAC_DOC" || die "$RBAC_DOC has no <!-- rbac:begin --> block"
+sed -n '/<!-- rbac:begin -->/,/<!-- rbac:end -->/p' "$REPO_ROOT/$RBAC_DOC" | grep -v -e '<!-- rbac:' -e '^\s*```' > "$rbac"
 rbac_json=$(kc create --dry-run=client -o json -f "$rbac") || die "cannot parse the kvlog RBAC in $rbac"
 sa_subject='[{"kind":"ServiceAccount","name":"kvlog","namespace":"kvlog-e2e"}]'
 # kubectl 1.36 prints several documents as one List, kubectl 1.30 as one object each: slurp either.
@@ -329,6 +337,7 @@ stage_done identities
 # ---------------------------------------------------------------------------
 # Static pod manifests, kubeadm style: the command is the real process's command line.
 # static_pod NAME PORT LIVENESS_PATH READINESS_PATH|- KUBECONFIG ARGS...
+# (STATIC_POD_LABELS="key: value" adds a label)
 static_pod() {
   local name=$1 port=$2 live=$3 ready=$4 kcfg=$5; shift 5
   local a
@@ -339,7 +348,8 @@ metadata:
   labels:
     component: $name
     tier: control-plane
-  name: $name
+${STATIC_POD_LABELS:+    $STATIC_POD_LABELS
+}  name: $name
   namespace: kube-system
 spec:
   containers:
@@ -440,27 +450,64 @@ KCM_ARGS=(
   "${GATE_FLAGS[@]}"
   --v="$LOG_V"
 )
+# The cloud-controller-manager: upstream's k8s.io/cloud-provider app with its fake cloud
+# (build/cloud-controller-manager/main.go). The cloud node-lifecycle controller is off (with
+# the fake cloud it would delete NotReady nodes; the fake also says every instance exists);
+# no routes, no CIDRs. Its secure port 10258 serves /debug/flags/v (--profiling) behind
+# delegated authn/authz, like the controller-manager's. No feature gates: the profile's
+# (ComponentFlagz) are kube's, which the cloud-provider app does not register.
+CCM_ARGS=(
+  --allocate-node-cidrs=false
+  --authentication-kubeconfig="$KCFG/cloud-controller-manager.kubeconfig"
+  --authorization-kubeconfig="$KCFG/cloud-controller-manager.kubeconfig"
+  --bind-address=127.0.0.1
+  --cloud-provider=kvlog-fake
+  --cluster-name=kvlog-e2e
+  --configure-cloud-routes=false
+  --controllers=*,-cloud-node-lifecycle-controller
+  --kubeconfig="$KCFG/cloud-controller-manager.kubeconfig"
+  --leader-elect=true
+  --profiling=true
+  --secure-port=10258
+  --use-service-account-credentials=false
+  --v="$LOG_V"
+)
 
 # ---------------------------------------------------------------------------
 stage_begin nodes
 for n in "${NODES[@]}"; do
   nd=$D/nodes/$n
-  mkdir -p "$nd/manifests" "$nd/kubelet" "$nd/var-lib-kubelet" "$nd/var-log-containers" "$nd/pod-logs" "$nd/volume-plugins"
+  mkdir -p "$nd/manifests" "$nd/kubelet" "$nd/var-lib-kubelet" "$nd/var-log-containers" "$nd/pod-logs" "$nd/volume-plugins" \
+    "$nd/var-log/containers"
   taints='[]'
+  # Each container's log is its host process's real log (fakecri --container-log NAME=PATH).
+  clogs=(--container-log "kube-proxy=$LOGS/kube-proxy-$n.log")
   if [[ $n == "$CONTROL_PLANE_NODE" ]]; then
     taints='[{key: node-role.kubernetes.io/control-plane, effect: NoSchedule}]'
     static_pod kube-scheduler 10259 $SCHEDULER_PROBES "$KCFG/kube-scheduler.kubeconfig" "${SCHED_ARGS[@]}" > "$nd/manifests/kube-scheduler.yaml"
     static_pod kube-controller-manager 10257 /healthz - "$KCFG/kube-controller-manager.kubeconfig" "${KCM_ARGS[@]}" > "$nd/manifests/kube-controller-manager.yaml"
+    STATIC_POD_LABELS="k8s-app: cloud-controller-manager" \
+      static_pod cloud-controller-manager 10258 /healthz - "$KCFG/cloud-controller-manager.kubeconfig" "${CCM_ARGS[@]}" > "$nd/manifests/cloud-controller-manager.yaml"
+    for c in kube-scheduler kube-controller-manager cloud-controller-manager; do
+      : >> "$LOGS/$c.log"
+      clogs+=(--container-log "$c=$LOGS/$c.log")
+    done
   fi
+  : >> "$LOGS/kube-proxy-$n.log"
   NODE=$n NODE_DIR=$nd PKI=$PKI CLUSTER_DNS=$CLUSTER_DNS TAINTS=$taints kubelet_config_for > "$nd/kubelet-config.yaml"
-  launch "fakecri-$n" --netns "$n" -- "$K8S_BIN/fakecri" --listen "$nd/fakecri.sock" --v="$LOG_V"
+  launch "fakecri-$n" --netns "$n" -- "$K8S_BIN/fakecri" --listen "$nd/fakecri.sock" "${clogs[@]}" --v="$LOG_V"
 done
 for n in "${NODES[@]}"; do
   wait_for "fakecri-$n" 20 "fakecri socket on $n" test -S "$D/nodes/$n/fakecri.sock"
 done
 for n in "${NODES[@]}"; do
   nd=$D/nodes/$n
+  # The node's own /var/log (what the kubelet's /logs/ serves): the kubelet writes its log
+  # there as /var/log/kubelet.log, which logs/kubelet-NODE.log points to (README.md, "Logs").
+  : > "$nd/var-log/kubelet.log"
+  ln -sfn "$nd/var-log/kubelet.log" "$LOGS/kubelet-$n.log"
   launch "kubelet-$n" --netns "$n" --private-mount "$nd/var-lib-kubelet:/var/lib/kubelet" \
+    --private-mount "$nd/var-log:/var/log" \
     --private-mount "$nd/var-log-containers:/var/log/containers" -- \
     "$K8S_BIN/kubelet" --config="$nd/kubelet-config.yaml" --kubeconfig="$KCFG/kubelet-$n.kubeconfig" \
     --root-dir="$nd/kubelet" --cert-dir="$nd/kubelet/pki" --node-ip="${NODE_IP[$n]}" --hostname-override="$n" \
@@ -520,9 +567,11 @@ stage_done fleet
 stage_begin control-plane
 launch kube-scheduler --netns "$CONTROL_PLANE_NODE" -- "$K8S_BIN/kube-scheduler" "${SCHED_ARGS[@]}"
 launch kube-controller-manager --netns "$CONTROL_PLANE_NODE" -- "$K8S_BIN/kube-controller-manager" "${KCM_ARGS[@]}"
+launch cloud-controller-manager --netns "$CONTROL_PLANE_NODE" -- "$K8S_BIN/cloud-controller-manager" "${CCM_ARGS[@]}"
 secure_healthz() { in_node "$CONTROL_PLANE_NODE" curl -fsSk "https://127.0.0.1:$1/healthz"; }
 wait_for kube-scheduler 60 "kube-scheduler https://127.0.0.1:10259/healthz in $CONTROL_PLANE_NODE" secure_healthz 10259
 wait_for kube-controller-manager 60 "kube-controller-manager https://127.0.0.1:10257/healthz in $CONTROL_PLANE_NODE" secure_healthz 10257
+wait_for cloud-controller-manager 60 "cloud-controller-manager https://127.0.0.1:10258/healthz in $CONTROL_PLANE_NODE" secure_healthz 10258
 stage_done control-plane
 
 # ---------------------------------------------------------------------------
@@ -549,6 +598,8 @@ wait_for kubelet-$CONTROL_PLANE_NODE 90 "mirror pod kube-scheduler-$CONTROL_PLAN
   pod_running_ready kube-system component=kube-scheduler,tier=control-plane "$CONTROL_PLANE_NODE"
 wait_for kubelet-$CONTROL_PLANE_NODE 90 "mirror pod kube-controller-manager-$CONTROL_PLANE_NODE Running and Ready" \
   pod_running_ready kube-system component=kube-controller-manager,tier=control-plane "$CONTROL_PLANE_NODE"
+wait_for kubelet-$CONTROL_PLANE_NODE 90 "mirror pod cloud-controller-manager-$CONTROL_PLANE_NODE Running and Ready" \
+  pod_running_ready kube-system k8s-app=cloud-controller-manager "$CONTROL_PLANE_NODE"
 for n in "${NODES[@]}"; do
   wait_for kube-controller-manager 90 "kube-proxy DaemonSet pod on $n Running and Ready" \
     pod_running_ready kube-system k8s-app=kube-proxy "$n"
@@ -572,7 +623,7 @@ sizes=$(jq -s 'add' <<<"$sizes")
 jq -n --arg d "$D" --arg kv "$K8S_VERSION" --arg ev "$ETCD_VERSION" --arg kubectl "$KUBECTL" \
   --argjson minor "$K8S_MINOR" --arg kpmode "$KUBE_PROXY_MODE" --arg gates "$K8S_FEATURE_GATES" \
   --arg local "$APISERVER_LOCAL" --arg nodesurl "$APISERVER_NODES" --arg host "$HOST_IP" \
-  --arg cp "$CONTROL_PLANE_NODE" --arg rbacsrc "README.md" \
+  --arg cp "$CONTROL_PLANE_NODE" --arg rbacsrc "$RBAC_DOC" \
   --argjson kp "$kp_pods" --argjson sizes "$sizes" \
   --argjson fcount "$FLEET_COUNT" --arg fprefix "$FLEET_PREFIX" --arg flabel "$FLEET_LABEL" \
   --arg ffirst "$NET_PREFIX.$FLEET_IP_FIRST" --arg flast "$NET_PREFIX.$FLEET_IP_LAST" \
@@ -616,8 +667,12 @@ jq -n --arg d "$D" --arg kv "$K8S_VERSION" --arg ev "$ETCD_VERSION" --arg kubect
     "kube-controller-manager": {log: "\($d)/logs/kube-controller-manager.log", namespace: "kube-system",
                        pod: "kube-controller-manager-\($cp)", selector: "component=kube-controller-manager,tier=control-plane",
                        node: $cp, port: 10257, scheme: "https"},
+    "cloud-controller-manager": {log: "\($d)/logs/cloud-controller-manager.log", namespace: "kube-system",
+                       pod: "cloud-controller-manager-\($cp)", selector: "k8s-app=cloud-controller-manager",
+                       node: $cp, port: 10258, scheme: "https"},
     "etcd": {log: "\($d)/logs/etcd.log"}
-  } + ([$nodes[] | {("kubelet-\(.name)"): {log: "\($d)/logs/kubelet-\(.name).log", node: .name, port: 10250, scheme: "https"}}] | add)
+  } + ([$nodes[] | {("kubelet-\(.name)"): {log: "\($d)/logs/kubelet-\(.name).log", node: .name, port: 10250, scheme: "https",
+          nodeLog: "kubelet.log", nodeLogQuery: "kubelet"}}] | add)
     + ([$nodes[] | {("kube-proxy-\(.name)"): {log: "\($d)/logs/kube-proxy-\(.name).log", node: .name,
           namespace: "kube-system", selector: "k8s-app=kube-proxy", pod: $kp[.name], port: 10249, scheme: "http",
           profiling: .kubeProxyProfiling}}] | add))
@@ -629,7 +684,7 @@ say "stage: total ${total}s"
 say "cluster up: Kubernetes $K8S_VERSION, etcd $ETCD_VERSION"
 say "  apiservers: ${APISERVER_IPS[*]} (port $APISERVER_PORT), behind haproxy $APISERVER_LOCAL; nodes use $APISERVER_NODES"
 say "  admin:     KUBECONFIG=$D/admin.kubeconfig      (client cert, system:masters)"
-say "  kvlog:     KUBECONFIG=$D/kvlog.kubeconfig      (SA kvlog-e2e/kvlog, RBAC from README.md)"
+say "  kvlog:     KUBECONFIG=$D/kvlog.kubeconfig      (SA kvlog-e2e/kvlog, RBAC from $RBAC_DOC)"
 say "  nobody:    KUBECONFIG=$D/nobody.kubeconfig     (SA kvlog-e2e/nobody, no grants)"
 say "  token admin: KUBECONFIG=$D/admin-token.kubeconfig (SA kvlog-e2e/admin, cluster-admin)"
 say "  kubectl:   $KUBECTL"

@@ -5,7 +5,9 @@
 #
 #   ${KVLOG_E2E_CACHE:-$HOME/.cache/kvlog-e2e}/k8s-${K8S_VERSION}/bin/
 #       kube-apiserver kube-scheduler kube-controller-manager kube-proxy kubelet fakecri kubectl
+#       cloud-controller-manager (k8s.io/cloud-provider's app with its fake cloud: ./cloud-controller-manager/)
 #   ${KVLOG_E2E_CACHE:-$HOME/.cache/kvlog-e2e}/k8s-${K8S_VERSION}/mod/   the generated wrapper module
+#   ${KVLOG_E2E_CACHE:-$HOME/.cache/kvlog-e2e}/k8s-${K8S_VERSION}/ccm-mod/   the cloud-controller-manager's module
 #   ${KVLOG_E2E_CACHE:-$HOME/.cache/kvlog-e2e}/etcd-${ETCD_VERSION}/bin/etcd
 #
 # The Kubernetes version is KVLOG_E2E_K8S_VERSION (e.g. v1.33.13), else versions.env's
@@ -27,8 +29,8 @@
 # about a second. Each binary is written under a temporary name and renamed into
 # place, so a poller never sees a half-written file. Binaries are built in the
 # order etcd, kube-apiserver, fakecri, kubelet, kube-scheduler,
-# kube-controller-manager, kube-proxy, kubectl and each is in place as soon as
-# it is built.
+# kube-controller-manager, cloud-controller-manager, kube-proxy, kubectl and each is
+# in place as soon as it is built.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -50,8 +52,12 @@ K8S_MOD=$CACHE/k8s-$K8S_VERSION/mod
 # fakecri's source (and the development module at the default pin: `go run ./cmd/cricheck`).
 SRC_MOD=$HERE/k8s
 ETCD_MOD=$HERE/etcd
+# The cloud-controller-manager's module: generated from the wrapper module (same versions) in
+# a module of its own, so that adding it changed no other binary's go.mod/go.sum (and stamp).
+CCM_SRC=$HERE/cloud-controller-manager
+CCM_MOD=$CACHE/k8s-$K8S_VERSION/ccm-mod
 
-ALL=(etcd kube-apiserver fakecri kubelet kube-scheduler kube-controller-manager kube-proxy kubectl)
+ALL=(etcd kube-apiserver fakecri kubelet kube-scheduler kube-controller-manager cloud-controller-manager kube-proxy kubectl)
 
 force=0 module_only=0
 want=()
@@ -174,9 +180,44 @@ GOMOD
   echo "build: wrapper module for $K8S_VERSION generated in $(( SECONDS - start ))s ($K8S_MOD)"
 }
 
+# gen_ccm_module: the cloud-controller-manager's module in CCM_MOD: the wrapper module's
+# go.mod (its requires and replace block, so every version is the release's own) without the
+# tool lines, its go.sum, and ./cloud-controller-manager/main.go; `go mod tidy` then keeps
+# what the CCM imports (k8s.io/cloud-provider at the release's staging version).
+ccm_gen_inputs() {
+  cat "$K8S_MOD/go.mod" "$K8S_MOD/go.sum" "$CCM_SRC/main.go"
+  sed -n '/^gen_ccm_module()/,/^}/p' "${BASH_SOURCE[0]}"
+}
+ccm_gen_stamp_ok() {
+  [[ -f $CCM_MOD/go.sum && -f $CCM_MOD/.gen.stamp && "$(cat "$CCM_MOD/.gen.stamp")" == "$(ccm_gen_inputs | sha256sum | cut -d' ' -f1)" ]]
+}
+gen_ccm_module() {
+  gen_module || return 1
+  ccm_gen_stamp_ok && return 0
+  local start=$SECONDS stamp; stamp=$(ccm_gen_inputs | sha256sum | cut -d' ' -f1)
+  rm -rf "$CCM_MOD"; mkdir -p "$CCM_MOD"
+  awk '
+    /^module / { print "module kvlog.local/e2e/cloud-controller-manager"; next }
+    /^tool \($/ { skip = 1; next }
+    skip && /^\)$/ { skip = 0; next }
+    skip { next }
+    { print }' "$K8S_MOD/go.mod" > "$CCM_MOD/go.mod"
+  cp "$K8S_MOD/go.sum" "$CCM_MOD/go.sum"
+  cp "$CCM_SRC/main.go" "$CCM_MOD/main.go"
+  if ! (cd "$CCM_MOD" && GOFLAGS="-mod=mod -buildvcs=false" GOTOOLCHAIN=$K8S_GOTOOLCHAIN go mod tidy $K8S_TIDY_FLAGS 2> "$CCM_MOD/tidy.log"); then
+    echo "build: go mod tidy of the cloud-controller-manager module for $K8S_VERSION FAILED; the last lines of $CCM_MOD/tidy.log:" >&2
+    tail -n 30 "$CCM_MOD/tidy.log" >&2
+    return 1
+  fi
+  echo "$stamp" > "$CCM_MOD/.gen.stamp"
+  echo "build: cloud-controller-manager module for $K8S_VERSION generated in $(( SECONDS - start ))s ($CCM_MOD, k8s.io/cloud-provider $(cd "$CCM_MOD" && GOTOOLCHAIN=$K8S_GOTOOLCHAIN go list -m -f '{{.Version}}{{with .Replace}} => {{.Version}}{{end}}' k8s.io/cloud-provider))"
+}
+
 stamp_for() {
   local name=$1
   case "$name" in
+    cloud-controller-manager)
+      { echo "$K8S_RECIPE"; hash_files "$CCM_MOD/go.mod" "$CCM_MOD/go.sum" "$CCM_MOD/main.go"; } | sha256sum | cut -d' ' -f1 ;;
     etcd)
       { echo "$ETCD_RECIPE"; hash_files "$CLUSTER_DIR/versions.env" "$ETCD_MOD/go.mod" "$ETCD_MOD/go.sum"; } | sha256sum | cut -d' ' -f1 ;;
     fakecri)
@@ -210,6 +251,9 @@ build_one() {
   local name=$1 dir pkg out ldflags tags toolchain
   case "$name" in
     etcd) dir=$ETCD_MOD; pkg=go.etcd.io/etcd/server/v3; out=$ETCD_BIN/etcd; ldflags="-s -w"; tags=$TAGS; toolchain=local ;;
+    cloud-controller-manager)
+      gen_ccm_module || return 1
+      dir=$CCM_MOD; out=$K8S_BIN/$name; pkg=.; k8s_version_ldflags; ldflags=$k8s_ldflags; tags=$K8S_TAGS; toolchain=$K8S_GOTOOLCHAIN ;;
     *)
       gen_module || return 1
       dir=$K8S_MOD; out=$K8S_BIN/$name; k8s_version_ldflags; ldflags=$k8s_ldflags; tags=$K8S_TAGS; toolchain=$K8S_GOTOOLCHAIN
@@ -244,6 +288,7 @@ gen_stamp_ok() {
 is_cached() {
   local name=$1 out
   if [[ $name == etcd ]]; then out=$ETCD_BIN/etcd; else gen_stamp_ok || return 1; out=$K8S_BIN/$name; fi
+  if [[ $name == cloud-controller-manager ]]; then ccm_gen_stamp_ok || return 1; fi
   [[ $force == 0 && -x $out && -f $(dirname "$out")/.$name.stamp && "$(cat "$(dirname "$out")/.$name.stamp")" == "$(stamp_for "$name")" ]]
 }
 

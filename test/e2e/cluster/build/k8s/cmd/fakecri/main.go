@@ -19,12 +19,16 @@
 //     --forward-host:PORT (127.0.0.1 by default) in the network namespace this
 //     process runs in and copies bytes both ways. So `kubectl port-forward` to a
 //     static pod reaches a component bound to 127.0.0.1 on the node;
-//   - writes one line to each container's log file, so `kubectl logs` works;
+//   - writes one line to each container's log file, so `kubectl logs` works; a
+//     container named in --container-log NAME=PATH gets the real output of the host
+//     process that stands for it instead: fakecri follows PATH into the container's CRI
+//     log file from StartContainer to StopContainer (logs.go);
 //   - answers Exec and Attach with a clear error (no process runs).
 //
 // Usage:
 //
-//	fakecri --listen /run/kvlog/cri.sock [--streaming-addr 127.0.0.1:0] [--pod-ip IP] [--preload-images=false] [-v 2]
+//	fakecri --listen /run/kvlog/cri.sock [--streaming-addr 127.0.0.1:0] [--pod-ip IP] [--preload-images=false]
+//	        [--container-log NAME=PATH]... [-v 2]
 //	fakecri --list-images    print the preloaded images (id, size, names) and exit
 //
 // and the kubelet with --container-runtime-endpoint=unix:///run/kvlog/cri.sock.
@@ -79,10 +83,11 @@ type options struct {
 	imageSize     uint64
 	preload       bool
 	kubeTag       string
+	containerLogs containerLogs
 }
 
 func main() {
-	var o options
+	o := options{containerLogs: containerLogs{}}
 	klog.InitFlags(nil)
 	flag.StringVar(&o.listen, "listen", "", "unix socket to serve CRI on (a path or unix:///path); required")
 	flag.StringVar(&o.streamingAddr, "streaming-addr", "127.0.0.1:0",
@@ -105,6 +110,9 @@ func main() {
 	// gitVersion is set by build.sh's -ldflags, as for the upstream binaries.
 	flag.StringVar(&o.kubeTag, "kube-image-tag", version.Get().GitVersion,
 		"tag of the preloaded registry.k8s.io/kube-* images")
+	flag.Var(o.containerLogs, "container-log",
+		"NAME=PATH (repeatable): a container named NAME gets the lines of the host file PATH as its log "+
+			"(CRI format, from StartContainer to StopContainer), e.g. the log of the host process a static pod stands for")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	listImages := flag.Bool("list-images", false, "print the preloaded images (id, size in bytes, names) and exit")
 	flag.Parse()
@@ -197,7 +205,8 @@ func run(o options) error {
 	if o.preload {
 		preload = catalog(o.kubeTag)
 	}
-	f := &fakeCRI{RemoteRuntime: rt, streams: ss, imageFsPath: o.imageFsPath, images: newImageStore(preload, o.imageSize)}
+	f := &fakeCRI{RemoteRuntime: rt, streams: ss, imageFsPath: o.imageFsPath, images: newImageStore(preload, o.imageSize),
+		logs: newLogTailers(o.containerLogs)}
 
 	if err := os.MkdirAll(filepath.Dir(sock), 0o755); err != nil {
 		return err
@@ -233,7 +242,7 @@ func run(o options) error {
 
 	klog.InfoS("fakecri serving", "socket", sock, "streamingURL", baseURL.String(),
 		"forwardHost", o.forwardHost, "podIP", o.podIP, "cgroupDriver", o.cgroupDriver, "imageFsPath", o.imageFsPath,
-		"images", len(preload))
+		"images", len(preload), "containerLogs", o.containerLogs.String())
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
@@ -285,6 +294,7 @@ type fakeCRI struct {
 	streams     streamingServer
 	imageFsPath string
 	images      *imageStore
+	logs        *logTailers
 }
 
 func newID() string {
@@ -353,13 +363,18 @@ func (f *fakeCRI) StopPodSandbox(ctx context.Context, req *kubeapi.StopPodSandbo
 	}
 	f.RuntimeService.Lock()
 	now := time.Now().UnixNano()
+	var stopped []string
 	for _, c := range f.RuntimeService.Containers {
 		if c.SandboxID == id && c.State != kubeapi.ContainerState_CONTAINER_EXITED {
 			c.State = kubeapi.ContainerState_CONTAINER_EXITED
 			c.FinishedAt = now
+			stopped = append(stopped, c.Id)
 		}
 	}
 	f.RuntimeService.Unlock()
+	for _, cid := range stopped {
+		f.logs.stop(cid)
+	}
 	klog.InfoS("StopPodSandbox", "sandbox", id)
 	return f.RemoteRuntime.StopPodSandbox(ctx, req)
 }
@@ -368,12 +383,17 @@ func (f *fakeCRI) StopPodSandbox(ctx context.Context, req *kubeapi.StopPodSandbo
 func (f *fakeCRI) RemovePodSandbox(ctx context.Context, req *kubeapi.RemovePodSandboxRequest) (*kubeapi.RemovePodSandboxResponse, error) {
 	id := req.GetPodSandboxId()
 	f.RuntimeService.Lock()
+	var removed []string
 	for cid, c := range f.RuntimeService.Containers {
 		if c.SandboxID == id {
 			delete(f.RuntimeService.Containers, cid)
+			removed = append(removed, cid)
 		}
 	}
 	f.RuntimeService.Unlock()
+	for _, cid := range removed {
+		f.logs.stop(cid)
+	}
 	klog.InfoS("RemovePodSandbox", "sandbox", id)
 	return f.RemoteRuntime.RemovePodSandbox(ctx, req)
 }
@@ -408,6 +428,9 @@ func (f *fakeCRI) CreateContainer(ctx context.Context, req *kubeapi.CreateContai
 		if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err == nil {
 			line := fmt.Sprintf("%s stdout F fakecri: container %s created; no process runs in it\n",
 				time.Now().UTC().Format(time.RFC3339Nano), req.GetConfig().GetMetadata().GetName())
+			if f.logs.mapped(req.GetConfig().GetMetadata().GetName()) {
+				line = "" // its log is its host process's, from StartContainer on (logs.go)
+			}
 			if err := os.WriteFile(logPath, []byte(line), 0o640); err != nil {
 				klog.V(2).InfoS("cannot write container log", "path", logPath, "err", err)
 			}
@@ -426,11 +449,19 @@ func (f *fakeCRI) CreateContainer(ctx context.Context, req *kubeapi.CreateContai
 }
 
 func (f *fakeCRI) StartContainer(ctx context.Context, req *kubeapi.StartContainerRequest) (*kubeapi.StartContainerResponse, error) {
-	if _, ok := f.container(req.GetContainerId()); !ok {
+	c, ok := f.container(req.GetContainerId())
+	if !ok {
 		return nil, notFound("container %q not found", req.GetContainerId())
 	}
 	klog.InfoS("StartContainer", "id", req.GetContainerId())
-	return f.RemoteRuntime.StartContainer(ctx, req)
+	resp, err := f.RemoteRuntime.StartContainer(ctx, req)
+	if err == nil {
+		f.RuntimeService.Lock()
+		name, logPath := c.GetMetadata().GetName(), c.LogPath
+		f.RuntimeService.Unlock()
+		f.logs.start(req.GetContainerId(), name, logPath)
+	}
+	return resp, err
 }
 
 // StopContainer is idempotent, as CRI requires.
@@ -440,11 +471,13 @@ func (f *fakeCRI) StopContainer(ctx context.Context, req *kubeapi.StopContainerR
 		return &kubeapi.StopContainerResponse{}, nil
 	}
 	klog.InfoS("StopContainer", "id", req.GetContainerId())
+	f.logs.stop(req.GetContainerId())
 	return f.RemoteRuntime.StopContainer(ctx, req)
 }
 
 func (f *fakeCRI) RemoveContainer(ctx context.Context, req *kubeapi.RemoveContainerRequest) (*kubeapi.RemoveContainerResponse, error) {
 	klog.InfoS("RemoveContainer", "id", req.GetContainerId())
+	f.logs.stop(req.GetContainerId())
 	return f.RemoteRuntime.RemoveContainer(ctx, req)
 }
 
