@@ -8,7 +8,8 @@
 // reached, refuses the credentials or times out is one line of its own; it never stops the others.
 
 import { Chalk } from "chalk";
-import { chooseContexts, readContexts } from "../contexts.js";
+import { join } from "node:path";
+import { chooseContexts, contextDirName, readContexts } from "../contexts.js";
 import { KvlogError, UsageError } from "../errors.js";
 import { formatDuration, type AccessRequest } from "../options.js";
 import { JSON_API_VERSION, table } from "../report.js";
@@ -39,7 +40,7 @@ interface Finished extends ClusterResult {
   err: string[];
 }
 
-type Runnable = AccessRequest & { command: string; endpoint?: URL | undefined; forMs?: number | undefined };
+type Runnable = AccessRequest & { command: string; endpoint?: URL | undefined; forMs?: number | undefined; out?: string | undefined };
 
 /** Exit code of a run over several clusters: 0 when every cluster's is 0; see docs/many-clusters.md. */
 export function combinedExitCode(codes: number[], interrupted: string | undefined): number {
@@ -84,6 +85,9 @@ export async function runOnContexts<R extends Runnable>(req: R, io: Io, one: (re
   const { source, contexts } = await readContexts(req.kubeconfig, io.env);
   const names = chooseContexts(req.contexts!, contexts.map((c) => c.name), source);
   const servers = new Map(contexts.map((c) => [c.name, c.server]));
+  // A command that writes files (capture --out DIR): each cluster in a directory of its own under DIR.
+  const taken = new Set<string>();
+  const outs = new Map(names.map((n) => [n, typeof req.out === "string" ? join(req.out, contextDirName(n, taken)) : undefined]));
   const now = (): number => io.now?.() ?? Date.now();
   const json = req.output === "json";
   // doctor's table across clusters is one row per cluster and component, built from its JSON.
@@ -145,7 +149,9 @@ export async function runOnContexts<R extends Runnable>(req: R, io: Io, one: (re
       let exitCode: number;
       let error: string | null = null;
       try {
-        exitCode = await one({ ...req, context, contexts: undefined, output: childOutput, wide: req.wide }, childIo);
+        const child = { ...req, context, contexts: undefined, output: childOutput, wide: req.wide };
+        if (typeof req.out === "string") child.out = outs.get(context);
+        exitCode = await one(child, childIo);
       } catch (e) {
         exitCode = e instanceof KvlogError ? e.exitCode : 1;
         error = e instanceof KvlogError ? e.message : `unexpected error: ${(e as Error).message ?? String(e)}`;

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { chooseContexts, closest, globToRegExp, readContexts } from "../../src/contexts.js";
+import { chooseContexts, closest, contextDirName, globToRegExp, readContexts } from "../../src/contexts.js";
 import { mergeKubeconfig } from "../../src/kube.js";
 import { collapseSkipped, isGroup } from "../../src/report.js";
 import { combinedExitCode, doctorTable, runOnContexts } from "../../src/run/contexts.js";
@@ -54,6 +54,15 @@ describe("choosing contexts", () => {
     expect(globToRegExp("arn:aws:eks:*:cluster/prod").test("arn:aws:eks:eu-west-1:1:cluster/prod")).toBe(true);
     expect(globToRegExp("x[").test("x[")).toBe(true);
     expect(globToRegExp("(a)+").test("(a)+")).toBe(true);
+  });
+
+  it("a context's directory name (capture --out DIR/<context>): no separators, no dot-only names, each once", () => {
+    const taken = new Set<string>();
+    expect(contextDirName("arn:aws:eks:eu-west-1:1:cluster/prod", taken)).toBe("arn_aws_eks_eu-west-1_1_cluster_prod");
+    expect(contextDirName("arn:aws:eks:eu-west-1:1:cluster_prod", taken)).toBe("arn_aws_eks_eu-west-1_1_cluster_prod-2");
+    expect(contextDirName("..", taken)).toBe("_..");
+    expect(contextDirName("../../etc", taken)).toBe(".._.._etc");
+    expect(contextDirName("a\u001b[2Jb", taken)).toBe("a__2Jb");
   });
 
   it("closest: near names first, far ones never", () => {
