@@ -13,7 +13,7 @@
 // - doctor across clusters is one row per cluster and component, problems first;
 // - a table collapses the targets skipped for one reason into one row; -o wide and JSON keep each.
 import { createServer, type Server, type Socket } from "node:net";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -205,6 +205,20 @@ describe("several contexts", () => {
     const doc = r.json();
     for (const cl of doc.clusters) expect(cl.result.results.map((x: any) => x.restore)).toMatchObject([{ ok: true, level: 0 }, { ok: true, level: 0 }]);
     expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
+  it("capture across clusters: one bundle directory per context under --out, every cluster put back, the down one its own line", async () => {
+    const out = join(dir, "capture");
+    const SCHED = "kube-scheduler/kube-system/kube-scheduler-cp-1";
+    const r = await run(["capture", "kube-scheduler", "5", "--for", "2s", "--restore-to", "0", "--context", "dev-a,dev-b,down", "--out", out, "-o", "json"]);
+    expect(r.code).toBe(1);
+    const doc = r.json();
+    expect(doc.clusters.map((c: any) => [c.context, c.ok])).toEqual([["dev-a", true], ["dev-b", true], ["down", false]]);
+    for (const c of ["dev-a", "dev-b"]) {
+      const bundle = JSON.parse(readFileSync(join(out, c, "capture.json"), "utf8"));
+      expect(bundle.results.map((t: any) => t.id)).toEqual([SCHED]);
+    }
+    for (const f of [a, b]) expect(f.level(SCHED)).toBe(0);
   });
 
   it("doctor across clusters: one row per cluster and component, problems first", async () => {
