@@ -1,6 +1,6 @@
 // One kubeconfig with a context per simulated cluster (and contexts whose cluster is unreachable,
 // whose token is refused, whose exec plugin fails), for runs over several clusters.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
@@ -54,6 +54,3 @@ export function contextsKubeconfig(specs: ContextSpec[], current?: string): Cont
   writeFileSync(file, JSON.stringify(doc, null, 2), { mode: 0o600 });
   return { file, dir, close: () => rmSync(dir, { recursive: true, force: true }) };
 }
-
-/** The text of a kubeconfig (to check that a test wrote what it meant). */
-export const readKubeconfig = (file: string): string => readFileSync(file, "utf8");

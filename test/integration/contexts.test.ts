@@ -13,7 +13,7 @@
 // - doctor across clusters is one row per cluster and component, problems first;
 // - a table collapses the targets skipped for one reason into one row; -o wide and JSON keep each.
 import { createServer, type Server, type Socket } from "node:net";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
