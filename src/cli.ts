@@ -58,6 +58,8 @@ Examples:
   kvlog status                               every change kvlog recorded, and which are overdue
   kvlog reset --expired                      put back every overdue timed change
   kvlog doctor                               what would work, what would not and why; changes nothing
+  kvlog set kubelet 4 --context 'prod-*'     every cluster whose context matches, one report
+  kvlog doctor --all-contexts                every context of the kubeconfig, problems first
   kvlog rbac | kubectl apply -f -            the least-privilege RBAC kvlog needs
 
 Run 'kvlog <command> --help' for every flag.`,
@@ -120,29 +122,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
   try {
     const req = parseArgs(argv, io);
     if (!req) return 0;
-    // A command's run (and the network code under it) is loaded only now: --help and usage
-    // errors load none of it (src/run/).
-    switch (req.command) {
-      case "set":
-        return await (await import("./run/set.js")).runSet(req, io);
-      case "capture":
-        return await (await import("./run/capture.js")).runCapture(req, io);
-      case "get":
-        return await (await import("./run/get.js")).runGet(req, io);
-      case "reset":
-        return await (await import("./run/reset.js")).runReset(req, io);
-      case "status":
-        return await (await import("./run/status.js")).runStatus(req, io);
-      case "doctor":
-        return await (await import("./run/doctor.js")).runDoctor(req, io);
-      case "rbac":
-        return runRbac(req, io);
-      case "completion":
-        io.stdout.write((await import("./completion/scripts.js")).script(req.shell, req.program));
-        return 0;
-      case "__complete":
-        return await (await import("./completion/engine.js")).runComplete(req.spec, req.words, io);
-    }
+    // Several contexts: the same run once per cluster, under one bound (src/run/contexts.ts).
+    if ("contexts" in req && req.contexts !== undefined) return await (await import("./run/contexts.js")).runOnContexts(req, io, dispatch);
+    return await dispatch(req, io);
   } catch (e) {
     // Secrets are masked where they are known (each command's session); run-ending errors carry none.
     if (e instanceof KvlogError) {
@@ -153,6 +135,33 @@ export async function run(argv: string[], io: Io): Promise<number> {
     io.stderr.write(`kvlog: unexpected error: ${escapeTerminal(err.message ?? String(e))}; please report it with the command you ran\n`);
     if (io.env.KVLOG_DEBUG) io.stderr.write(`${err.stack ?? ""}\n`);
     return 1;
+  }
+}
+
+/** One command's run on one cluster (or none); errors that end the run are thrown. */
+async function dispatch(req: Request, io: Io): Promise<number> {
+  // A command's run (and the network code under it) is loaded only now: --help and usage
+  // errors load none of it (src/run/).
+  switch (req.command) {
+    case "set":
+      return await (await import("./run/set.js")).runSet(req, io);
+    case "capture":
+      return await (await import("./run/capture.js")).runCapture(req, io);
+    case "get":
+      return await (await import("./run/get.js")).runGet(req, io);
+    case "reset":
+      return await (await import("./run/reset.js")).runReset(req, io);
+    case "status":
+      return await (await import("./run/status.js")).runStatus(req, io);
+    case "doctor":
+      return await (await import("./run/doctor.js")).runDoctor(req, io);
+    case "rbac":
+      return runRbac(req, io);
+    case "completion":
+      io.stdout.write((await import("./completion/scripts.js")).script(req.shell, req.program));
+      return 0;
+    case "__complete":
+      return await (await import("./completion/engine.js")).runComplete(req.spec, req.words, io);
   }
 }
 

@@ -1,6 +1,14 @@
-// Where kubectl looks for its kubeconfig when neither --kubeconfig nor KUBECONFIG says.
+// Which kubeconfig files kvlog reads, as kubectl chooses them: the one rule for loadAccess,
+// the contexts of a several-cluster run and completion. Pure: no credentials, no network code.
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
+
+/** The kubeconfig files: --kubeconfig, else KUBECONFIG's list, else ~/.kube/config if it exists (homeKubeconfig). */
+export function kubeconfigFiles(kubeconfig: string | undefined, env: NodeJS.ProcessEnv): string[] {
+  if (kubeconfig) return [kubeconfig];
+  if (env.KUBECONFIG) return env.KUBECONFIG.split(delimiter).filter(Boolean);
+  return [homeKubeconfig(env)].filter((f) => f !== undefined);
+}
 
 /**
  * ~/.kube/config as kubectl finds it (client-go's homedir.HomeDir): under HOME; on Windows under

@@ -9,8 +9,9 @@ import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { delimiter, join } from "node:path";
+import { closest } from "./contexts.js";
 import { ConfigError, RunError } from "./errors.js";
-import { homeKubeconfig } from "./home.js";
+import { kubeconfigFiles } from "./home.js";
 import {
   displayUrl,
   errorCode,
@@ -218,6 +219,30 @@ const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
  */
 export const RENEW_EVERY_MS = 60_000;
 
+
+interface Named {
+  name: string;
+}
+interface MergeableConfig {
+  clusters: Named[];
+  users: Named[];
+  contexts: Named[];
+  currentContext: string;
+}
+
+/**
+ * Merges a later KUBECONFIG file into `into` by kubectl's rules: the first file to define a
+ * cluster, user or context name wins (client-node's mergeConfig throws on a repeated name), and
+ * the first file that sets current-context wins.
+ */
+export function mergeKubeconfig(into: MergeableConfig, later: MergeableConfig): void {
+  for (const key of ["clusters", "users", "contexts"] as const) {
+    const have = new Set((into[key] ?? []).map((x) => x.name));
+    into[key] = [...(into[key] ?? []), ...(later[key] ?? []).filter((x) => !have.has(x.name) && (have.add(x.name), true))];
+  }
+  if (!into.currentContext && later.currentContext) into.currentContext = later.currentContext;
+}
+
 /**
  * Loads the kubeconfig like kubectl does: --kubeconfig, else the files in KUBECONFIG (the first
  * that sets current-context wins), else ~/.kube/config (on Windows also %USERPROFILE%\.kube\config:
@@ -226,11 +251,7 @@ export const RENEW_EVERY_MS = 60_000;
  */
 export async function loadAccess(opts: AccessOptions): Promise<Access | undefined> {
   const env = opts.env;
-  const files = opts.kubeconfig
-    ? [opts.kubeconfig]
-    : env.KUBECONFIG
-      ? env.KUBECONFIG.split(delimiter).filter(Boolean)
-      : [homeKubeconfig(env)].filter((f) => f !== undefined);
+  const files = kubeconfigFiles(opts.kubeconfig, env);
   const saDir = opts.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
   const inCluster = files.length === 0 && existsSync(join(saDir, "token")) && !!env.KUBERNETES_SERVICE_HOST && !!env.KUBERNETES_SERVICE_PORT;
   if (files.length === 0 && !inCluster) {
@@ -253,13 +274,9 @@ export async function loadAccess(opts: AccessOptions): Promise<Access | undefine
     } else {
       for (const f of files) {
         current = f;
-        if (f === files[0]) {
-          kc.loadFromFile(f);
-        } else {
-          const more = new KubeConfig();
-          more.loadFromFile(f);
-          kc.mergeConfig(more, true);
-        }
+        const more = new KubeConfig();
+        more.loadFromFile(f);
+        mergeKubeconfig(kc, more);
       }
     }
   } catch (e) {
@@ -277,7 +294,8 @@ export async function loadAccess(opts: AccessOptions): Promise<Access | undefine
   if (opts.context) {
     if (!kc.getContextObject(opts.context)) {
       const names = kc.getContexts().map((c) => c.name);
-      throw new ConfigError(`context "${opts.context}" is not in the ${source}; known contexts: ${names.join(", ") || "none"}`);
+      const near = closest(opts.context, names);
+      throw new ConfigError(`context "${opts.context}" is not in the ${source}; ${near.length ? `did you mean ${near.join(", ")}? ` : ""}known contexts: ${names.join(", ") || "none"}`);
     }
     kc.setCurrentContext(opts.context);
     source += `, context ${opts.context}`;

@@ -16,17 +16,34 @@ export const MAX_FOR_MS = 24 * 3_600_000;
  * lower bound at 20 ms an answer (README "Large clusters"); raise it for faster fleets.
  */
 export const DEFAULT_CONCURRENCY = 32;
+/**
+ * Clusters worked on at once when a run names several contexts: each is a session of its own
+ * (credentials, connections, its own fan-out of --concurrency targets), so the two bounds multiply.
+ */
+export const DEFAULT_CONTEXT_CONCURRENCY = 8;
+
+/** A context name that is a pattern ('prod-*', 'eu-?'): it may match several contexts. */
+export const isContextGlob = (s: string): boolean => /[*?[]/.test(s);
 
 /** How to reach the cluster, and how to print: every command that talks to a cluster has these. */
 export interface AccessRequest {
   kubeconfig?: string | undefined;
   context?: string | undefined;
+  /**
+   * Several clusters (src/run/contexts.ts): the names and globs given to --context (more than one,
+   * or a glob), or "all" for --all-contexts; undefined for one context, as before.
+   */
+  contexts?: string[] | "all" | undefined;
+  /** --context-concurrency: clusters worked on at once when there are several. */
+  contextConcurrency: number;
   token?: string | undefined;
   tokenFile?: string | undefined;
   serviceAccount?: { namespace: string; name: string } | undefined;
   insecureSkipTlsVerify: boolean;
   timeoutMs: number;
   output: "table" | "json";
+  /** -o wide: a table that lists every target, also the ones skipped for the same reason. */
+  wide: boolean;
   color: boolean;
   concurrency: number;
   chunkSize: number;
@@ -51,7 +68,9 @@ export interface TargetRequest {
 
 export interface RawAccessOptions {
   kubeconfig?: string;
-  context?: string;
+  context?: string[];
+  allContexts?: boolean;
+  contextConcurrency?: string;
   token?: string;
   tokenFile?: string;
   serviceAccount?: string;
@@ -96,13 +115,15 @@ export function targetOptions(cmd: Command): Command {
 export function accessOptions(cmd: Command, { concurrency = true }: { concurrency?: boolean } = {}): Command {
   cmd
     .option("--kubeconfig <path>", "path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
-    .option("--context <name>", "the kubeconfig context to use")
+    .option("--context <name>", "the kubeconfig context to use; several (repeat, separate with commas, or a glob like 'prod-*') run on each cluster at once", collectContexts)
+    .option("--all-contexts", "run on every context of the kubeconfig, each cluster with its own credentials; exit 0 only when every cluster succeeded")
+    .option("--context-concurrency <n>", "with several contexts: how many clusters to work on at once", String(DEFAULT_CONTEXT_CONCURRENCY))
     .option("--token <token>", "bearer token to use instead of the kubeconfig's credentials")
     .option("--token-file <path>", "read the bearer token from this file")
     .option("--service-account <namespace/name>", "mint a 10-minute token for this ServiceAccount (TokenRequest API) and act as it")
-    .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"))
+    .addOption(new Option("-o, --output <format>", "output format (wide: the table lists every target, also those skipped for the same reason)").choices(["table", "json", "wide"]).default("table"))
     .option("--request-timeout <duration>", "how long each network step may take (e.g. 10s, 1m)", "30s")
-    .option("--timeout <duration>", "the whole run's limit: at it, requests in flight are cut short, no new target is started, and every target is reported (e.g. 2m; default: none; with --for it bounds the change, never the restore)")
+    .option("--timeout <duration>", "the whole run's limit (each cluster's, with several contexts): at it, requests in flight are cut short, no new target is started, and every target is reported (e.g. 2m; default: none; with --for it bounds the change, never the restore)")
     .option("--insecure-skip-tls-verify", "do not verify server certificates (the apiserver's, and direct endpoints')");
   if (concurrency) cmd.option("--concurrency <n>", "how many targets to reach at once", String(DEFAULT_CONCURRENCY));
   else cmd.addOption(new Option("--concurrency <n>").default(String(DEFAULT_CONCURRENCY)).hideHelp());
@@ -119,13 +140,27 @@ export function validateAccess(o: RawAccessOptions, env: NodeJS.ProcessEnv): Acc
   if (!/^\d+$/.test(o.concurrency) || concurrency < 1 || concurrency > 1000) {
     throw new UsageError(`--concurrency must be a whole number from 1 to 1000, got "${o.concurrency}"`);
   }
+  const names = o.context ?? [];
+  if (o.allContexts && names.length > 0) throw new UsageError("--all-contexts already names every context: drop --context, or drop --all-contexts to name some");
+  const single = names.length === 1 && !isContextGlob(names[0]!);
+  const contexts = o.allContexts ? ("all" as const) : names.length > 0 && !single ? [...new Set(names)] : undefined;
+  const contextConcurrencyText = o.contextConcurrency ?? String(DEFAULT_CONTEXT_CONCURRENCY);
+  const contextConcurrency = Number(contextConcurrencyText);
+  if (!/^\d+$/.test(contextConcurrencyText) || contextConcurrency < 1 || contextConcurrency > 1000) {
+    throw new UsageError(`--context-concurrency must be a whole number from 1 to 1000, got "${contextConcurrencyText}"`);
+  }
+  if (contexts && (o.token !== undefined || o.tokenFile !== undefined)) {
+    throw new UsageError(`--token and --token-file would send one cluster's token to every cluster: with several contexts, let each context's kubeconfig user authenticate (or use --service-account)`);
+  }
   const chunkSize = Number(o.chunkSize);
   if (!/^\d+$/.test(o.chunkSize) || chunkSize > 100_000) {
     throw new UsageError(`--chunk-size must be a whole number from 0 to 100000, got "${o.chunkSize}"`);
   }
   return {
     kubeconfig: o.kubeconfig,
-    context: o.context,
+    context: single ? names[0] : undefined,
+    contexts,
+    contextConcurrency,
     token: o.token?.trim(),
     tokenFile: o.tokenFile,
     serviceAccount: o.serviceAccount !== undefined ? serviceAccountName(o.serviceAccount) : undefined,
@@ -133,6 +168,7 @@ export function validateAccess(o: RawAccessOptions, env: NodeJS.ProcessEnv): Acc
     timeoutMs: parseDuration(o.requestTimeout),
     runTimeoutMs: o.timeout !== undefined ? parseDuration(o.timeout, "--timeout", 24 * 3_600_000, "2m, 90s or 1h") : undefined,
     output: o.output === "json" ? "json" : "table",
+    wide: o.output === "wide",
     color: o.color !== false && !env.NO_COLOR,
     concurrency,
     chunkSize,
@@ -197,6 +233,13 @@ export function serviceAccountName(v: string, flag = "--service-account"): { nam
   const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(v);
   if (!m) throw new UsageError(`${flag} must be NAMESPACE/NAME, got "${v}"`);
   return { namespace: m[1]!, name: m[3]! };
+}
+
+/** --context a --context b,c: names and globs, in the order given. */
+function collectContexts(value: string, previous: string[] | undefined): string[] {
+  const names = value.split(",").map((s) => s.trim());
+  if (names.some((n) => !n)) throw new UsageError(`--context "${value}" has an empty context name`);
+  return [...(previous ?? []), ...names];
 }
 
 /** A repeatable flag of names, also comma-separated: --node a --node b,c. */

@@ -109,22 +109,58 @@ export function table(headers: string[], cells: string[][], color: boolean, pain
   return `${out.join("\n")}\n`;
 }
 
-export function renderTable(report: Report, color: boolean): string {
+/** What a target row shows about targets skipped for one reason: how many, and a few of them. */
+export interface SkippedGroup<T> {
+  skipped: T[];
+}
+
+/**
+ * The rows of a table: every target that was changed, failed or tried, and the targets skipped
+ * for the same reason (outcome and message: nodes that are down) as one row with a count, after
+ * them, unless `wide` (-o wide lists every target). A reason with one target stays its own row.
+ * JSON always keeps every target.
+ */
+export function collapseSkipped<T extends { skipped: boolean; outcome: string; message: string }>(results: T[], wide: boolean): (T | SkippedGroup<T>)[] {
+  if (wide) return results;
+  const groups = new Map<string, T[]>();
+  for (const r of results) if (r.skipped) groups.set(`${r.outcome}\n${r.message}`, [...(groups.get(`${r.outcome}\n${r.message}`) ?? []), r]);
+  const many = new Set([...groups.values()].filter((g) => g.length > 1).flat());
+  return [...results.filter((r) => !many.has(r)), ...[...groups.values()].filter((g) => g.length > 1).map((skipped) => ({ skipped }))];
+}
+
+export const isGroup = <T>(row: T | SkippedGroup<T>): row is SkippedGroup<T> => typeof row === "object" && row !== null && Array.isArray((row as SkippedGroup<T>).skipped);
+
+/** The TARGET and NODE cells of a group: "1200 targets", "node-a, node-b, …". */
+export function groupCells<T extends { node: string | null }>(g: SkippedGroup<T>): [string, string] {
+  const nodes = g.skipped.map((r) => r.node ?? "-");
+  return [`${g.skipped.length} targets`, `${nodes.slice(0, 2).join(", ")}${nodes.length > 2 ? ", …" : ""}`];
+}
+
+export function renderTable(report: Report, color: boolean, wide = false): string {
   const chalk = new Chalk({ level: color ? 1 : 0 });
   const dry = report.dryRun;
   const timed = report.forSeconds !== null && !dry;
   const headers = dry ? ["TARGET", "NODE", "VIA", "REQUEST"] : timed ? ["TARGET", "NODE", "VIA", "RESULT", "RESTORED", "MESSAGE"] : ["TARGET", "NODE", "VIA", "RESULT", "MESSAGE"];
   const restored = (r: Result): string => (r.restore ? (r.restore.ok ? `to ${r.restore.level}` : r.restore.outcome) : "-");
-  const rows = report.results.map((r) =>
-    dry
+  const shown = collapseSkipped(report.results, wide);
+  const rows = shown.map((r) => {
+    if (isGroup(r)) {
+      const [target, node] = groupCells(r);
+      const first = r.skipped[0]!;
+      const why = `${first.message} (-o wide lists them)`;
+      return dry ? [target, node, "-", `${first.outcome}: ${why}`] : timed ? [target, node, "-", first.outcome, "-", why] : [target, node, "-", first.outcome, why];
+    }
+    return dry
       ? [r.id, r.node ?? "-", r.via, r.outcome === "dry-run" ? `PUT "${r.request.body}" ${r.request.url} (auth: ${r.request.auth})` : `${r.outcome}: ${r.message}`]
       : timed
         ? [r.id, r.node ?? "-", r.via, r.outcome, restored(r), r.restore && !r.restore.ok ? r.restore.message : r.message]
-        : [r.id, r.node ?? "-", r.via, r.outcome, r.message],
-  );
+        : [r.id, r.node ?? "-", r.via, r.outcome, r.message];
+  });
   return table(headers, rows, color, (s, k, i) => {
-    const r = report.results[k]!;
+    const row = shown[k]!;
     if (dry) return s;
+    if (isGroup(row)) return i === 3 ? chalk.red(s) : s;
+    const r = row;
     if (i === 3) return r.ok ? chalk.green(s) : chalk.red(s);
     if (i === 4 && timed && r.restore) return r.restore.ok ? chalk.green(s) : chalk.red(s);
     return s;

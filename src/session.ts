@@ -24,6 +24,13 @@ export interface Io {
   restoring?: (on: boolean) => void;
   /** The clock (tests may pass another). */
   now?: () => number;
+  /**
+   * Set when this run is one cluster of several (src/run/contexts.ts): `set --for` waits here,
+   * together with the other clusters (one countdown, one Ctrl-C), instead of on its own. Resolves
+   * with the signal's name when interrupted, undefined when `until` has come. `count` (targets
+   * changed) and `what` ("kubelet at level 6") make the one countdown; both may be left out.
+   */
+  waitTogether?: (until: Date, count?: number, what?: string) => Promise<string | undefined>;
 }
 
 export class Session {

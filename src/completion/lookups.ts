@@ -3,8 +3,8 @@
 // and network code are imported only when these run, so completing anything else (and --help)
 // never loads node:tls.
 
-import { delimiter, join } from "node:path";
-import { homeKubeconfig } from "../home.js";
+import { join } from "node:path";
+import { kubeconfigFiles } from "../home.js";
 import type { Access } from "../http.js";
 
 /**
@@ -18,18 +18,12 @@ export function expandHome(path: string, env: NodeJS.ProcessEnv): string {
   return path.startsWith("~/") && env.HOME ? join(env.HOME, path.slice(2)) : path;
 }
 
-/** Every kubeconfig file kvlog would read, as loadAccess chooses them. */
-function kubeconfigFiles(kubeconfig: string | undefined, env: NodeJS.ProcessEnv): string[] {
-  if (kubeconfig) return [expandHome(kubeconfig, env)];
-  if (env.KUBECONFIG) return env.KUBECONFIG.split(delimiter).filter(Boolean);
-  return [homeKubeconfig(env)].filter((f) => f !== undefined);
-}
 
 /** The context names of the kubeconfig files, read from disk only (no credentials, no network). */
 export async function contextNames(kubeconfig: string | undefined, env: NodeJS.ProcessEnv): Promise<string[]> {
   const { KubeConfig } = await import("../kubeconfig.js");
   const names = new Set<string>();
-  for (const file of kubeconfigFiles(kubeconfig, env)) {
+  for (const file of kubeconfigFiles(kubeconfig && expandHome(kubeconfig, env), env)) {
     try {
       const kc = new KubeConfig();
       kc.loadFromFile(file);

@@ -6,7 +6,7 @@ import { reasonText } from "../apply.js";
 import { probeStartup, type Startup } from "../levels.js";
 import type { Target } from "../plan.js";
 import { readRecordChecked, type Override } from "../record.js";
-import { JSON_API_VERSION, jsonParts, table } from "../report.js";
+import { collapseSkipped, groupCells, isGroup, JSON_API_VERSION, jsonParts, table } from "../report.js";
 import { refuseIgnoredImpersonation, Session, type Io } from "../session.js";
 import { notes } from "../terminal.js";
 import type { GetRequest } from "../commands/get.js";
@@ -94,13 +94,11 @@ export async function runGet(req: GetRequest, io: Io): Promise<number> {
     };
     if (req.output === "json") for (const part of jsonParts(doc)) io.stdout.write(part);
     else {
-      const rows = shown.map((r) => [
-        r.id,
-        r.node ?? "-",
-        r.ok ? (r.startup.level === null ? "unknown" : String(r.startup.level)) : r.outcome,
-        r.ok ? r.startup.source : r.message,
-        recordedText(r.recorded),
-      ]);
+      const rows = collapseSkipped(shown, req.wide).map((r) =>
+        isGroup(r)
+          ? [...groupCells(r), r.skipped[0]!.outcome, `${r.skipped[0]!.message} (-o wide lists them)`, "-"]
+          : [r.id, r.node ?? "-", r.ok ? (r.startup.level === null ? "unknown" : String(r.startup.level)) : r.outcome, r.ok ? r.startup.source : r.message, recordedText(r.recorded)],
+      );
       io.stdout.write(table(["TARGET", "NODE", "STARTUP", "SOURCE", "KVLOG CHANGE"], rows, session.colorOn(io.stdout)));
     }
     io.stderr.write(notes("warning", all));

@@ -9,7 +9,7 @@ import { probeStartup } from "../levels.js";
 import type { TargetRequest } from "../options.js";
 import type { Target } from "../plan.js";
 import { editRecord, readRecordChecked, updateRecord, type Override } from "../record.js";
-import { JSON_API_VERSION, jsonParts, table } from "../report.js";
+import { collapseSkipped, groupCells, isGroup, JSON_API_VERSION, jsonParts, table } from "../report.js";
 import { refuseIgnoredImpersonation, Session, type Io } from "../session.js";
 import { notes } from "../terminal.js";
 import { Chalk } from "chalk";
@@ -91,7 +91,9 @@ export async function runReset(req: ResetRequest, io: Io): Promise<number> {
     const color = session.colorOn(io.stderr);
     if (req.output === "json") for (const part of jsonParts(doc)) io.stdout.write(part);
     else if (shown.length > 0) {
-      const rows = shown.map((r) => [r.id, r.node ?? "-", r.via, r.outcome, r.message]);
+      const rows = collapseSkipped(shown, req.wide).map((r) =>
+        isGroup(r) ? [...groupCells(r), "-", r.skipped[0]!.outcome, `${r.skipped[0]!.message} (-o wide lists them)`] : [r.id, r.node ?? "-", r.via, r.outcome, r.message],
+      );
       io.stdout.write(table(["TARGET", "NODE", "VIA", "RESULT", "MESSAGE"], rows, session.colorOn(io.stdout)));
     }
     const chalk = new Chalk({ level: color ? 1 : 0 });

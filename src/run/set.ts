@@ -31,7 +31,7 @@ export async function runSet(req: SetRequest, io: Io): Promise<number> {
     if (req.forMs !== undefined && changed.length > 0) {
       const line = (): string =>
         `${req.component.name}: ${changed.length} target(s) at level ${req.level}; back to ${req.restoreTo ?? "their startup level"} in ${formatDuration(until!.getTime() - session.now())} (Ctrl-C puts them back now)`;
-      if (!io.signal?.aborted) stoppedBy = await waitFor(session, until!, line);
+      if (!io.signal?.aborted) stoppedBy = await (io.waitTogether?.(until!, changed.length, `${req.component.name} at level ${req.level}`) ?? waitFor(session, until!, line));
       await restoreAll(session, req, raised);
     }
 
@@ -41,7 +41,7 @@ export async function runSet(req: SetRequest, io: Io): Promise<number> {
       record: record && { ...record, error: record.error === null ? null : session.redact(record.error) },
     });
     if (req.output === "json") for (const part of jsonParts(report)) io.stdout.write(part);
-    else io.stdout.write(renderTable(report, session.colorOn(io.stdout)));
+    else io.stdout.write(renderTable(report, session.colorOn(io.stdout), req.wide));
     io.stderr.write(renderSummary(report, session.colorOn(io.stderr)));
     if (discoveryError !== undefined) return session.discoveryStopped(results.length, discoveryError);
     if (results.some((r) => r.restore && !r.restore.ok && r.restore.outcome !== "superseded")) return 1;

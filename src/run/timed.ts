@@ -150,6 +150,8 @@ async function writeChange(session: Session, req: RaiseRequest, id: string, read
  */
 export async function waitFor(session: Session, until: Date, line: () => string): Promise<string | undefined> {
   const io = session.io;
+  // One cluster of several (src/run/contexts.ts): wait with the others, under one countdown.
+  if (io.waitTogether) return io.waitTogether(until);
   const tty = io.stderr.isTTY === true;
   const show = (): void => void io.stderr.write(`\r\x1b[2K${line()}`);
   return new Promise((resolve) => {

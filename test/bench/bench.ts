@@ -5,6 +5,7 @@
 //   npm run bench                           every row
 //   npm run bench -- --rounds 20            20 paired rounds for the real-cluster rows (default 10)
 //   npm run bench -- --runs 5 --only fleet  rows (or groups) whose name contains "fleet"; 5 runs a fleet row
+//   npm run bench -- --only contexts        the 100-context rows only (see "many clusters" below)
 //   npm run bench -- --json out.json        also write the rows as JSON
 //   npm run bench -- --rtt 50               the remote rows over a 50 ms round trip (default 20; 0: none)
 //   npm run bench -- --cpu-prof DIR         also one `node --cpu-prof` run of the one-PUT kvlog commands
@@ -587,6 +588,85 @@ async function fleetRows(size: number): Promise<Row[]> {
   return rows;
 }
 
+// ---- many clusters: one kubeconfig of 100 contexts ------------------------------------------------
+//
+// 100 contexts in one kubeconfig, each with its own cluster and user entry: 84 SIMULATED clusters
+// (test/fake, in this process) of `nodes` nodes each, 5 of them slow (every kubelet answers after
+// 1 s), and 16 that cannot work: 5 where nothing listens (connection refused), 4 that accept the
+// connection and never answer (each costs one --request-timeout, 5 s here), 5 whose token the
+// apiserver refuses (401), 1 whose exec plugin fails, 1 whose exec plugin hangs (the credential
+// deadline). `kvlog set kubelet N --all-contexts -o json` at the default bounds (8 clusters at
+// once, 32 targets a cluster). The row checks that every context is accounted for: each
+// appears once in the MultiClusterResult, every healthy cluster has every kubelet set, each
+// broken one has its own error.
+
+const CONTEXT_COUNT = 100;
+const contextsRowName = (nodes: number): string => `contexts ${CONTEXT_COUNT} × ${nodes} nodes: set kubelet --all-contexts`;
+
+async function contextsRows(nodes: number): Promise<Row[]> {
+  const name = contextsRowName(nodes);
+  const { contextsKubeconfig } = await import("../fake/contexts.ts");
+  const t0 = performance.now();
+  const fakes: FakeCluster[] = [];
+  for (let i = 0; i < 84; i++) {
+    fakes.push(await startFakeCluster({ nodes: fleetNodes(nodes), defaultBehaviour: i < 5 ? { kubelet: { delayMs: 1000 } } : {} }));
+  }
+  const held: import("node:net").Socket[] = [];
+  const mute = createServer((s) => void held.push(s));
+  await new Promise<void>((r) => mute.listen(0, "127.0.0.1", r));
+  const mutePort = (mute.address() as AddressInfo).port;
+  const closed = createServer();
+  await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+  const deadPort = (closed.address() as AddressInfo).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  const hang = join(tmp, "hang-plugin.sh");
+  writeFileSync(hang, "#!/bin/sh\nexec sleep 600\n", { mode: 0o755 });
+  type Spec = Parameters<typeof contextsKubeconfig>[0][number];
+  const specs: Spec[] = [
+    ...fakes.map((cluster, i): Spec => ({ name: `${i < 5 ? "slow" : "ok"}-${String(i).padStart(3, "0")}`, cluster })),
+    ...Array.from({ length: 5 }, (_, i): Spec => ({ name: `down-${i}`, server: `https://127.0.0.1:${deadPort}` })),
+    ...Array.from({ length: 4 }, (_, i): Spec => ({ name: `mute-${i}`, server: `https://127.0.0.1:${mutePort}` })),
+    ...Array.from({ length: 5 }, (_, i): Spec => ({ name: `refused-${i}`, cluster: fakes[5 + i]!, token: "a-token-nobody-issued" })),
+    { name: "plugin-fails", cluster: fakes[10]!, exec: { command: "false", args: [] } },
+    { name: "plugin-hangs", cluster: fakes[11]!, exec: { command: hang, args: [] } },
+  ];
+  const kc = contextsKubeconfig(specs);
+  const startMs = performance.now() - t0;
+  const rows: Row[] = [];
+  try {
+    const env = { KUBECONFIG: kc.file };
+    const argv = (level: number) => ["set", "kubelet", String(level), "--all-contexts", "-o", "json", "--request-timeout", "5s"];
+    await runKvlog(argv(2), env); // warm-up, not counted
+    const samples: Sample[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const level = 3 + (i % 3);
+      const r = await runKvlog(argv(level), env);
+      let summary: Sample["summary"];
+      try {
+        const doc = JSON.parse(r.stdout) as { clusters: { context: string; ok: boolean; error: string | null; result: { summary: { succeeded: number } } | null }[] };
+        const names = doc.clusters.map((c) => c.context);
+        const healthy = doc.clusters.filter((c) => c.ok && c.result?.summary.succeeded === nodes);
+        const broken = doc.clusters.filter((c) => !c.ok && c.error);
+        const accounted = names.length === CONTEXT_COUNT && new Set(names).size === CONTEXT_COUNT && healthy.length === 84 && broken.length === 16;
+        const levelsSet = fakes.every((f) => f.level("kubelet/cp-1") === level);
+        if (!accounted || !levelsSet) note(`${name}: NOT every cluster accounted for (healthy ${healthy.length}/84, broken with an error ${broken.length}/16, levels set: ${levelsSet})`);
+        summary = { total: CONTEXT_COUNT, succeeded: healthy.length, failed: doc.clusters.length - healthy.length, skipped: 0 };
+      } catch {
+        process.stderr.write(`bench: ${name}: no JSON (exit ${r.code}): ${r.stderr.slice(0, 300)}\n`);
+      }
+      samples.push({ wallMs: r.wallMs, rssMiB: r.rssMiB, cpuMs: r.cpuMs, code: r.code, summary });
+    }
+    rows.push({ name, samples, note: `${fakes.length} fake clusters started in ${(startMs / 1000).toFixed(1)} s; RESULT counts clusters` });
+    process.stderr.write(`bench: ${name}: done\n`);
+  } finally {
+    for (const s of held) s.destroy();
+    await new Promise<void>((r) => mute.close(() => r()));
+    await Promise.all(fakes.map((f) => f.close()));
+    kc.close();
+  }
+  return rows;
+}
+
 /**
  * kvlog capture over a fleet (issue 17): kube-proxy on every node raised to 2 for CAPTURE_FOR,
  * at most 50 log streams at once (the default), each log written to disk as it arrives. The rest
@@ -737,6 +817,7 @@ if (![...clusterGroups(anyCluster, kubectl ?? "kubectl"), ...(RTT_MS > 0 ? clust
 }
 
 for (const size of [1000, 5000]) if ([...fleetRowNames(size), ...(size === CAPTURE_FLEET ? [CAPTURE_ROW] : [])].some((n) => !ONLY || n.includes(ONLY))) rows.push(...(await fleetRows(size)));
+for (const nodes of [10, 100]) if (!ONLY || contextsRowName(nodes).includes(ONLY)) rows.push(...(await contextsRows(nodes)));
 loads.push(`end ${load()}`);
 rmSync(tmp, { recursive: true, force: true });
 

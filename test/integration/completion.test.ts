@@ -261,8 +261,8 @@ current-context: fake
       expect(await offer("kvlog get kubelet --no")).toEqual(["--no-color", "--node"]);
     });
 
-    it("-o <TAB>: table and json, also as --output=", async () => {
-      expect(await offer("kvlog get kubelet -o ")).toEqual(["json", "table"]);
+    it("-o <TAB>: table, json and wide, also as --output=", async () => {
+      expect(await offer("kvlog get kubelet -o ")).toEqual(["json", "table", "wide"]);
       expect(await values(shell, "kvlog status --output=j")).toEqual(["json"]);
     });
 
@@ -396,7 +396,7 @@ current-context: fake
     it("the same slots as the shells: components, flags, -o, contexts, nodes, files", async () => {
       expect(await lines("set", "")).toEqual([...COMPONENTS, ":4"]);
       expect(await lines("set", "kubelet", "5", "--no")).toEqual(["--no-record", "--node", "--no-color", ":4"]);
-      expect(await lines("get", "kubelet", "-o", "")).toEqual(["table", "json", ":4"]);
+      expect(await lines("get", "kubelet", "-o", "")).toEqual(["table", "json", "wide", ":4"]);
       expect(await lines("set", "--context", "")).toEqual([...CONTEXTS, ":4"]);
       expect(await lines("set", "--context=f")).toEqual(["--context=fake", ":4"]);
       expect(await lines("set", "kubelet", "5", "--context", "fake", "--node", "")).toEqual(["cp-1", "worker-1", ":4"]);

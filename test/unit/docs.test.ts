@@ -12,13 +12,6 @@ import { DOC_BLOCKS, docBlock, docPage } from "../docs-blocks.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
-/**
- * Pages other branches add (issues 17-20: capture, many clusters, install, timeouts), linked from the
- * README and the index before they are merged. Until a page exists its links are allowed to dangle;
- * once it exists it is checked like every other. Delete this list once they are all merged.
- */
-const PAGES_ON_OTHER_BRANCHES = new Set(["docs/capture.md", "docs/many-clusters.md", "docs/install.md", "docs/timeouts.md"]);
-
 /** The pages checked, relative to the repository root. */
 function pages(): string[] {
   return ["README.md", "CONTRIBUTING.md", ...readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
@@ -56,7 +49,7 @@ export function anchors(md: string): Set<string> {
 }
 
 /** The broken local links of one page: `](target)` whose file, or whose anchor in a Markdown file, does not exist. */
-export function brokenLinks(page: string, md: string, read: (path: string) => string | undefined, pending = new Set<string>()): string[] {
+export function brokenLinks(page: string, md: string, read: (path: string) => string | undefined): string[] {
   const broken: string[] = [];
   for (const m of prose(md).matchAll(/\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)) {
     const target = m[1]!;
@@ -65,7 +58,7 @@ export function brokenLinks(page: string, md: string, read: (path: string) => st
     const path = file === "" ? page : normalize(join(dirname(page), decodeURIComponent(file))).replace(/\\/g, "/");
     const text = read(path);
     if (text === undefined) {
-      if (!pending.has(path)) broken.push(`${page}: ${target} (no file ${path})`);
+      broken.push(`${page}: ${target} (no file ${path})`);
       continue;
     }
     if (anchor !== undefined && path.endsWith(".md") && !anchors(text).has(anchor)) broken.push(`${page}: ${target} (no heading #${anchor} in ${path})`);
@@ -88,7 +81,7 @@ describe("documentation links", () => {
   it("every local link in README.md, CONTRIBUTING.md and docs/*.md resolves, anchors included", () => {
     const all = pages();
     expect(all).toEqual(expect.arrayContaining(["README.md", "CONTRIBUTING.md", "docs/README.md", "docs/usage.md", "docs/safety.md", "docs/rbac-and-security.md", "docs/output.md", "docs/scale.md"]));
-    const broken = all.flatMap((p) => brokenLinks(p, readRepo(p)!, readRepo, PAGES_ON_OTHER_BRANCHES));
+    const broken = all.flatMap((p) => brokenLinks(p, readRepo(p)!, readRepo));
     expect(broken).toEqual([]);
   });
 
@@ -100,7 +93,6 @@ describe("documentation links", () => {
     };
     const broken = brokenLinks("README.md", files["README.md"]!, (p) => files[p]);
     expect(broken).toEqual(["README.md: docs/b.md (no file docs/b.md)", "README.md: docs/a.md#nope (no heading #nope in docs/a.md)"]);
-    expect(brokenLinks("README.md", "[p](docs/b.md)", (p) => files[p], new Set(["docs/b.md"]))).toEqual([]);
   });
 
   it("the README stays short: at most 250 lines", () => {

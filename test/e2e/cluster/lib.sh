@@ -22,11 +22,18 @@ TAG="kvlog-e2e:$D"
 # Network: a bridge on the host with the host-side address, one netns + veth per node.
 NET_PREFIX=${KVLOG_E2E_NET_PREFIX:-10.222.0}
 HOST_IP=$NET_PREFIX.1
-BRIDGE=kvlog-br0
-NODES=(kvlog-node-1 kvlog-node-2)
-declare -A NODE_IP=([kvlog-node-1]=$NET_PREFIX.2 [kvlog-node-2]=$NET_PREFIX.3)
-declare -A NODE_VETH=([kvlog-node-1]=kvlog-veth1 [kvlog-node-2]=kvlog-veth2)
-CONTROL_PLANE_NODE=kvlog-node-1
+# A second cluster beside the first (test/e2e/contexts.e2e.test.ts): KVLOG_E2E_INSTANCE=b puts
+# "b-" into this cluster's node (= netns) names, bridge and veths; with its own KVLOG_E2E_DIR,
+# KVLOG_E2E_NET_PREFIX, KVLOG_E2E_APISERVER_PORT and KVLOG_E2E_ETCD_PORT nothing is shared.
+# Unset: the names below are the one cluster's, as always.
+INSTANCE=${KVLOG_E2E_INSTANCE:-}
+[[ -z $INSTANCE || $INSTANCE =~ ^[a-z0-9]{1,3}$ ]] || { echo "KVLOG_E2E_INSTANCE must be 1 to 3 lowercase letters or digits, not '$INSTANCE'" >&2; exit 1; }
+_I=${INSTANCE:+$INSTANCE-}
+BRIDGE=kvlog-${_I}br0
+NODES=("kvlog-${_I}node-1" "kvlog-${_I}node-2")
+declare -A NODE_IP=(["${NODES[0]}"]=$NET_PREFIX.2 ["${NODES[1]}"]=$NET_PREFIX.3)
+declare -A NODE_VETH=(["${NODES[0]}"]="kvlog-${_I}veth1" ["${NODES[1]}"]="kvlog-${_I}veth2")
+CONTROL_PLANE_NODE=${NODES[0]}
 # The fleet: Node objects registered through the API with no kubelet behind them (see
 # README.md, "Fleet"). Their InternalIPs are host numbers FLEET_IP_FIRST..FLEET_IP_LAST
 # of the node /24, reused round robin; no interface has them, nothing answers there.
