@@ -108,7 +108,7 @@ function commanderMessage(e: CommanderError, argv: string[]): string {
   let msg = e.message.replace(/^error: /, "");
   const command = COMMANDS.includes(argv[0] ?? "") ? argv[0] : undefined;
   const neg = /unknown option '(-\d+)'/.exec(msg);
-  if (neg && (command === "set" || command === "capture")) return `level must be a whole number from 0 to ${MAX_LEVEL}, got ${neg[1]}; run 'kvlog set --help' for usage`;
+  if (neg && (command === "set" || command === "capture")) return `level must be a whole number from 0 to ${MAX_LEVEL}, got ${neg[1]}; run 'kvlog ${command} --help' for usage`;
   if (e.code === "commander.missingArgument" && command) {
     msg = msg.replace(/^missing required argument '(\w+)'/, "missing $1");
     const usage = command === "set" ? "kvlog set <component> <level>" : command === "capture" ? "kvlog capture <component> <level> --for <duration>" : `kvlog ${command} <component>`;
@@ -133,7 +133,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     }
     const err = e as Error;
     io.stderr.write(`kvlog: unexpected error: ${escapeTerminal(err.message ?? String(e))}; please report it with the command you ran\n`);
-    if (io.env.KVLOG_DEBUG) io.stderr.write(`${err.stack ?? ""}\n`);
+    if (io.env.KVLOG_DEBUG) io.stderr.write(`${escapeTerminal(err.stack ?? "").replaceAll("\\n", "\n")}\n`);
     return 1;
   }
 }

@@ -228,9 +228,9 @@ export interface LogContext {
   /** Ctrl-C / SIGTERM: a target still waiting for a stream is not read (the user wants out). */
   interrupted?: AbortSignal | undefined;
   maxLogRequests: number;
+  /** This run's connections for long reads (dispatcherFor): one per session, so clusters captured at once never share them. */
+  dispatcher?: { creds: object; dispatcher: Dispatcher } | undefined;
 }
-
-let logDispatcher: { creds: object; dispatcher: Dispatcher } | undefined;
 
 /**
  * Long reads get their own connections: on HTTP/1.1 a follow holds its connection for the whole
@@ -238,17 +238,17 @@ let logDispatcher: { creds: object; dispatcher: Dispatcher } | undefined;
  */
 function dispatcherFor(ctx: LogContext): Dispatcher {
   const c = ctx.access.credentials;
-  if (!logDispatcher || logDispatcher.creds !== c) {
-    const old = logDispatcher?.dispatcher;
-    logDispatcher = { creds: c, dispatcher: newDispatcher(ctx.access.tls, c, { timeoutMs: ctx.timeoutMs, connections: ctx.maxLogRequests + 2, proxy: ctx.access.pool.proxy }) };
+  if (!ctx.dispatcher || ctx.dispatcher.creds !== c) {
+    const old = ctx.dispatcher?.dispatcher;
+    ctx.dispatcher = { creds: c, dispatcher: newDispatcher(ctx.access.tls, c, { timeoutMs: ctx.timeoutMs, connections: ctx.maxLogRequests + 2, proxy: ctx.access.pool.proxy }) };
     if (old) void old.close().catch(() => {});
   }
-  return logDispatcher.dispatcher;
+  return ctx.dispatcher.dispatcher;
 }
 
-export async function closeLogDispatcher(): Promise<void> {
-  const d = logDispatcher?.dispatcher;
-  logDispatcher = undefined;
+export async function closeLogDispatcher(ctx: LogContext | undefined): Promise<void> {
+  const d = ctx?.dispatcher?.dispatcher;
+  if (ctx) ctx.dispatcher = undefined;
   if (d) await d.destroy().catch(() => {});
 }
 
@@ -304,13 +304,14 @@ export class LogWriter {
   private readonly maxBytes: number;
   private timeOf: (line: string) => number | undefined;
   /** kvlog's own credentials: a component at a high level may log a request's headers. */
-  private readonly secrets: Buffer[];
+  private readonly secrets: () => Buffer[];
 
-  constructor(path: string, source: LogSource, phases: Phases, maxBytes: number, timeOf: (line: string) => number | undefined, secrets: Buffer[] = []) {
+  constructor(path: string, source: LogSource, phases: Phases, maxBytes: number, timeOf: (line: string) => number | undefined, secrets: Buffer[] | (() => Buffer[]) = []) {
     this.phases = phases;
     this.maxBytes = maxBytes;
     this.timeOf = timeOf;
-    this.secrets = secrets;
+    // A getter: an exec plugin's or a minted token renewed during a long window is masked too.
+    this.secrets = typeof secrets === "function" ? secrets : () => secrets;
     this.sliceMs = Math.max(1000, Math.ceil(phases.windowMs / SLICES / 1000) * 1000);
     this.stats = {
       source: source.kind,
@@ -428,7 +429,7 @@ export class LogWriter {
 
   private async write(b: Buffer, own: boolean): Promise<void> {
     if (this.failed || b.length === 0) return;
-    for (const secret of this.secrets) {
+    for (const secret of this.secrets()) {
       if (b.includes(secret)) b = Buffer.from(b.toString("latin1").split(secret.toString("latin1")).join("<redacted>"), "latin1");
     }
     const s = this.stats;

@@ -83,10 +83,13 @@ export function isTargetId(component: ComponentName, id: string): boolean {
   return name !== undefined && name.length <= 253 + 1 + 63 && TARGET_NAME.test(name) && !name.split(/[/:]/).some((p) => p === "..");
 }
 
-/** A level kvlog could have recorded as a target's startup or prior level, else null. */
-function priorLevel(v: unknown): number | null {
-  return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= RECORD_LEVEL_MAX ? v : null;
+/** A level kvlog could have recorded: a whole number from 0 to `max`, else null. */
+function levelUpTo(v: unknown, max: number): number | null {
+  return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= max ? v : null;
 }
+
+/** How far ahead of this machine's clock a change's time may be (clock skew) before it is not believed. */
+const MAX_SKEW_MS = 3_600_000;
 
 export function newChangeId(now: Date): string {
   const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
@@ -115,7 +118,7 @@ export function overridesIn(component: ComponentName, data: RecordData | undefin
  * unknown; an `until` later than the longest --for after the change
  * is taken as that. `rejected` says what was left out or not believed, a line per change.
  */
-export function parseRecord(component: ComponentName, data: RecordData | undefined): { overrides: Override[]; rejected: string[] } {
+export function parseRecord(component: ComponentName, data: RecordData | undefined, now = Date.now()): { overrides: Override[]; rejected: string[] } {
   const out: Override[] = [];
   const rejected: string[] = [];
   const name = recordName(component);
@@ -123,7 +126,8 @@ export function parseRecord(component: ComponentName, data: RecordData | undefin
     const c = parseChange(text);
     if (!c) continue; // not a change at all: kept in the record as it is, not shown
     const at = Date.parse(c.at);
-    if (!Number.isInteger(c.level) || c.level < 0 || c.level > MAX_LEVEL || Number.isNaN(at)) {
+    // A time in the future (past clock skew) would keep a planted change from ever being overdue.
+    if (!Number.isInteger(c.level) || c.level < 0 || c.level > MAX_LEVEL || Number.isNaN(at) || at > now + MAX_SKEW_MS) {
       rejected.push(`${name}: change ${id} is not one kvlog writes (level ${JSON.stringify(c.level)}, at ${JSON.stringify(c.at)}); left out`);
       continue;
     }
@@ -144,8 +148,10 @@ export function parseRecord(component: ComponentName, data: RecordData | undefin
         continue;
       }
       const mark = (typeof m === "object" && m !== null ? m : {}) as Mark;
-      const startup = priorLevel(mark.startup);
-      const before = priorLevel(mark.before);
+      // The startup level is what reset may put back: 0-10. The prior level is only shown, and can be
+      // any level a user set before (set 12, then set 3): the whole range.
+      const startup = levelUpTo(mark.startup, RECORD_LEVEL_MAX);
+      const before = levelUpTo(mark.before, MAX_LEVEL);
       if (mark.startup !== undefined && startup === null) bad.startup++;
       if (mark.before !== undefined && before === null) bad.before++;
       out.push({
@@ -162,9 +168,8 @@ export function parseRecord(component: ComponentName, data: RecordData | undefin
       });
     }
     if (bad.names > 0) doubts.push(`${bad.names} target name(s) that are not kvlog's left out`);
-    const range = `0 to ${RECORD_LEVEL_MAX}`;
-    if (bad.startup > 0) doubts.push(`the startup level of ${bad.startup} target(s) is not one kvlog records (${range}): taken as unknown`);
-    if (bad.before > 0) doubts.push(`the prior level of ${bad.before} target(s) is not one kvlog records (${range}): taken as unknown`);
+    if (bad.startup > 0) doubts.push(`the startup level of ${bad.startup} target(s) is not one kvlog records (0 to ${RECORD_LEVEL_MAX}): taken as unknown`);
+    if (bad.before > 0) doubts.push(`the prior level of ${bad.before} target(s) is not a level (0 to ${MAX_LEVEL}): taken as unknown`);
     if (doubts.length > 0) rejected.push(`${name}: change ${id}: ${doubts.join("; ")}`);
   }
   return { overrides: out.sort((a, b) => a.target.localeCompare(b.target)), rejected };

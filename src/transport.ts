@@ -115,6 +115,7 @@ const portForward: Way = (target, access, timeoutMs, signal) => {
             );
             const onAbort = (): void => void socket.destroy(signal!.reason as Error);
             signal?.addEventListener("abort", onAbort, { once: true });
+            if (signal?.aborted) onAbort(); // --timeout passed while the tunnel was opening
             const done = (): void => {
               clearTimeout(timer);
               signal?.removeEventListener("abort", onAbort);

@@ -118,7 +118,14 @@ export async function runCapture(req: CaptureRequest, io: Io): Promise<number> {
     const ctx: LogContext | undefined = api
       ? { access, api, timeoutMs: req.timeoutMs, maxBytes: req.maxBytes, slots, now: () => session.now(), stop: stop.signal, maxLogRequests: req.maxLogRequests, interrupted: io.signal }
       : undefined;
-    const secrets = session.secrets().map((s) => Buffer.from(s));
+    // kvlog's credentials as they are now (renewed during the window too), as bytes, made again only when they change.
+    let known = "";
+    let secretBytes: Buffer[] = [];
+    const secrets = (): Buffer[] => {
+      const now = session.secrets();
+      if (now.join("\0") !== known) [known, secretBytes] = [now.join("\0"), now.map((s) => Buffer.from(s))];
+      return secretBytes;
+    };
     const follows = new Map<string, Follow>();
     const taken = new Set(["capture.json"]);
     let following = 0;
@@ -167,14 +174,14 @@ export async function runCapture(req: CaptureRequest, io: Io): Promise<number> {
       clearInterval(collector);
       stop.abort();
       await Promise.all([...follows.values()].map((f) => f.done));
-      await closeLogDispatcher();
+      await closeLogDispatcher(ctx);
       throw e;
     }
     const { results, warnings, discoveryError, changed, until, record } = raised;
     if (discoveryError !== undefined && results.length === 0) {
       clearInterval(collector);
       stop.abort();
-      await closeLogDispatcher();
+      await closeLogDispatcher(ctx);
       throw discoveryError;
     }
 
@@ -197,7 +204,7 @@ export async function runCapture(req: CaptureRequest, io: Io): Promise<number> {
     if (pending.length > 0 && io.stderr.isTTY) io.stderr.write(`reading the log history of ${pending.length} target(s) that waited for a stream…`);
     await Promise.all([...follows.values()].map((f) => f.done));
     if (pending.length > 0 && io.stderr.isTTY) io.stderr.write("\r\x1b[2K");
-    await closeLogDispatcher();
+    await closeLogDispatcher(ctx);
     clearInterval(collector);
     const stoppedAt = ctx?.stoppedAt ?? session.now();
     // A log that could not be read leaves no empty file behind.

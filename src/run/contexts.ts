@@ -44,7 +44,8 @@ type Runnable = AccessRequest & { command: string; endpoint?: URL | undefined; f
 
 /** Exit code of a run over several clusters: 0 when every cluster's is 0; see docs/many-clusters.md. */
 export function combinedExitCode(codes: number[], interrupted: string | undefined): number {
-  if (interrupted) return interrupted === "SIGTERM" ? 143 : 130;
+  // As for one cluster, a failure (a level not put back, say) wins over the interrupt.
+  if (interrupted) return codes.some((c) => c !== 0 && c !== 130 && c !== 143) ? 1 : interrupted === "SIGTERM" ? 143 : 130;
   const failed = codes.filter((c) => c !== 0);
   if (failed.length === 0) return 0;
   // Every cluster failed the same way: that way's code (2 usage/configuration, 3 nothing matched);
@@ -94,7 +95,9 @@ export async function runOnContexts<R extends Runnable>(req: R, io: Io, one: (re
   const childOutput = json || req.command === "doctor" ? "json" : "table";
   const slots = new Slots(req.contextConcurrency);
   const tty = io.stderr.isTTY === true;
-  const chalk = new Chalk({ level: req.color && (io.env.FORCE_COLOR ? io.env.FORCE_COLOR !== "0" : io.stderr.isTTY === true) ? 1 : 0 });
+  const colorOn = (stream: { isTTY?: boolean }): boolean => req.color && (io.env.FORCE_COLOR ? io.env.FORCE_COLOR !== "0" : stream.isTTY === true);
+  const chalk = new Chalk({ level: colorOn(io.stderr) ? 1 : 0 });
+  const chalkOut = new Chalk({ level: colorOn(io.stdout) ? 1 : 0 });
 
   // Progress (a terminal only): clusters done, and during `set --for` one countdown for all.
   let done = 0;
@@ -111,6 +114,17 @@ export async function runOnContexts<R extends Runnable>(req: R, io: Io, one: (re
     } else if (!json) io.stderr.write(`\r\x1b[2K${req.command}: ${done}/${names.length} cluster(s) done…`);
   };
   let restoring = 0;
+  // Clusters that changed levels with --for and have not finished (their restore may still be
+  // queued for a slot). Ctrl-C while any is pending holds main() in "restoring" until every run
+  // is done, so a second Ctrl-C cannot quit with a cluster still raised.
+  const timed = new Set<string>();
+  let holding = false;
+  const onInterrupt = (): void => {
+    if (timed.size === 0 && restoring === 0) return;
+    holding = true;
+    io.restoring?.(true);
+  };
+  io.signal?.addEventListener("abort", onInterrupt, { once: true });
 
   const runOne = async (context: string): Promise<Finished> => {
     const base = { context, server: servers.get(context) ?? null };
@@ -131,9 +145,11 @@ export async function runOnContexts<R extends Runnable>(req: R, io: Io, one: (re
         now: io.now,
         restoring: (on) => {
           restoring += on ? 1 : -1;
+          if (holding) return;
           if ((on && restoring === 1) || (!on && restoring === 0)) io.restoring?.(on);
         },
         waitTogether: async (until, count, what) => {
+          timed.add(context);
           slots.release();
           held = false;
           waiting.set(context, { until: until.getTime(), count, what: what ?? req.command });
@@ -170,6 +186,7 @@ export async function runOnContexts<R extends Runnable>(req: R, io: Io, one: (re
       const result = req.command === "doctor" && !json && out ? (JSON.parse(out) as unknown) : null;
       return { ...base, exitCode, ok: exitCode === 0, error, result, out, err };
     } finally {
+      timed.delete(context);
       if (held) slots.release();
       done++;
       if (waiting.size === 0) status();
@@ -187,7 +204,7 @@ export async function runOnContexts<R extends Runnable>(req: R, io: Io, one: (re
       io.stdout.write(`${next > 0 ? ",\n" : ""}${clusterJson(r)}`);
     } else if (req.command !== "doctor" && r.out) {
       if (tty) io.stderr.write("\r\x1b[2K");
-      io.stdout.write(`${blocks++ > 0 ? "\n" : ""}${chalk.bold(`CONTEXT ${escapeTerminal(r.context)}`)} (${escapeTerminal(r.server ?? "no server")})\n${r.out}`);
+      io.stdout.write(`${blocks++ > 0 ? "\n" : ""}${chalkOut.bold(`CONTEXT ${escapeTerminal(r.context)}`)} (${escapeTerminal(r.server ?? "no server")})\n${r.out}`);
       status();
     }
     r.out = "";
@@ -205,12 +222,14 @@ export async function runOnContexts<R extends Runnable>(req: R, io: Io, one: (re
   } finally {
     clearInterval(ticker);
     if (tty) io.stderr.write("\r\x1b[2K");
+    io.signal?.removeEventListener("abort", onInterrupt);
+    if (holding) io.restoring?.(false);
   }
 
   const failed = results.filter((r) => !r.ok);
   const summary = { clusters: results.length, succeeded: results.length - failed.length, failed: failed.length };
   if (json) io.stdout.write(`\n  ],\n  "summary": ${JSON.stringify(summary, null, 2).replaceAll("\n", "\n  ")}\n}\n`);
-  else if (req.command === "doctor") io.stdout.write(doctorTable(results, req.wide, chalk.level > 0 && io.stdout.isTTY === true));
+  else if (req.command === "doctor") io.stdout.write(doctorTable(results, req.wide, chalkOut.level > 0));
 
   // stderr: one summary line per cluster (problems first), the lines each added, each hint once, the total.
   const hints = new Set<string>();
@@ -257,7 +276,8 @@ function waitUntil(ms: number, signal: AbortSignal | undefined): Promise<string 
 function clusterJson(r: Finished): string {
   const meta = JSON.stringify({ context: r.context, server: r.server, exitCode: r.exitCode, ok: r.ok, error: r.error, result: null } satisfies ClusterResult, null, 2);
   const result = r.out ? r.out.trim().replaceAll("\n", "\n  ") : "null";
-  return `    ${meta.replace(/"result": null\n}$/, `"result": ${result}\n}`).replaceAll("\n", "\n    ")}`;
+  // A function, not a string, as the replacement: a "$&" or "$'" in a cluster's document is text.
+  return `    ${meta.replace(/"result": null\n}$/, () => `"result": ${result}\n}`).replaceAll("\n", "\n    ")}`;
 }
 
 interface DoctorFinding {

@@ -24,7 +24,7 @@ async function complete(...words: string[]): Promise<string> {
 describe("kvlog __complete", () => {
   it("answers as cobra: candidates with descriptions, then the directive", async () => {
     expect(await complete("se")).toBe("set\tset the klog verbosity of every replica of a component\n:4\n");
-    expect(await complete("get", "kubelet", "-o", "")).toBe("table\njson\n:4\n");
+    expect(await complete("get", "kubelet", "-o", "")).toBe("table\njson\nwide\n:4\n");
     expect(await complete("rbac", "--components=kubelet,kube-p")).toBe("--components=kubelet,kube-proxy\talso: proxy\n:6\n");
     expect(await complete("set", "--kubeconfig", "")).toBe(":0\n");
     expect(await complete("nosuch", "")).toBe(":4\n");

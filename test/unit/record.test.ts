@@ -154,13 +154,26 @@ describe("startup levels and durations", () => {
 describe("parseRecord: the record is input", () => {
   const at = "2026-11-29T10:00:00.000Z";
   const rec = (c: object) => ({ c1: JSON.stringify({ level: 5, by: "alice", at, ...c }) });
-  it("startup and prior levels outside 0-10 (or not whole numbers) are unknown, and said so", () => {
+  it("startup levels outside 0-10 and prior levels that are not levels are unknown, and said so", () => {
     for (const bad of [11, 2147483647, -1, 2.5, "3", null]) {
-      const { overrides, rejected } = parseRecord("kube-proxy", rec({ targets: { "kube-proxy/kube-system/p": { startup: bad, before: bad } } }));
-      expect([bad, overrides[0]?.startup, overrides[0]?.before]).toEqual([bad, null, null]);
+      const { overrides, rejected } = parseRecord("kube-proxy", rec({ targets: { "kube-proxy/kube-system/p": { startup: bad } } }));
+      expect([bad, overrides[0]?.startup]).toEqual([bad, null]);
       expect(rejected.join()).toMatch(/startup level of 1 target\(s\) is not one kvlog records/);
     }
-    expect(parseRecord("kube-proxy", rec({ targets: { "kube-proxy/kube-system/p": { startup: 10, before: 0 } } })).overrides[0]).toMatchObject({ startup: 10, before: 0 });
+    for (const bad of [2147483648, -1, 2.5, "3", null]) {
+      const { overrides, rejected } = parseRecord("kube-proxy", rec({ targets: { "kube-proxy/kube-system/p": { before: bad } } }));
+      expect([bad, overrides[0]?.before]).toEqual([bad, null]);
+      expect(rejected.join()).toMatch(/prior level of 1 target\(s\) is not a level/);
+    }
+    // kvlog's own records: a prior level above 10 is ordinary (set 12, then set 3) and raises no doubt.
+    const own = parseRecord("kube-proxy", rec({ targets: { "kube-proxy/kube-system/p": { startup: 10, before: 12 } } }));
+    expect([own.overrides[0]?.startup, own.overrides[0]?.before, own.rejected]).toEqual([10, 12, []]);
+  });
+  it("a change dated in the future (past an hour of clock skew) is left out: it would never be overdue", () => {
+    const now = Date.parse(at);
+    expect(parseRecord("kubelet", rec({ targets: { "kubelet/a": {} } }), now - 30 * 60_000).overrides).toHaveLength(1);
+    const r = parseRecord("kubelet", rec({ at: "9999-01-01T00:00:00.000Z", targets: { "kubelet/a": {} } }), now);
+    expect([r.overrides, r.rejected.length]).toEqual([[], 1]);
   });
   it("a change with a level or time kvlog never writes is left out; an until beyond 24h is taken as 24h", () => {
     for (const c of [{ level: -1 }, { level: 2147483648 }, { level: 1.5 }, { at: "yesterday" }]) {
