@@ -21,7 +21,6 @@ import {
   type TargetRequest,
 } from "../options.js";
 
-export { MAX_FOR_MS } from "../options.js";
 
 export interface SetRequest extends AccessRequest, TargetRequest {
   command: "set";

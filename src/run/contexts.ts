@@ -15,10 +15,7 @@ import { formatDuration, type AccessRequest } from "../options.js";
 import { JSON_API_VERSION, table } from "../report.js";
 import { escapeTerminal } from "../terminal.js";
 import type { Io } from "../session.js";
-
-function signalName(signal: AbortSignal): string {
-  return typeof signal.reason === "string" && /^SIG[A-Z]+$/.test(signal.reason) ? signal.reason : "SIGINT";
-}
+import { signalName } from "./timed.js";
 
 /** One cluster's part of `-o json` (`clusters[]` of MultiClusterResult). */
 export interface ClusterResult {

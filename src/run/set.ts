@@ -31,7 +31,7 @@ export async function runSet(req: SetRequest, io: Io): Promise<number> {
     if (req.forMs !== undefined && changed.length > 0) {
       const line = (): string =>
         `${req.component.name}: ${changed.length} target(s) at level ${req.level}; back to ${req.restoreTo ?? "their startup level"} in ${formatDuration(until!.getTime() - session.now())} (Ctrl-C puts them back now)`;
-      if (!io.signal?.aborted) stoppedBy = await (io.waitTogether?.(until!, changed.length, `${req.component.name} at level ${req.level}`) ?? waitFor(session, until!, line));
+      if (!io.signal?.aborted) stoppedBy = await waitFor(session, until!, line, { count: changed.length, what: `${req.component.name} at level ${req.level}` });
       await restoreAll(session, req, raised);
     }
 

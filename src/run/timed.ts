@@ -146,12 +146,13 @@ async function writeChange(session: Session, req: RaiseRequest, id: string, read
 
 /**
  * Waits until `until`, or until Ctrl-C / SIGTERM (resolving to the signal's name); `line` is
- * shown on a terminal, refreshed every second, and nothing on a pipe.
+ * shown on a terminal, refreshed every second, and nothing on a pipe. `together`: what the
+ * several-cluster countdown says of this cluster (how many targets, at what).
  */
-export async function waitFor(session: Session, until: Date, line: () => string): Promise<string | undefined> {
+export async function waitFor(session: Session, until: Date, line: () => string, together?: { count: number; what: string }): Promise<string | undefined> {
   const io = session.io;
   // One cluster of several (src/run/contexts.ts): wait with the others, under one countdown.
-  if (io.waitTogether) return io.waitTogether(until);
+  if (io.waitTogether) return io.waitTogether(until, together?.count, together?.what);
   const tty = io.stderr.isTTY === true;
   const show = (): void => void io.stderr.write(`\r\x1b[2K${line()}`);
   return new Promise((resolve) => {
