@@ -15,6 +15,7 @@ import { formatDuration, type AccessRequest } from "../options.js";
 import { JSON_API_VERSION, table } from "../report.js";
 import { escapeTerminal } from "../terminal.js";
 import type { Io } from "../session.js";
+import { Slots } from "../slots.js";
 import { signalName } from "./timed.js";
 
 /** One cluster's part of `-o json` (`clusters[]` of MultiClusterResult). */
@@ -50,27 +51,6 @@ export function combinedExitCode(codes: number[], interrupted: string | undefine
   return failed.length === codes.length && failed.every((c) => c === failed[0]) ? failed[0]! : 1;
 }
 
-/** A counting semaphore: at most `n` clusters hold a slot (discovery and changes); a waiting `set --for` gives its slot back. */
-class Slots {
-  private free: number;
-  private readonly queue: (() => void)[] = [];
-  constructor(n: number) {
-    this.free = n;
-  }
-  acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.queue.push(resolve));
-  }
-  release(): void {
-    const next = this.queue.shift();
-    if (next) next();
-    else this.free++;
-  }
-}
-
 /** A stream that keeps what a cluster's run writes. */
 function collector(isTTY: boolean | undefined): { write(s: string): boolean; isTTY?: boolean; text(): string } {
   const parts: string[] = [];
@@ -90,6 +70,7 @@ export async function runOnContexts<R extends Runnable>(req: R, io: Io, one: (re
   const json = req.output === "json";
   // doctor's table across clusters is one row per cluster and component, built from its JSON.
   const childOutput = json || req.command === "doctor" ? "json" : "table";
+  // At most --context-concurrency clusters hold a slot (discovery and changes); a waiting `set --for` gives its slot back.
   const slots = new Slots(req.contextConcurrency);
   const tty = io.stderr.isTTY === true;
   const colorOn = (stream: { isTTY?: boolean }): boolean => req.color && (io.env.FORCE_COLOR ? io.env.FORCE_COLOR !== "0" : stream.isTTY === true);
@@ -125,8 +106,7 @@ export async function runOnContexts<R extends Runnable>(req: R, io: Io, one: (re
 
   const runOne = async (context: string): Promise<Finished> => {
     const base = { context, server: servers.get(context) ?? null };
-    await slots.acquire();
-    let held = true;
+    let release: (() => void) | undefined = await slots.acquire();
     try {
       if (io.signal?.aborted) {
         return { ...base, exitCode: 130, ok: false, error: "not started: interrupted before this cluster's turn; nothing was sent to it", result: null, out: "", err: [] };
@@ -147,15 +127,14 @@ export async function runOnContexts<R extends Runnable>(req: R, io: Io, one: (re
         },
         waitTogether: async (until, count, what) => {
           timed.add(context);
-          slots.release();
-          held = false;
+          release?.();
+          release = undefined;
           waiting.set(context, { until: until.getTime(), count, what: what ?? req.command });
           if (tty && !ticker) ticker = setInterval(status, 1000);
           status();
           const why = await waitUntil(until.getTime() - now(), io.signal);
           waiting.delete(context);
-          await slots.acquire(); // putting back is bounded like changing
-          held = true;
+          release = await slots.acquire(); // putting back is bounded like changing
           return why;
         },
       };
@@ -184,7 +163,7 @@ export async function runOnContexts<R extends Runnable>(req: R, io: Io, one: (re
       return { ...base, exitCode, ok: exitCode === 0, error, result, out, err };
     } finally {
       timed.delete(context);
-      if (held) slots.release();
+      release?.();
       done++;
       if (waiting.size === 0) status();
     }
