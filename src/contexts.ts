@@ -6,6 +6,11 @@ import { delimiter } from "node:path";
 import { ConfigError, UsageError } from "./errors.js";
 import { kubeconfigFiles } from "./home.js";
 import { isContextGlob } from "./options.js";
+import { closest } from "./suggest.js";
+import { displayServer } from "./url.js";
+
+/** Kept for src/kube.ts, which imports it from here: the one copy is in src/suggest.ts. */
+export { closest };
 
 /** One context of the merged kubeconfig. */
 export interface KubeContext {
@@ -33,19 +38,8 @@ export async function readContexts(kubeconfig: string | undefined, env: NodeJS.P
     mergeKubeconfig(kc, more);
   }
   const contexts = kc.getContexts().map((c) => {
-    const cluster = kc.getCluster(c.cluster);
-    let server: string | null = cluster?.server ?? null;
-    try {
-      if (server) {
-        const u = new URL(server);
-        u.username = "";
-        u.password = "";
-        server = u.href.replace(/\/$/, "");
-      }
-    } catch {
-      // not a URL: that context's own run says so
-    }
-    return { name: c.name, server };
+    const server = kc.getCluster(c.cluster)?.server;
+    return { name: c.name, server: server == null ? null : displayServer(server) };
   });
   return { source: `kubeconfig ${files.join(delimiter)}`, contexts };
 }
@@ -97,31 +91,6 @@ export function chooseContexts(wanted: string[] | "all", known: string[], source
 function closestText(name: string, known: string[]): string {
   const near = closest(name, known);
   return near.length > 0 ? `did you mean ${near.join(", ")}? (kubectl config get-contexts lists them all)` : `known: ${known.slice(0, 5).join(", ")}${known.length > 5 ? ", …" : ""}`;
-}
-
-/** Up to `n` names nearest to `name` (edit distance, a shared prefix counts), nearest first; none that are far off. */
-export function closest(name: string, known: string[], n = 3): string[] {
-  const scored = known.map((k) => {
-    const d = distance(name.toLowerCase(), k.toLowerCase());
-    const prefix = k.toLowerCase().startsWith(name.toLowerCase()) || name.toLowerCase().startsWith(k.toLowerCase());
-    return { k, d: prefix ? Math.min(d, 1) : d };
-  });
-  const limit = Math.max(2, Math.floor(name.length / 3));
-  return scored
-    .filter((s) => s.d <= limit)
-    .sort((a, b) => a.d - b.d || a.k.localeCompare(b.k))
-    .slice(0, n)
-    .map((s) => s.k);
-}
-
-function distance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[b.length]!;
 }
 
 /**

@@ -16,7 +16,7 @@ import { JSON_API_VERSION, table } from "../report.js";
 import { escapeTerminal } from "../terminal.js";
 import type { Io } from "../session.js";
 import { Slots } from "../slots.js";
-import { signalName } from "./timed.js";
+import { signalName, waitUntil } from "./timed.js";
 
 /** One cluster's part of `-o json` (`clusters[]` of MultiClusterResult). */
 export interface ClusterResult {
@@ -230,22 +230,6 @@ export async function runOnContexts<R extends Runnable>(req: R, io: Io, one: (re
   const total = `${summary.clusters} cluster(s): ${summary.succeeded} succeeded, ${summary.failed} failed${failed.length ? ` (${failed.map((r) => escapeTerminal(r.context)).slice(0, 5).join(", ")}${failed.length > 5 ? ", …" : ""})` : ""}; exit ${code}`;
   io.stderr.write(`${failed.length ? chalk.red(total) : chalk.green(total)}\n`);
   return code;
-}
-
-/** Waits `ms`, or until the signal; the signal's name when it came first. */
-function waitUntil(ms: number, signal: AbortSignal | undefined): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve(signalName(signal));
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve(undefined);
-    }, Math.max(0, ms));
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      resolve(signalName(signal!));
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /** One entry of MultiClusterResult's clusters[], with the cluster's own document (printed by its run) as `result`. */
