@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { chooseContexts, contextDirName, readContexts } from "../contexts.js";
 import { KvlogError, UsageError } from "../errors.js";
 import { formatDuration, type AccessRequest } from "../options.js";
-import { JSON_API_VERSION, table } from "../report.js";
+import { colorOn, JSON_API_VERSION, table } from "../report.js";
 import { escapeTerminal } from "../terminal.js";
 import type { Io } from "../session.js";
 import { Slots } from "../slots.js";
@@ -73,9 +73,8 @@ export async function runOnContexts<R extends Runnable>(req: R, io: Io, one: (re
   // At most --context-concurrency clusters hold a slot (discovery and changes); a waiting `set --for` gives its slot back.
   const slots = new Slots(req.contextConcurrency);
   const tty = io.stderr.isTTY === true;
-  const colorOn = (stream: { isTTY?: boolean }): boolean => req.color && (io.env.FORCE_COLOR ? io.env.FORCE_COLOR !== "0" : stream.isTTY === true);
-  const chalk = new Chalk({ level: colorOn(io.stderr) ? 1 : 0 });
-  const chalkOut = new Chalk({ level: colorOn(io.stdout) ? 1 : 0 });
+  const chalk = new Chalk({ level: colorOn(req.color, io.env, io.stderr) ? 1 : 0 });
+  const chalkOut = new Chalk({ level: colorOn(req.color, io.env, io.stdout) ? 1 : 0 });
 
   // Progress (a terminal only): clusters done, and during `set --for` one countdown for all.
   let done = 0;
@@ -284,9 +283,9 @@ export function doctorTable(results: ClusterResult[], wide: boolean, color: bool
     }
   }
   const sorted = rows.map((row, i) => ({ ...row, i })).sort((a, b) => a.rank - b.rank || a.i - b.i);
-  return table(["CONTEXT", "COMPONENT", "RESULT", "DETAIL"], sorted.map((r) => r.cells), color, (s, k, i) => {
+  return table(["CONTEXT", "COMPONENT", "RESULT", "DETAIL"], sorted.map((r) => r.cells), color, (s, k, i, c) => {
     if (i !== 2) return s;
     const rank = sorted[k]!.rank;
-    return rank <= 0 ? `\x1b[31m${s}\x1b[39m` : rank === 1 ? `\x1b[33m${s}\x1b[39m` : `\x1b[32m${s}\x1b[39m`;
+    return rank <= 0 ? c.red(s) : rank === 1 ? c.yellow(s) : c.green(s);
   });
 }
