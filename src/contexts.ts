@@ -4,7 +4,7 @@
 
 import { delimiter } from "node:path";
 import { ConfigError, UsageError } from "./errors.js";
-import { kubeconfigFiles } from "./home.js";
+import { kubeconfigFiles, loadKubeconfig } from "./home.js";
 import { isContextGlob } from "./options.js";
 import { closest } from "./suggest.js";
 import { displayServer } from "./url.js";
@@ -21,22 +21,9 @@ export interface KubeContext {
 
 /** The contexts of the kubeconfig files, in the order kubectl lists them (first file first; a repeated name: the first wins). */
 export async function readContexts(kubeconfig: string | undefined, env: NodeJS.ProcessEnv): Promise<{ source: string; contexts: KubeContext[] }> {
-  const { mergeKubeconfig } = await import("./kube.js");
   const files = kubeconfigFiles(kubeconfig, env);
   if (files.length === 0) throw new ConfigError("no kubeconfig found: several contexts need one; set KUBECONFIG or pass --kubeconfig");
-  const { KubeConfig } = await import("./kubeconfig.js");
-  const kc = new KubeConfig();
-  for (const f of files) {
-    const more = new KubeConfig();
-    try {
-      more.loadFromFile(f);
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      if (err.code === "ENOENT") throw new ConfigError(`cannot read kubeconfig ${f}: file not found; check the path, or pass --kubeconfig`, { cause: e });
-      throw new ConfigError(`cannot read kubeconfig ${f}: ${(err.message ?? String(e)).split("\n")[0]}; fix the file or pass another --kubeconfig`, { cause: e });
-    }
-    mergeKubeconfig(kc, more);
-  }
+  const kc = await loadKubeconfig(files);
   const contexts = kc.getContexts().map((c) => {
     const server = kc.getCluster(c.cluster)?.server;
     return { name: c.name, server: server == null ? null : displayServer(server) };
