@@ -83,13 +83,14 @@ function closestText(name: string, known: string[]): string {
 /**
  * A directory name for a context's part of a bundle (capture --out DIR/<name>): a context name
  * may hold "/" or ":" (EKS ARNs), so anything but letters, digits, ".", "_" and "-" becomes "_",
- * a name of dots only becomes "_", and a name already taken gets "-2", "-3", ...
+ * a name of dots only becomes "_", and a name already taken (in any case) gets "-2", "-3", ...
  */
 export function contextDirName(context: string, taken: Set<string>): string {
   let base = context.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 100);
   if (/^\.*$/.test(base)) base = `_${base}`;
   let name = base;
-  for (let i = 2; taken.has(name); i++) name = `${base}-${i}`;
-  taken.add(name);
+  // Compared without case: "Prod" and "prod" would share one directory on macOS and Windows.
+  for (let i = 2; taken.has(name.toLowerCase()); i++) name = `${base}-${i}`;
+  taken.add(name.toLowerCase());
   return name;
 }

@@ -65,6 +65,14 @@ describe("choosing contexts", () => {
     expect(contextDirName("a\u001b[2Jb", taken)).toBe("a__2Jb");
   });
 
+  it("contexts whose names differ only in case get directories of their own (one directory on a case-insensitive disk: macOS, Windows)", () => {
+    const taken = new Set<string>();
+    expect(contextDirName("Prod", taken)).toBe("Prod");
+    expect(contextDirName("prod", taken)).toBe("prod-2");
+    expect(contextDirName("PROD", taken)).toBe("PROD-3");
+    expect(contextDirName("prod-2", taken)).toBe("prod-2-2");
+  });
+
   it("closest: near names first, far ones never", () => {
     expect(closest("stagng-eu", KNOWN)).toEqual(["staging-eu", "staging-us"]);
     expect(closest("zzzzzz", KNOWN)).toEqual([]);
