@@ -16,6 +16,7 @@ import { colorOn, JSON_API_VERSION, table } from "../report.js";
 import { escapeTerminal } from "../terminal.js";
 import type { Io } from "../session.js";
 import { Slots } from "../slots.js";
+import type { Finding } from "./doctor.js";
 import { signalName, waitUntil } from "./timed.js";
 
 /** One cluster's part of `-o json` (`clusters[]` of MultiClusterResult). */
@@ -239,17 +240,6 @@ function clusterJson(r: Finished): string {
   return `    ${meta.replace(/"result": null\n}$/, () => `"result": ${result}\n}`).replaceAll("\n", "\n    ")}`;
 }
 
-interface DoctorFinding {
-  component: string;
-  check: string;
-  severity: "required" | "optional";
-  ok: boolean;
-  verdict: string;
-  message: string;
-  hint: string | null;
-  target: { id: string } | null;
-}
-
 /**
  * doctor across clusters: one row per cluster and component (every finding with -o wide),
  * problems first (a cluster that could not be checked at all, as one row, before any), then
@@ -258,12 +248,12 @@ interface DoctorFinding {
 export function doctorTable(results: ClusterResult[], wide: boolean, color: boolean): string {
   const rows: { rank: number; cells: string[] }[] = [];
   for (const r of results) {
-    const doc = r.result as { results?: DoctorFinding[] } | null;
+    const doc = r.result as { results?: Finding[] } | null;
     if (!doc?.results) {
       rows.push({ rank: -1, cells: [r.context, "-", "not-checked", r.error ?? `exit ${r.exitCode}`] });
       continue;
     }
-    const byComponent = new Map<string, DoctorFinding[]>();
+    const byComponent = new Map<string, Finding[]>();
     for (const f of doc.results) byComponent.set(f.component, [...(byComponent.get(f.component) ?? []), f]);
     for (const [component, findings] of byComponent) {
       if (wide) {
