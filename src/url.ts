@@ -1,5 +1,6 @@
 // url: how a URL is shown: never with the user:password a kubeconfig's server or a proxy URL may
-// carry. The one rule for every table, message and JSON field that names a server. Pure.
+// carry, and with an IPv6 host in brackets. The one rule for every table, message, id and JSON
+// field that names a server. Pure.
 
 /** `u` without its user:password (unchanged when it has none). */
 export function displayUrl(u: URL): string {
@@ -19,4 +20,9 @@ export function displayServer(server: string): string {
     return server;
   }
   return displayUrl(u).replace(/\/$/, "");
+}
+
+/** A host as it goes before ":port" in a URL or an id: an IPv6 address in brackets (`[fd00::1]`), anything else as it is. */
+export function bracketHost(host: string): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }

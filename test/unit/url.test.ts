@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { editDistance } from "../../src/suggest.js";
-import { displayServer, displayUrl } from "../../src/url.js";
+import { bracketHost, displayServer, displayUrl } from "../../src/url.js";
 
 describe("url: the one rule for showing a server", () => {
   it("drops user:password, keeps the rest", () => {
@@ -12,6 +12,15 @@ describe("url: the one rule for showing a server", () => {
   it("a server that is not a URL is shown as given (its own run says what is wrong)", () => {
     expect(displayServer("not a url")).toBe("not a url");
     expect(displayServer("")).toBe("");
+  });
+});
+
+describe("url: IPv6 hosts before a port", () => {
+  it("brackets an IPv6 address once, leaves names and IPv4 alone", () => {
+    expect(bracketHost("fd00::1")).toBe("[fd00::1]");
+    expect(bracketHost("[fd00::1]")).toBe("[fd00::1]");
+    expect(bracketHost("10.0.0.1")).toBe("10.0.0.1");
+    expect(bracketHost("node-a.example")).toBe("node-a.example");
   });
 });
 
