@@ -73,6 +73,23 @@ function run(cmd, args, opts = {}) {
   if (r.status !== 0) die(`${cmd} ${args.join(" ")} failed (exit ${r.status}):\n${(r.stderr || "") + (r.stdout || "")}`.trimEnd());
   return r.stdout;
 }
+
+// Temp folders of this run, removed however it ends: die()'s process.exit skips every finally
+// block, and a signal (Ctrl-C, a CI job cancelled) ends the process without them (main() turns
+// SIGINT, SIGTERM and SIGHUP into an exit).
+const temps = new Set();
+let removeOnExit = false;
+function tempDir(prefix) {
+  if (!removeOnExit) process.once("exit", () => temps.forEach(removeTemp));
+  removeOnExit = true;
+  const dir = fs.mkdtempSync(join(tmpdir(), prefix));
+  temps.add(dir);
+  return dir;
+}
+function removeTemp(dir) {
+  fs.rmSync(dir, { recursive: true, force: true });
+  temps.delete(dir);
+}
 const sha256 = (file) => createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 const which = (cmd) => spawnSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" }).stdout.trim() || undefined;
 
@@ -176,7 +193,7 @@ export function nodeBuild(pkg, version) {
   const bin = join(dir, "bin", pkg.startsWith("node-win-") ? "node.exe" : "node");
   if (fs.existsSync(bin)) return bin;
   log(`fetching ${pkg}@${version} from the npm registry into ${nodeCache}`);
-  const tmp = fs.mkdtempSync(join(tmpdir(), "kvlog-node-"));
+  const tmp = tempDir("kvlog-node-");
   try {
     const tgz = run("npm", ["pack", "--silent", `${pkg}@${version}`], { cwd: tmp }).trim().split("\n").pop();
     fs.mkdirSync(join(tmp, "x"));
@@ -186,7 +203,7 @@ export function nodeBuild(pkg, version) {
     fs.renameSync(join(tmp, "x", "package"), `${dir}.partial`);
     fs.renameSync(`${dir}.partial`, dir);
   } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
+    removeTemp(tmp);
   }
   return bin;
 }
@@ -363,7 +380,13 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     process.exit(0);
   }
   const mtime = sourceDateEpoch();
-  const work = fs.mkdtempSync(join(tmpdir(), "kvlog-release-"));
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]]) {
+    process.once(signal, () => {
+      log(`${signal}: stopped`);
+      process.exit(code);
+    });
+  }
+  const work = tempDir("kvlog-release-");
   try {
     if (args[0] === "--darwin") {
       if (process.platform !== "darwin") die("--darwin runs on macOS (it signs with codesign)");
@@ -422,6 +445,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     verify(out);
     process.stdout.write(fs.readFileSync(join(out, "SHA256SUMS"), "utf8"));
   } finally {
-    fs.rmSync(work, { recursive: true, force: true });
+    removeTemp(work);
   }
 }

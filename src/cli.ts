@@ -64,6 +64,7 @@ Examples:
 
 Run 'kvlog <command> --help' for every flag.`,
     );
+  // The one list of commands, in the order --help and completion offer them.
   const commands = [
     setCommand(root, onParsed, io.env),
     captureCommand(root, onParsed, io.env),
@@ -94,7 +95,7 @@ export function parseArgs(argv: string[], io: Io): Request | undefined {
     if (e instanceof CommanderError) {
       if (e.exitCode === 0) return undefined; // --help, --version
       if (e.code === "commander.help") throw new UsageError("missing command; try 'kvlog set <component> <level>' (help is above)");
-      throw new UsageError(commanderMessage(e, argv));
+      throw new UsageError(commanderMessage(e, argv, cmd));
     }
     throw e;
   }
@@ -102,11 +103,9 @@ export function parseArgs(argv: string[], io: Io): Request | undefined {
   return request;
 }
 
-const COMMANDS = ["set", "capture", "get", "reset", "status", "doctor", "rbac", "completion"];
-
-function commanderMessage(e: CommanderError, argv: string[]): string {
+function commanderMessage(e: CommanderError, argv: string[], root: Command): string {
   let msg = e.message.replace(/^error: /, "");
-  const command = COMMANDS.includes(argv[0] ?? "") ? argv[0] : undefined;
+  const command = root.commands.some((c) => c.name() === argv[0]) ? argv[0] : undefined;
   const neg = /unknown option '(-\d+)'/.exec(msg);
   if (neg && (command === "set" || command === "capture")) return `level must be a whole number from 0 to ${MAX_LEVEL}, got ${neg[1]}; run 'kvlog ${command} --help' for usage`;
   if (e.code === "commander.missingArgument" && command) {

@@ -1,6 +1,8 @@
 // The one catalog of Kubernetes components kvlog knows how to reach.
 // Adding a component is an entry here; plan.ts and apply.ts read only these fields.
 
+import { editDistance } from "./suggest.js";
+
 export type ComponentName =
   | "kube-apiserver"
   | "kube-scheduler"
@@ -144,20 +146,6 @@ export function suggestComponent(input: string): string | undefined {
   }
   if (!best) return undefined;
   return best.score <= Math.max(2, Math.floor(q.length / 3)) ? best.name : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
 }
 
 /** Parses "v1.22.3", "1.23", "v1.30.0-eks-1234" into [major, minor]; undefined when it is not a version. */

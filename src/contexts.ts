@@ -4,8 +4,13 @@
 
 import { delimiter } from "node:path";
 import { ConfigError, UsageError } from "./errors.js";
-import { kubeconfigFiles } from "./home.js";
+import { kubeconfigFiles, loadKubeconfig } from "./home.js";
 import { isContextGlob } from "./options.js";
+import { closest } from "./suggest.js";
+import { displayServer } from "./url.js";
+
+/** Kept for src/kube.ts, which imports it from here: the one copy is in src/suggest.ts. */
+export { closest };
 
 /** One context of the merged kubeconfig. */
 export interface KubeContext {
@@ -16,36 +21,12 @@ export interface KubeContext {
 
 /** The contexts of the kubeconfig files, in the order kubectl lists them (first file first; a repeated name: the first wins). */
 export async function readContexts(kubeconfig: string | undefined, env: NodeJS.ProcessEnv): Promise<{ source: string; contexts: KubeContext[] }> {
-  const { mergeKubeconfig } = await import("./kube.js");
   const files = kubeconfigFiles(kubeconfig, env);
   if (files.length === 0) throw new ConfigError("no kubeconfig found: several contexts need one; set KUBECONFIG or pass --kubeconfig");
-  const { KubeConfig } = await import("./kubeconfig.js");
-  const kc = new KubeConfig();
-  for (const f of files) {
-    const more = new KubeConfig();
-    try {
-      more.loadFromFile(f);
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      if (err.code === "ENOENT") throw new ConfigError(`cannot read kubeconfig ${f}: file not found; check the path, or pass --kubeconfig`, { cause: e });
-      throw new ConfigError(`cannot read kubeconfig ${f}: ${(err.message ?? String(e)).split("\n")[0]}; fix the file or pass another --kubeconfig`, { cause: e });
-    }
-    mergeKubeconfig(kc, more);
-  }
+  const kc = await loadKubeconfig(files);
   const contexts = kc.getContexts().map((c) => {
-    const cluster = kc.getCluster(c.cluster);
-    let server: string | null = cluster?.server ?? null;
-    try {
-      if (server) {
-        const u = new URL(server);
-        u.username = "";
-        u.password = "";
-        server = u.href.replace(/\/$/, "");
-      }
-    } catch {
-      // not a URL: that context's own run says so
-    }
-    return { name: c.name, server };
+    const server = kc.getCluster(c.cluster)?.server;
+    return { name: c.name, server: server == null ? null : displayServer(server) };
   });
   return { source: `kubeconfig ${files.join(delimiter)}`, contexts };
 }
@@ -99,41 +80,17 @@ function closestText(name: string, known: string[]): string {
   return near.length > 0 ? `did you mean ${near.join(", ")}? (kubectl config get-contexts lists them all)` : `known: ${known.slice(0, 5).join(", ")}${known.length > 5 ? ", …" : ""}`;
 }
 
-/** Up to `n` names nearest to `name` (edit distance, a shared prefix counts), nearest first; none that are far off. */
-export function closest(name: string, known: string[], n = 3): string[] {
-  const scored = known.map((k) => {
-    const d = distance(name.toLowerCase(), k.toLowerCase());
-    const prefix = k.toLowerCase().startsWith(name.toLowerCase()) || name.toLowerCase().startsWith(k.toLowerCase());
-    return { k, d: prefix ? Math.min(d, 1) : d };
-  });
-  const limit = Math.max(2, Math.floor(name.length / 3));
-  return scored
-    .filter((s) => s.d <= limit)
-    .sort((a, b) => a.d - b.d || a.k.localeCompare(b.k))
-    .slice(0, n)
-    .map((s) => s.k);
-}
-
-function distance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[b.length]!;
-}
-
 /**
  * A directory name for a context's part of a bundle (capture --out DIR/<name>): a context name
  * may hold "/" or ":" (EKS ARNs), so anything but letters, digits, ".", "_" and "-" becomes "_",
- * a name of dots only becomes "_", and a name already taken gets "-2", "-3", ...
+ * a name of dots only becomes "_", and a name already taken (in any case) gets "-2", "-3", ...
  */
 export function contextDirName(context: string, taken: Set<string>): string {
   let base = context.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 100);
   if (/^\.*$/.test(base)) base = `_${base}`;
   let name = base;
-  for (let i = 2; taken.has(name); i++) name = `${base}-${i}`;
-  taken.add(name);
+  // Compared without case: "Prod" and "prod" would share one directory on macOS and Windows.
+  for (let i = 2; taken.has(name.toLowerCase()); i++) name = `${base}-${i}`;
+  taken.add(name.toLowerCase());
   return name;
 }

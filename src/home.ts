@@ -1,7 +1,11 @@
-// Which kubeconfig files kvlog reads, as kubectl chooses them: the one rule for loadAccess,
-// the contexts of a several-cluster run and completion. Pure: no credentials, no network code.
+// Which kubeconfig files kvlog reads, as kubectl chooses them, and how they are loaded and merged:
+// the one rule for loadAccess, the contexts of a several-cluster run and completion. No
+// credentials are loaded and no network code: client-node's kubeconfig code (src/kubeconfig.ts)
+// is imported only when a kubeconfig is read.
 import { existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
+import { ConfigError } from "./errors.js";
+import type { KubeConfig } from "./kubeconfig.js";
 
 /** The kubeconfig files: --kubeconfig, else KUBECONFIG's list, else ~/.kube/config if it exists (homeKubeconfig). */
 export function kubeconfigFiles(kubeconfig: string | undefined, env: NodeJS.ProcessEnv): string[] {
@@ -24,4 +28,57 @@ export function homeKubeconfig(env: NodeJS.ProcessEnv, platform: NodeJS.Platform
     if (home && existsSync(join(home, ".kube", "config"))) return join(home, ".kube", "config");
   }
   return undefined;
+}
+
+interface Named {
+  name: string;
+}
+interface MergeableConfig {
+  clusters: Named[];
+  users: Named[];
+  contexts: Named[];
+  currentContext: string;
+}
+
+/**
+ * Merges a later KUBECONFIG file into `into` by kubectl's rules: the first file to define a
+ * cluster, user or context name wins (client-node's mergeConfig throws on a repeated name), and
+ * the first file that sets current-context wins.
+ */
+export function mergeKubeconfig(into: MergeableConfig, later: MergeableConfig): void {
+  for (const key of ["clusters", "users", "contexts"] as const) {
+    const have = new Set((into[key] ?? []).map((x) => x.name));
+    into[key] = [...(into[key] ?? []), ...(later[key] ?? []).filter((x) => !have.has(x.name) && (have.add(x.name), true))];
+  }
+  if (!into.currentContext && later.currentContext) into.currentContext = later.currentContext;
+}
+
+/**
+ * The kubeconfig files merged as kubectl merges them (relative paths in each resolved against its
+ * own directory, by client-node). A file that cannot be read or parsed is a ConfigError naming it
+ * and the next step, unless `skipUnreadable` (completion: the other files still offer their names).
+ * An empty list gives an empty kubeconfig (loadAccess then adds the in-cluster ServiceAccount).
+ */
+export async function loadKubeconfig(files: string[], opts: { skipUnreadable?: boolean } = {}): Promise<KubeConfig> {
+  const { KubeConfig } = await import("./kubeconfig.js");
+  const kc = new KubeConfig();
+  for (const f of files) {
+    const more = new KubeConfig();
+    try {
+      more.loadFromFile(f);
+    } catch (e) {
+      if (opts.skipUnreadable) continue;
+      throw kubeconfigError(f, e);
+    }
+    mergeKubeconfig(kc, more);
+  }
+  return kc;
+}
+
+/** What went wrong reading kubeconfig `file`, and what to do: one line. */
+export function kubeconfigError(file: string, e: unknown): ConfigError {
+  const err = e as NodeJS.ErrnoException;
+  if (err?.code === "ENOENT") return new ConfigError(`cannot read kubeconfig ${file}: file not found; check the path, or pass --kubeconfig`, { cause: e });
+  if (err?.code === "EACCES" || err?.code === "EISDIR") return new ConfigError(`cannot read kubeconfig ${file}: ${err.code}; check the file's permissions or pass another --kubeconfig`, { cause: e });
+  return new ConfigError(`cannot parse kubeconfig ${file}: ${String(err?.message ?? e).split("\n")[0]!.slice(0, 300)}; fix the file or pass another --kubeconfig`, { cause: e });
 }

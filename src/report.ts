@@ -1,7 +1,7 @@
 // report: results -> a table (terminal) or one JSON document (pipes, scripts).
 // Both render the same Result objects; the JSON shape is a public API (README "JSON output").
 
-import { Chalk } from "chalk";
+import { Chalk, type ChalkInstance } from "chalk";
 import { mayHaveChanged, type Result } from "./apply.js";
 import { escapeTerminal } from "./terminal.js";
 
@@ -89,10 +89,19 @@ export function* jsonParts(report: { results: unknown[] }, perPart = 200): Gener
 }
 
 /**
- * Columns padded to their widest cell, UPPERCASE headers in bold; `paint` colours a cell. Every
- * cell is made safe for a terminal first (cells hold what the cluster says), so widths are right.
+ * Whether what goes to `stream` is coloured: the one rule. `wanted` is false with --no-color or
+ * NO_COLOR (options.ts); then only a terminal, unless FORCE_COLOR says otherwise.
  */
-export function table(headers: string[], cells: string[][], color: boolean, paint?: (cell: string, row: number, col: number) => string): string {
+export function colorOn(wanted: boolean, env: NodeJS.ProcessEnv, stream: { isTTY?: boolean }): boolean {
+  return wanted && (env.FORCE_COLOR ? env.FORCE_COLOR !== "0" : stream.isTTY === true);
+}
+
+/**
+ * Columns padded to their widest cell, UPPERCASE headers in bold; `paint` colours a cell with the
+ * chalk it is given (called only when `color`). Every cell is made safe for a terminal first
+ * (cells hold what the cluster says), so widths are right.
+ */
+export function table(headers: string[], cells: string[][], color: boolean, paint?: (cell: string, row: number, col: number, chalk: ChalkInstance) => string): string {
   const chalk = new Chalk({ level: color ? 1 : 0 });
   const rows = cells.map((row) => row.map(escapeTerminal));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
@@ -105,7 +114,7 @@ export function table(headers: string[], cells: string[][], color: boolean, pain
       .join("   ")
       .trimEnd();
   const out = [line(headers, (s) => chalk.bold(s))];
-  rows.forEach((row, k) => out.push(line(row, paint ? (s, i) => (color ? paint(s, k, i) : s) : undefined)));
+  rows.forEach((row, k) => out.push(line(row, paint ? (s, i) => (color ? paint(s, k, i, chalk) : s) : undefined)));
   return `${out.join("\n")}\n`;
 }
 

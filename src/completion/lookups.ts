@@ -4,7 +4,7 @@
 // never loads node:tls.
 
 import { join } from "node:path";
-import { kubeconfigFiles } from "../home.js";
+import { kubeconfigFiles, loadKubeconfig } from "../home.js";
 import type { Access } from "../http.js";
 
 /**
@@ -21,18 +21,9 @@ export function expandHome(path: string, env: NodeJS.ProcessEnv): string {
 
 /** The context names of the kubeconfig files, read from disk only (no credentials, no network). */
 export async function contextNames(kubeconfig: string | undefined, env: NodeJS.ProcessEnv): Promise<string[]> {
-  const { KubeConfig } = await import("../kubeconfig.js");
-  const names = new Set<string>();
-  for (const file of kubeconfigFiles(kubeconfig && expandHome(kubeconfig, env), env)) {
-    try {
-      const kc = new KubeConfig();
-      kc.loadFromFile(file);
-      for (const c of kc.getContexts()) names.add(c.name);
-    } catch {
-      // a file that cannot be read offers nothing; the others still do
-    }
-  }
-  return [...names];
+  // A file that cannot be read offers nothing; the others still do.
+  const kc = await loadKubeconfig(kubeconfigFiles(kubeconfig && expandHome(kubeconfig, env), env), { skipUnreadable: true });
+  return kc.getContexts().map((c) => c.name);
 }
 
 /**

@@ -6,9 +6,6 @@
 import type { Command, Option } from "commander";
 import { COMPONENTS } from "../components.js";
 
-/** Every command, in the order the completion offers them; one registered but not listed comes after. */
-const COMMAND_ORDER = ["set", "capture", "get", "reset", "status", "doctor", "rbac", "completion"];
-
 /** What a flag's value or a positional argument is. */
 export type ValueKind = "bool" | "none" | "choices" | "component" | "component-list" | "context" | "node" | "file";
 
@@ -68,9 +65,8 @@ function flagSpec(o: Option): FlagSpec {
 /** The spec of the program `root` defines, read from commander (what `--help` shows). */
 export function cliSpec(root: Command): CliSpec {
   const help = root.createHelp();
-  const registered = help.visibleCommands(root);
-  const rank = (c: Command) => (COMMAND_ORDER.includes(c.name()) ? COMMAND_ORDER.indexOf(c.name()) : COMMAND_ORDER.length);
-  const commands = [...registered].sort((a, b) => rank(a) - rank(b)).map((c): CommandSpec => {
+  // In the order src/cli.ts registers them (the one list of commands), as --help shows them.
+  const commands = help.visibleCommands(root).map((c): CommandSpec => {
     return {
       name: c.name(),
       summary: short(c.summary() || c.description()),

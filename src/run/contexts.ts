@@ -12,10 +12,12 @@ import { join } from "node:path";
 import { chooseContexts, contextDirName, readContexts } from "../contexts.js";
 import { KvlogError, UsageError } from "../errors.js";
 import { formatDuration, type AccessRequest } from "../options.js";
-import { JSON_API_VERSION, table } from "../report.js";
+import { colorOn, JSON_API_VERSION, table } from "../report.js";
 import { escapeTerminal } from "../terminal.js";
 import type { Io } from "../session.js";
-import { signalName } from "./timed.js";
+import { Slots } from "../slots.js";
+import type { Finding } from "./doctor.js";
+import { signalName, waitUntil } from "./timed.js";
 
 /** One cluster's part of `-o json` (`clusters[]` of MultiClusterResult). */
 export interface ClusterResult {
@@ -50,27 +52,6 @@ export function combinedExitCode(codes: number[], interrupted: string | undefine
   return failed.length === codes.length && failed.every((c) => c === failed[0]) ? failed[0]! : 1;
 }
 
-/** A counting semaphore: at most `n` clusters hold a slot (discovery and changes); a waiting `set --for` gives its slot back. */
-class Slots {
-  private free: number;
-  private readonly queue: (() => void)[] = [];
-  constructor(n: number) {
-    this.free = n;
-  }
-  acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.queue.push(resolve));
-  }
-  release(): void {
-    const next = this.queue.shift();
-    if (next) next();
-    else this.free++;
-  }
-}
-
 /** A stream that keeps what a cluster's run writes. */
 function collector(isTTY: boolean | undefined): { write(s: string): boolean; isTTY?: boolean; text(): string } {
   const parts: string[] = [];
@@ -90,11 +71,11 @@ export async function runOnContexts<R extends Runnable>(req: R, io: Io, one: (re
   const json = req.output === "json";
   // doctor's table across clusters is one row per cluster and component, built from its JSON.
   const childOutput = json || req.command === "doctor" ? "json" : "table";
+  // At most --context-concurrency clusters hold a slot (discovery and changes); a waiting `set --for` gives its slot back.
   const slots = new Slots(req.contextConcurrency);
   const tty = io.stderr.isTTY === true;
-  const colorOn = (stream: { isTTY?: boolean }): boolean => req.color && (io.env.FORCE_COLOR ? io.env.FORCE_COLOR !== "0" : stream.isTTY === true);
-  const chalk = new Chalk({ level: colorOn(io.stderr) ? 1 : 0 });
-  const chalkOut = new Chalk({ level: colorOn(io.stdout) ? 1 : 0 });
+  const chalk = new Chalk({ level: colorOn(req.color, io.env, io.stderr) ? 1 : 0 });
+  const chalkOut = new Chalk({ level: colorOn(req.color, io.env, io.stdout) ? 1 : 0 });
 
   // Progress (a terminal only): clusters done, and during `set --for` one countdown for all.
   let done = 0;
@@ -125,8 +106,7 @@ export async function runOnContexts<R extends Runnable>(req: R, io: Io, one: (re
 
   const runOne = async (context: string): Promise<Finished> => {
     const base = { context, server: servers.get(context) ?? null };
-    await slots.acquire();
-    let held = true;
+    let release: (() => void) | undefined = await slots.acquire();
     try {
       if (io.signal?.aborted) {
         return { ...base, exitCode: 130, ok: false, error: "not started: interrupted before this cluster's turn; nothing was sent to it", result: null, out: "", err: [] };
@@ -147,15 +127,14 @@ export async function runOnContexts<R extends Runnable>(req: R, io: Io, one: (re
         },
         waitTogether: async (until, count, what) => {
           timed.add(context);
-          slots.release();
-          held = false;
+          release?.();
+          release = undefined;
           waiting.set(context, { until: until.getTime(), count, what: what ?? req.command });
           if (tty && !ticker) ticker = setInterval(status, 1000);
           status();
           const why = await waitUntil(until.getTime() - now(), io.signal);
           waiting.delete(context);
-          await slots.acquire(); // putting back is bounded like changing
-          held = true;
+          release = await slots.acquire(); // putting back is bounded like changing
           return why;
         },
       };
@@ -184,7 +163,7 @@ export async function runOnContexts<R extends Runnable>(req: R, io: Io, one: (re
       return { ...base, exitCode, ok: exitCode === 0, error, result, out, err };
     } finally {
       timed.delete(context);
-      if (held) slots.release();
+      release?.();
       done++;
       if (waiting.size === 0) status();
     }
@@ -253,39 +232,12 @@ export async function runOnContexts<R extends Runnable>(req: R, io: Io, one: (re
   return code;
 }
 
-/** Waits `ms`, or until the signal; the signal's name when it came first. */
-function waitUntil(ms: number, signal: AbortSignal | undefined): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve(signalName(signal));
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve(undefined);
-    }, Math.max(0, ms));
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      resolve(signalName(signal!));
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
 /** One entry of MultiClusterResult's clusters[], with the cluster's own document (printed by its run) as `result`. */
 function clusterJson(r: Finished): string {
   const meta = JSON.stringify({ context: r.context, server: r.server, exitCode: r.exitCode, ok: r.ok, error: r.error, result: null } satisfies ClusterResult, null, 2);
   const result = r.out ? r.out.trim().replaceAll("\n", "\n  ") : "null";
   // A function, not a string, as the replacement: a "$&" or "$'" in a cluster's document is text.
   return `    ${meta.replace(/"result": null\n}$/, () => `"result": ${result}\n}`).replaceAll("\n", "\n    ")}`;
-}
-
-interface DoctorFinding {
-  component: string;
-  check: string;
-  severity: "required" | "optional";
-  ok: boolean;
-  verdict: string;
-  message: string;
-  hint: string | null;
-  target: { id: string } | null;
 }
 
 /**
@@ -296,12 +248,12 @@ interface DoctorFinding {
 export function doctorTable(results: ClusterResult[], wide: boolean, color: boolean): string {
   const rows: { rank: number; cells: string[] }[] = [];
   for (const r of results) {
-    const doc = r.result as { results?: DoctorFinding[] } | null;
+    const doc = r.result as { results?: Finding[] } | null;
     if (!doc?.results) {
       rows.push({ rank: -1, cells: [r.context, "-", "not-checked", r.error ?? `exit ${r.exitCode}`] });
       continue;
     }
-    const byComponent = new Map<string, DoctorFinding[]>();
+    const byComponent = new Map<string, Finding[]>();
     for (const f of doc.results) byComponent.set(f.component, [...(byComponent.get(f.component) ?? []), f]);
     for (const [component, findings] of byComponent) {
       if (wide) {
@@ -321,9 +273,9 @@ export function doctorTable(results: ClusterResult[], wide: boolean, color: bool
     }
   }
   const sorted = rows.map((row, i) => ({ ...row, i })).sort((a, b) => a.rank - b.rank || a.i - b.i);
-  return table(["CONTEXT", "COMPONENT", "RESULT", "DETAIL"], sorted.map((r) => r.cells), color, (s, k, i) => {
+  return table(["CONTEXT", "COMPONENT", "RESULT", "DETAIL"], sorted.map((r) => r.cells), color, (s, k, i, c) => {
     if (i !== 2) return s;
     const rank = sorted[k]!.rank;
-    return rank <= 0 ? `\x1b[31m${s}\x1b[39m` : rank === 1 ? `\x1b[33m${s}\x1b[39m` : `\x1b[32m${s}\x1b[39m`;
+    return rank <= 0 ? c.red(s) : rank === 1 ? c.yellow(s) : c.green(s);
   });
 }

@@ -150,10 +150,10 @@ export async function runDoctor(req: DoctorRequest, io: Io): Promise<number> {
     else {
       const rows = doc.results.map((f) => [f.component, f.target ? f.target.id.slice(f.component.length + 1) : f.check, f.verdict, [f.message, f.hint].filter(Boolean).join("; ")]);
       io.stdout.write(
-        table(["COMPONENT", "CHECK", "RESULT", "DETAIL"], rows, session.colorOn(io.stdout), (s, k, i) => {
+        table(["COMPONENT", "CHECK", "RESULT", "DETAIL"], rows, session.colorOn(io.stdout), (s, k, i, c) => {
           const f = doc.results[k]!;
           if (i !== 2) return s;
-          return f.ok ? `\x1b[32m${s}\x1b[39m` : f.severity === "optional" ? `\x1b[33m${s}\x1b[39m` : `\x1b[31m${s}\x1b[39m`;
+          return f.ok ? c.green(s) : f.severity === "optional" ? c.yellow(s) : c.red(s);
         }),
       );
     }

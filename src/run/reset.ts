@@ -2,7 +2,7 @@
 // src/commands/reset.ts has the flags and validation. src/cli.ts imports this module only when the
 // command runs, so that --help and usage errors load none of the network code.
 
-import { applyOne, type Result } from "../apply.js";
+import { applyOne, cutShortInFlight, reasonText, type Result } from "../apply.js";
 import type { ComponentName } from "../components.js";
 import { NothingMatchedError, UsageError } from "../errors.js";
 import { probeStartup } from "../levels.js";
@@ -147,7 +147,11 @@ async function resetTargets(
   const work = async (t: Target): Promise<Result> => {
     if (t.unavailable) return applyOne(t, { ...base, level: 0 });
     const back = await backTo(t);
-    if (session.deadline?.aborted) return applyOne(t, { ...base, level: 0 }); // --timeout passed: reported as interrupted, level unchanged
+    if (session.deadline?.aborted) {
+      // --timeout passed while its startup level was read: interrupted, level unchanged. Said here,
+      // not left to applyOne, whose dry run would answer "would PUT 0" for a level never learnt.
+      return applyOne({ ...t, unavailable: { outcome: "interrupted", message: cutShortInFlight(reasonText(session.deadline), false).message } }, { ...base, level: 0 });
+    }
     if (back.level === null) {
       const message = `not changed: the level it started with is ${back.source}`;
       return applyOne({ ...t, unavailable: { outcome: "unknown-startup", message, hint: "pass --to N to say which level to put back" } }, { ...base, level: 0 });

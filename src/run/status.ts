@@ -65,8 +65,8 @@ export async function runStatus(req: StatusRequest, io: Io): Promise<number> {
     else if (shown.length > 0) {
       const rows = shown.map((v) => [v.target, String(v.level), v.before === null ? "?" : String(v.before), v.by, v.at, v.until ?? "-", v.state]);
       io.stdout.write(
-        table(["TARGET", "LEVEL", "BEFORE", "BY", "SINCE", "UNTIL", "STATE"], rows, session.colorOn(io.stdout), (s, _k, i) =>
-          i === 6 && s.trim() !== "active" ? `\x1b[33m${s}\x1b[39m` : s,
+        table(["TARGET", "LEVEL", "BEFORE", "BY", "SINCE", "UNTIL", "STATE"], rows, session.colorOn(io.stdout), (s, _k, i, c) =>
+          i === 6 && s.trim() !== "active" ? c.yellow(s) : s,
         ),
       );
     }

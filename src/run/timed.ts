@@ -155,23 +155,32 @@ export async function waitFor(session: Session, until: Date, line: () => string,
   if (io.waitTogether) return io.waitTogether(until, together?.count, together?.what);
   const tty = io.stderr.isTTY === true;
   const show = (): void => void io.stderr.write(`\r\x1b[2K${line()}`);
+  let ticker: NodeJS.Timeout | undefined;
+  if (tty) {
+    show();
+    ticker = setInterval(show, 1000);
+  }
+  try {
+    return await waitUntil(until.getTime() - session.now(), io.signal);
+  } finally {
+    clearInterval(ticker);
+    if (tty) io.stderr.write("\r\x1b[2K");
+  }
+}
+
+/** Waits `ms`, or until the signal; the signal's name when it came first. The one wait of `set --for` and `capture`, one cluster or several. */
+export function waitUntil(ms: number, signal: AbortSignal | undefined): Promise<string | undefined> {
   return new Promise((resolve) => {
-    let ticker: NodeJS.Timeout | undefined;
-    const done = (why: string | undefined): void => {
+    if (signal?.aborted) return resolve(signalName(signal));
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve(undefined);
+    }, Math.max(0, ms));
+    const onAbort = (): void => {
       clearTimeout(timer);
-      clearInterval(ticker);
-      io.signal?.removeEventListener("abort", onAbort);
-      if (tty) io.stderr.write("\r\x1b[2K");
-      resolve(why);
+      resolve(signalName(signal!));
     };
-    const onAbort = (): void => done(signalName(io.signal!));
-    const timer = setTimeout(() => done(undefined), Math.max(0, until.getTime() - session.now()));
-    if (tty) {
-      show();
-      ticker = setInterval(show, 1000);
-    }
-    if (io.signal?.aborted) onAbort();
-    else io.signal?.addEventListener("abort", onAbort, { once: true });
+    signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
 

@@ -22,6 +22,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kvlog, type CliRun } from "../integration/run.ts";
+import { logMark, logSince, V5_KUBELET, V5_PATHRECORDER } from "./logs.ts";
 
 const STATE = process.env.KVLOG_E2E_DIR ?? "/tmp/kvlog-e2e";
 const ADMIN = `${STATE}/admin.kubeconfig`;
@@ -79,7 +80,7 @@ function restoreToFor(component: string): string[] {
   return !readable && (component === "kube-apiserver" || component === "kube-proxy") ? ["--restore-to", String(BASE_LEVEL)] : [];
 }
 const renewed = (lock: string) => new RegExp(`leaderelection\\.go:\\d+\\] "?[Ss]uccessfully renewed lease"? ?(lock=)?"?${lock.replace("/", "\\/")}`);
-const PATHRECORDER = /pathrecorder\.go:\d+\] .*satisfied by (exact match|prefix)/;
+const PATHRECORDER = V5_PATHRECORDER;
 function cases(): Case[] {
   const c = cluster.components;
   return [
@@ -87,22 +88,19 @@ function cases(): Case[] {
     { alias: "scheduler", component: "kube-scheduler", args: ["--pod", c["kube-scheduler"].pod], logs: [c["kube-scheduler"].log], raised: renewed("kube-system/kube-scheduler"), source: "pods/log" },
     { alias: "kcm", component: "kube-controller-manager", args: ["--pod", c["kube-controller-manager"].pod], logs: [c["kube-controller-manager"].log], raised: renewed("kube-system/kube-controller-manager"), source: "pods/log" },
     { alias: "ccm", component: "cloud-controller-manager", args: ["--pod", c["cloud-controller-manager"].pod], logs: [c["cloud-controller-manager"].log], raised: renewed("kube-system/cloud-controller-manager"), source: "pods/log" },
-    { alias: "kubelet", component: "kubelet", args: ["--node", cluster.nodes.map((n: { name: string }) => n.name).join(",")], logs: cluster.nodes.map((n: { name: string }) => c[`kubelet-${n.name}`].log), raised: /"GenericPLEG: Relisting"/, source: "kubelet /logs/" },
+    { alias: "kubelet", component: "kubelet", args: ["--node", cluster.nodes.map((n: { name: string }) => n.name).join(",")], logs: cluster.nodes.map((n: { name: string }) => c[`kubelet-${n.name}`].log), raised: V5_KUBELET, source: "kubelet /logs/" },
     // node-1's kube-proxy has profiling on (node-2's is off: not-installed, nothing to capture).
     { alias: "kube-proxy", component: "kube-proxy", args: ["--node", "kvlog-node-1"], logs: [c["kube-proxy-kvlog-node-1"].log], raised: PATHRECORDER, source: "pods/log" },
   ];
 }
 
 /** Lines of `path` written after byte `mark`. */
-function since(path: string, mark: number): string {
-  const buf = readFileSync(path);
-  return buf.subarray(Math.min(mark, buf.length)).toString("utf8");
-}
+const since = logSince;
 
 /** The component's own logs show no raised-level line for a few seconds while it serves requests: the level is back. */
 async function provenBack(k: Case): Promise<void> {
   await sleep(1500);
-  const marks = k.logs.map((p) => statSync(p).size);
+  const marks = k.logs.map(logMark);
   await kvlog(["get", k.alias, ...k.args], { KUBECONFIG: ADMIN }, 60_000); // requests to its /flagz, /configz or pod
   await sleep(3000);
   for (const [i, p] of k.logs.entries()) {
@@ -144,7 +142,7 @@ if (!HAS_CAPTURE) {
       await Promise.all(
         all.map(async (k) => {
           const out = bundleDir(k.component);
-          const marks = k.logs.map((p) => statSync(p).size);
+          const marks = k.logs.map(logMark);
           const run = capture([k.alias, String(HIGH_LEVEL), ...k.args, ...restoreToFor(k.component), "--for", WINDOW, "--out", out, "-o", "json"]);
           // Requests during the window (kube-proxy's and the apiserver's markers are per request).
           const poking = (async () => {
@@ -220,7 +218,7 @@ if (!HAS_CAPTURE) {
       const started = Date.now();
       const run = capture([k.alias, String(HIGH_LEVEL), ...k.args, "--for", "10m", "--out", out, "-o", "json"], (c) => (child = c));
       // Interrupt once the raise is in the kubelets' own logs (the window has begun).
-      const marks = k.logs.map((p) => statSync(p).size);
+      const marks = k.logs.map(logMark);
       for (;;) {
         if (k.logs.every((p, i) => k.raised.test(since(p, marks[i]!)))) break;
         expect(Date.now() - started, "the kubelets were not raised within 60 s").toBeLessThan(60_000);

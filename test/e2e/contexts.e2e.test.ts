@@ -10,13 +10,14 @@
 // and that three contexts of which one is down give two results and one line (exit 1).
 // B is torn down at the end; A stays for the rest of the suite.
 import { execFile, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kvlog, type CliRun } from "../integration/run.ts";
+import { logFile, V5_PATHRECORDER } from "./logs.ts";
 
 const exec = promisify(execFile);
 const STATE = process.env.KVLOG_E2E_DIR ?? "/tmp/kvlog-e2e";
@@ -24,7 +25,7 @@ const LOCAL = !process.env.KVLOG_E2E_KUBECONFIG && existsSync(`${STATE}/cluster.
 const CLUSTER_SH = new URL("./cluster/", import.meta.url).pathname;
 const BASE_LEVEL = 1; // the harness's --v (KVLOG_E2E_V)
 const HIGH_LEVEL = 6;
-const MARKER = /pathrecorder\.go:\d+\] .*satisfied by (exact match|prefix)/; // klog -v=5 and above
+const MARKER = V5_PATHRECORDER; // klog -v=5 and above
 
 // Cluster B: nothing in common with A (names, addresses, ports, state).
 const B_STATE = `${STATE}-b`;
@@ -43,28 +44,10 @@ let versionB = "";
 let dir = "";
 let kubeconfig = "";
 
-/** A kube-apiserver's log file, read from a mark on. */
-function log(path: string): { mark(): number; since(m: number): string } {
-  return {
-    mark: () => statSync(path).size,
-    since: (m) => {
-      const size = statSync(path).size;
-      if (size <= m) return "";
-      const fd = openSync(path, "r");
-      try {
-        const buf = Buffer.alloc(size - m);
-        readSync(fd, buf, 0, buf.length, m);
-        return buf.toString("utf8");
-      } finally {
-        closeSync(fd);
-      }
-    },
-  };
-}
-const logA = () => log(`${STATE}/logs/kube-apiserver.log`);
-const logB = () => log(`${B_STATE}/logs/kube-apiserver.log`);
+const logA = () => logFile(`${STATE}/logs/kube-apiserver.log`);
+const logB = () => logFile(`${B_STATE}/logs/kube-apiserver.log`);
 
-async function markerAfter(l: ReturnType<typeof log>, m: number, ms: number): Promise<boolean> {
+async function markerAfter(l: ReturnType<typeof logFile>, m: number, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     if (l.since(m).split("\n").some((x) => MARKER.test(x))) return true;
@@ -74,7 +57,7 @@ async function markerAfter(l: ReturnType<typeof log>, m: number, ms: number): Pr
 }
 
 /** No -v=5 line in a few seconds of the apiserver's ordinary work: it is back at the base level. */
-async function quiet(l: ReturnType<typeof log>): Promise<string[]> {
+async function quiet(l: ReturnType<typeof logFile>): Promise<string[]> {
   await new Promise((r) => setTimeout(r, 1500)); // lines of requests in flight at the change
   const m = l.mark();
   await new Promise((r) => setTimeout(r, 4000));

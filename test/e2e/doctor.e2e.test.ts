@@ -4,11 +4,12 @@
 // changed no level.
 
 import { execFile } from "node:child_process";
-import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { kvlog, type CliRun } from "../integration/run.ts";
 import { kvlogIdentity, readmeRoles } from "./identities.ts";
+import { logMark, logSince, V5_KUBELET, V5_PATHRECORDER } from "./logs.ts";
 
 const exec = promisify(execFile);
 const STATE = process.env.KVLOG_E2E_DIR ?? "/tmp/kvlog-e2e";
@@ -51,22 +52,13 @@ const verdicts = (doc: any, kind: string) => doc.results.filter((f: any) => f.ki
 function logs(): { path: string; size: number }[] {
   const c = JSON.parse(readFileSync(`${STATE}/cluster.json`, "utf8"));
   const paths = [...c.apiservers.map((a: any) => a.log), ...Object.values(c.components).map((x: any) => x.log)].filter((p: string) => !p.endsWith("etcd.log"));
-  return [...new Set<string>(paths)].map((path) => ({ path, size: statSync(path).size }));
+  return [...new Set<string>(paths)].map((path) => ({ path, size: logMark(path) }));
 }
 function since(mark: { path: string; size: number }): string {
-  const size = statSync(mark.path).size;
-  if (size <= mark.size) return "";
-  const fd = openSync(mark.path, "r");
-  try {
-    const buf = Buffer.alloc(size - mark.size);
-    readSync(fd, buf, 0, buf.length, mark.size);
-    return buf.toString("utf8");
-  } finally {
-    closeSync(fd);
-  }
+  return logSince(mark.path, mark.size);
 }
 // Written by klog only at -v=5 and above (the e2e suite's proof of a raised level).
-const RAISED = /pathrecorder\.go:\d+\] .*satisfied by (exact match|prefix)|"GenericPLEG: Relisting"/;
+const RAISED = new RegExp(`${V5_PATHRECORDER.source}|${V5_KUBELET.source}`);
 
 beforeAll(async () => {
   expect(LOCAL, "doctor's e2e needs the local cluster").toBe(true);

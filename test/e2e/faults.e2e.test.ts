@@ -16,7 +16,7 @@
 
 import { execFile, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, openSync, readSync, closeSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import https from "node:https";
 import { connect, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -25,6 +25,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kvlog, type CliRun } from "../integration/run.ts";
 import { kvlogIdentity, readmeRoles } from "./identities.ts";
+import { logMark, logSince, V5_PATHRECORDER } from "./logs.ts";
 
 const exec = promisify(execFile);
 const STATE = process.env.KVLOG_E2E_DIR ?? "/tmp/kvlog-e2e";
@@ -739,19 +740,11 @@ describe.skipIf(!LOCAL)("faults on the real local cluster", () => {
     // Untouched: kvlog never reached kube-proxy (the one process behind both pods), so it still
     // logs at level 1: no -v=5 pathrecorder line for requests to its port 10249.
     const log = `${STATE}/logs/kube-proxy-${node}.log`;
-    const mark = statSync(log).size;
+    const mark = logMark(log);
     for (let i = 0; i < 3; i++) await inNode(node, ["curl", "-fsS", "--max-time", "2", "http://127.0.0.1:10249/healthz"]);
     await sleep(1500);
-    const size = statSync(log).size;
-    let text = "";
-    if (size > mark) {
-      const fd = openSync(log, "r");
-      const buf = Buffer.alloc(size - mark);
-      readSync(fd, buf, 0, buf.length, mark);
-      closeSync(fd);
-      text = buf.toString("utf8");
-    }
-    expect(text.split("\n").filter((l) => /pathrecorder\.go:\d+\] .*satisfied by/.test(l)), "kube-proxy logs at -v=5: kvlog changed it").toEqual([]);
+    const text = logSince(log, mark);
+    expect(text.split("\n").filter((l) => V5_PATHRECORDER.test(l)), "kube-proxy logs at -v=5: kvlog changed it").toEqual([]);
     // And kvlog reaches the replacement now.
     const after = await run(["set", "kube-proxy", "1", "--node", node, "-o", "json"]);
     expect(after.code, after.stderr).toBe(0);

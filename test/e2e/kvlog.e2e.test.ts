@@ -14,11 +14,12 @@
 // appear after kvlog sets 6, and stop after kvlog sets the level back.
 
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync, statSync, openSync, readSync, closeSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kvlog, type CliRun } from "../integration/run.ts";
 import { kvlogIdentity, readmeRoles } from "./identities.ts";
+import { logFile, V5_KUBELET, V5_PATHRECORDER } from "./logs.ts";
 import { docBlock } from "../docs-blocks.ts";
 
 const exec = promisify(execFile);
@@ -119,23 +120,8 @@ interface LogSource {
 }
 
 function fileLog(path: string): LogSource {
-  return {
-    async mark() {
-      return statSync(path).size;
-    },
-    async since(mark) {
-      const size = statSync(path).size;
-      if (size <= mark) return "";
-      const fd = openSync(path, "r");
-      try {
-        const buf = Buffer.alloc(size - mark);
-        readSync(fd, buf, 0, buf.length, mark);
-        return buf.toString("utf8");
-      } finally {
-        closeSync(fd);
-      }
-    },
-  };
+  const f = logFile(path);
+  return { mark: async () => f.mark(), since: async (mark) => f.since(mark) };
 }
 
 function podLog(namespace: string, pod: string): LogSource {
@@ -180,12 +166,12 @@ async function logFor(result: { component: string; node: string | null; namespac
 
 // Written by klog only at -v=5 and above.
 const MARKERS: Record<string, RegExp> = {
-  "kube-apiserver": /pathrecorder\.go:\d+\] .*satisfied by (exact match|prefix)/,
-  "kube-scheduler": /pathrecorder\.go:\d+\] .*satisfied by (exact match|prefix)/,
-  "kube-controller-manager": /pathrecorder\.go:\d+\] .*satisfied by (exact match|prefix)/,
-  "cloud-controller-manager": /pathrecorder\.go:\d+\] .*satisfied by (exact match|prefix)/,
-  "kube-proxy": /pathrecorder\.go:\d+\] .*satisfied by (exact match|prefix)/,
-  kubelet: /"GenericPLEG: Relisting"/,
+  "kube-apiserver": V5_PATHRECORDER,
+  "kube-scheduler": V5_PATHRECORDER,
+  "kube-controller-manager": V5_PATHRECORDER,
+  "cloud-controller-manager": V5_PATHRECORDER,
+  "kube-proxy": V5_PATHRECORDER,
+  kubelet: V5_KUBELET,
 };
 
 async function waitFor(log: LogSource, mark: number, re: RegExp, ms: number): Promise<string | undefined> {

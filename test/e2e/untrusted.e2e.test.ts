@@ -7,10 +7,11 @@
 //   kube-proxy cannot say its own startup level, so the target is unknown-startup and nothing is
 //   sent; from 1.36 its /flagz says the real one, which is what kvlog puts back.
 import { execFile, spawn } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { CLI, kvlog } from "../integration/run.ts";
+import { logMark, logSince, V5_PATHRECORDER } from "./logs.ts";
 
 const exec = promisify(execFile);
 const STATE = process.env.KVLOG_E2E_DIR ?? "/tmp/kvlog-e2e";
@@ -20,8 +21,6 @@ const NODE = "kvlog-node-1"; // its kube-proxy has enableProfiling: true (up.sh)
 const PROXY_LOG = `${STATE}/logs/kube-proxy-${NODE}.log`;
 const HOSTILE = "\x1b]0;pwned\x07\x1b[2J\x1b[31m\rspoofed";
 const ESCAPED = "\\x1b]0;pwned\\x07\\x1b[2J\\x1b[31m\\rspoofed";
-/** Written by klog only at -v=5 and above (as in kvlog.e2e.test.ts). */
-const MARKER = /pathrecorder\.go:\d+\] .*satisfied by (exact match|prefix)/;
 
 const kubectl = async (args: string[], input?: string): Promise<string> => {
   const child = exec(KUBECTL, ["--kubeconfig", ADMIN, ...args], { maxBuffer: 64 * 1024 * 1024 });
@@ -42,18 +41,6 @@ async function plant(component: string, change: object): Promise<void> {
 async function proxyPod(): Promise<string> {
   const pods = JSON.parse(await kubectl(["-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-proxy", "--field-selector", `spec.nodeName=${NODE}`, "-o", "json"])).items;
   return pods[0].metadata.name;
-}
-function logSince(mark: number): string {
-  const size = statSync(PROXY_LOG).size;
-  if (size <= mark) return "";
-  const fd = openSync(PROXY_LOG, "r");
-  try {
-    const buf = Buffer.alloc(size - mark);
-    readSync(fd, buf, 0, buf.length, mark);
-    return buf.toString("utf8");
-  } finally {
-    closeSync(fd);
-  }
 }
 function onTerminal(args: string[]): Promise<string> {
   const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
@@ -99,7 +86,7 @@ describe("a planted record on the real cluster", () => {
     await new Promise((r) => setTimeout(r, 1500));
     const past = new Date(Date.now() - 3_600_000).toISOString();
     await plant("kube-proxy", { level: 4, by: "mallory", at: past, until: past, targets: { [id]: { before: 1, startup: 2147483647 } } });
-    const mark = statSync(PROXY_LOG).size;
+    const mark = logMark(PROXY_LOG);
     const r = await kvlog(["reset", "--expired", "kube-proxy", "-o", "json"], env, 60_000);
     const res = r.json().results.find((x: { id: string }) => x.id === id);
     if ((await minor()) >= 36) {
@@ -114,6 +101,6 @@ describe("a planted record on the real cluster", () => {
     await new Promise((r) => setTimeout(r, 3000));
     await kvlog(["get", "kube-proxy", "--node", NODE], env, 60_000);
     await new Promise((r) => setTimeout(r, 1500));
-    expect(logSince(mark).split("\n").filter((l) => MARKER.test(l))).toEqual([]);
+    expect(logSince(PROXY_LOG, mark).split("\n").filter((l) => V5_PATHRECORDER.test(l))).toEqual([]);
   });
 });

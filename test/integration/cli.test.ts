@@ -446,6 +446,26 @@ describe("every failure is classified, and never hides the others", () => {
     }
   });
 
+  it("reset --dry-run --timeout: a target whose startup level was still being read is interrupted, never \"would PUT 0\"", async () => {
+    const f = await startFakeCluster({
+      nodes: [{ name: "n-1" }, { name: "n-2" }],
+      behaviour: { "kubelet/n-1": { mode: "hang" }, "kubelet/n-2": { startupLevel: 3 } },
+    });
+    try {
+      const r = await kvlog(["reset", "kubelet", "--dry-run", "--timeout", "2s", "--request-timeout", "60s", "-o", "json"], { KUBECONFIG: f.kubeconfig("admin") }, 30_000);
+      const results = r.json().results;
+      expect(results.map((x: any) => [x.id, x.outcome, x.ok])).toEqual([
+        ["kubelet/n-1", "interrupted", false],
+        ["kubelet/n-2", "dry-run", true],
+      ]);
+      expect(results[0].message).toBe("--timeout 2s passed before the PUT was sent (its level is unchanged)");
+      expect(results[1].message).toMatch(/^would PUT "3" to /);
+      expect(r.code).toBe(1);
+    } finally {
+      await f.close();
+    }
+  });
+
   it("--timeout: with one target at a time, the one in flight is cut short and the rest are reported as not attempted, exit 1", async () => {
     const f = await startFakeCluster({
       nodes: [{ name: "n-1" }, { name: "n-2" }, { name: "n-3" }],

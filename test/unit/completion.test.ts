@@ -37,6 +37,21 @@ describe("kvlog __complete", () => {
   });
 });
 
+describe("the command list is the one src/cli.ts registers", () => {
+  it("completion offers the commands --help lists, in the same order", async () => {
+    const o = io();
+    expect(await run(["--help"], o)).toBe(0);
+    const helpSection = o.out.slice(o.out.indexOf("Commands:"), o.out.indexOf("Examples:"));
+    const fromHelp = [...helpSection.matchAll(/^ {2}(\S+)/gm)].map((m) => m[1]);
+    const offered = (await complete(""))
+      .split("\n")
+      .filter((l) => l && !l.startsWith(":") && !l.startsWith("-"))
+      .map((l) => l.split("\t")[0]);
+    expect(fromHelp).toEqual(["set", "capture", "get", "reset", "status", "doctor", "rbac", "completion"]);
+    expect(offered).toEqual(fromHelp);
+  });
+});
+
 describe("the spec comes from commander", () => {
   it("a flag added to a command is offered, with its kind: choices, a context, a switch", async () => {
     const root = new Command("kvlog");

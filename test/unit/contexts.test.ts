@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { chooseContexts, closest, contextDirName, globToRegExp, readContexts } from "../../src/contexts.js";
-import { mergeKubeconfig } from "../../src/kube.js";
+import { mergeKubeconfig } from "../../src/home.js";
 import { collapseSkipped, isGroup } from "../../src/report.js";
 import { combinedExitCode, doctorTable, runOnContexts } from "../../src/run/contexts.js";
 import { parseArgs, type Io } from "../../src/cli.js";
@@ -63,6 +63,14 @@ describe("choosing contexts", () => {
     expect(contextDirName("..", taken)).toBe("_..");
     expect(contextDirName("../../etc", taken)).toBe(".._.._etc");
     expect(contextDirName("a\u001b[2Jb", taken)).toBe("a__2Jb");
+  });
+
+  it("contexts whose names differ only in case get directories of their own (one directory on a case-insensitive disk: macOS, Windows)", () => {
+    const taken = new Set<string>();
+    expect(contextDirName("Prod", taken)).toBe("Prod");
+    expect(contextDirName("prod", taken)).toBe("prod-2");
+    expect(contextDirName("PROD", taken)).toBe("PROD-3");
+    expect(contextDirName("prod-2", taken)).toBe("prod-2-2");
   });
 
   it("closest: near names first, far ones never", () => {
