@@ -848,13 +848,29 @@ const HOP_BY_HOP = new Set([
 // startFakeCluster
 // ---------------------------------------------------------------------------
 
+/** Folders of clusters not closed yet: removed when the process exits (a test process ended early, a killed server). */
+const openDirs = new Set<string>();
+let exitHook = false;
+function removeAtExit(dir: string): void {
+  if (!exitHook) {
+    exitHook = true;
+    process.once("exit", () => {
+      for (const d of openDirs) fs.rmSync(d, { recursive: true, force: true });
+    });
+  }
+  openDirs.add(dir);
+}
+
 export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<FakeCluster> {
-  // Its kubeconfigs and token files; removed by close(), or here when the start fails (a bad option).
+  // Its kubeconfigs and token files; removed by close(), or here when the start fails (a bad
+  // option), else when the process exits.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kvlog-fake-"));
+  removeAtExit(dir);
   try {
     return await startIn(dir, opts);
   } catch (e) {
     fs.rmSync(dir, { recursive: true, force: true });
+    openDirs.delete(dir);
     throw e;
   }
 }
@@ -2741,6 +2757,7 @@ async function startIn(dir: string, opts: FakeClusterOptions): Promise<FakeClust
     await new Promise<void>((resolve) => wss.close(() => resolve()));
     for (const s of sockets) s.destroy();
     fs.rmSync(dir, { recursive: true, force: true });
+    openDirs.delete(dir);
   }
 
   return {
