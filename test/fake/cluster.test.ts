@@ -565,41 +565,46 @@ describe("fake cluster, default kubeadm-like topology", () => {
   });
 
   it("follows runtime behaviour changes: reset, refuse, hang, pre-1.27 parsing", async () => {
-    await c.setBehaviour("kubelet/worker-1", { mode: "reset" });
-    const reset = await api(c, "PUT", "/api/v1/nodes/worker-1/proxy/debug/flags/v", { user: "kvlog", body: "1" });
-    expect([reset.status, reset.body]).toEqual([503, statusJSON(503, "ServiceUnavailable", "error trying to reach service: EOF")]);
+    // The tests share the cluster and run in any order: the kubelet is put back as it started.
+    try {
+      await c.setBehaviour("kubelet/worker-1", { mode: "reset" });
+      const reset = await api(c, "PUT", "/api/v1/nodes/worker-1/proxy/debug/flags/v", { user: "kvlog", body: "1" });
+      expect([reset.status, reset.body]).toEqual([503, statusJSON(503, "ServiceUnavailable", "error trying to reach service: EOF")]);
 
-    await c.setBehaviour("kubelet/worker-1", { mode: "refuse" });
-    const port = c.portOf("kubelet/worker-1");
-    const refused = await api(c, "PUT", "/api/v1/nodes/worker-1/proxy/debug/flags/v", { user: "kvlog", body: "1" });
-    expect(refused.body).toBe(statusJSON(503, "ServiceUnavailable", `error trying to reach service: dial tcp 127.0.0.1:${port}: connect: connection refused`));
-    await expect(direct(port, "PUT", "/debug/flags/v", { token: c.tokenFor("kvlog"), body: "1" })).rejects.toThrow();
-    const pf = await portForward(c, "kube-system", "kube-proxy-bbbbb", "10249", { token: c.tokenFor("kvlog") });
-    expect(pf).toMatchObject({
-      ok: false,
-      status: 500,
-      body: JSON.stringify({
-        kind: "Status",
-        apiVersion: "v1",
-        metadata: {},
-        status: "Failure",
-        message: `error dialing backend: dial tcp 127.0.0.1:${port}: connect: connection refused`,
-        code: 500,
-      }) + "\n",
-    });
+      await c.setBehaviour("kubelet/worker-1", { mode: "refuse" });
+      const port = c.portOf("kubelet/worker-1");
+      const refused = await api(c, "PUT", "/api/v1/nodes/worker-1/proxy/debug/flags/v", { user: "kvlog", body: "1" });
+      expect(refused.body).toBe(statusJSON(503, "ServiceUnavailable", `error trying to reach service: dial tcp 127.0.0.1:${port}: connect: connection refused`));
+      await expect(direct(port, "PUT", "/debug/flags/v", { token: c.tokenFor("kvlog"), body: "1" })).rejects.toThrow();
+      const pf = await portForward(c, "kube-system", "kube-proxy-bbbbb", "10249", { token: c.tokenFor("kvlog") });
+      expect(pf).toMatchObject({
+        ok: false,
+        status: 500,
+        body: JSON.stringify({
+          kind: "Status",
+          apiVersion: "v1",
+          metadata: {},
+          status: "Failure",
+          message: `error dialing backend: dial tcp 127.0.0.1:${port}: connect: connection refused`,
+          code: 500,
+        }) + "\n",
+      });
 
-    await c.setBehaviour("kubelet/worker-1", { mode: "hang" });
-    await expect(direct(port, "PUT", "/debug/flags/v", { token: c.tokenFor("kvlog"), body: "1", signal: AbortSignal.timeout(300) })).rejects.toThrow();
+      await c.setBehaviour("kubelet/worker-1", { mode: "hang" });
+      await expect(direct(port, "PUT", "/debug/flags/v", { token: c.tokenFor("kvlog"), body: "1", signal: AbortSignal.timeout(300) })).rejects.toThrow();
 
-    await c.setBehaviour("kubelet/worker-1", { mode: "normal", version: "v1.26.3" });
-    expect(c.portOf("kubelet/worker-1")).toBe(port);
-    const neg = await api(c, "PUT", "/api/v1/nodes/worker-1/proxy/debug/flags/v", { user: "kvlog", body: "-1" });
-    expect(neg.body).toBe(SUCCESS("-1"));
-    expect(c.level("kubelet/worker-1")).toBe(-1);
-    const nl = await api(c, "PUT", "/api/v1/nodes/worker-1/proxy/debug/flags/v", { user: "kvlog", body: "3\n" });
-    expect([nl.status, nl.body]).toEqual([400, 'failed set klog.logging.verbosity 3\n: strconv.ParseInt: parsing "3\\n": invalid syntax\n']);
-    const node = JSON.parse((await api(c, "GET", "/api/v1/nodes/worker-1", { user: "kvlog" })).body);
-    expect(node.status.nodeInfo.kubeletVersion).toBe("v1.26.3");
+      await c.setBehaviour("kubelet/worker-1", { mode: "normal", version: "v1.26.3" });
+      expect(c.portOf("kubelet/worker-1")).toBe(port);
+      const neg = await api(c, "PUT", "/api/v1/nodes/worker-1/proxy/debug/flags/v", { user: "kvlog", body: "-1" });
+      expect(neg.body).toBe(SUCCESS("-1"));
+      expect(c.level("kubelet/worker-1")).toBe(-1);
+      const nl = await api(c, "PUT", "/api/v1/nodes/worker-1/proxy/debug/flags/v", { user: "kvlog", body: "3\n" });
+      expect([nl.status, nl.body]).toEqual([400, 'failed set klog.logging.verbosity 3\n: strconv.ParseInt: parsing "3\\n": invalid syntax\n']);
+      const node = JSON.parse((await api(c, "GET", "/api/v1/nodes/worker-1", { user: "kvlog" })).body);
+      expect(node.status.nodeInfo.kubeletVersion).toBe("v1.26.3");
+    } finally {
+      await c.setBehaviour("kubelet/worker-1", { mode: "normal", version: undefined });
+    }
   });
 });
 
@@ -674,27 +679,32 @@ describe("fake cluster, component behaviour overrides", () => {
   });
 
   it("levelSyntax pre-1.27 on its own, and reset / hang behind a port-forward", async () => {
-    const kcm = "kube-controller-manager/kube-system/kube-controller-manager-cp-1";
-    await c.setBehaviour(kcm, { version: "v1.34.1", levelSyntax: "pre-1.27" });
-    const plus = await httpThrough(await tunnelTo("kube-controller-manager-cp-1", "10257"), true, "PUT", "/debug/flags/v", { token: c.tokenFor("kvlog"), body: "+3" });
-    expect([plus.status, plus.body]).toEqual([200, SUCCESS("+3")]);
-    expect(c.level(kcm)).toBe(3);
-    await c.setBehaviour(kcm, { mode: "reset" });
-    await expect(httpThrough(await tunnelTo("kube-controller-manager-cp-1", "10257"), true, "PUT", "/debug/flags/v", { token: c.tokenFor("kvlog"), body: "3" })).rejects.toThrow();
-    await c.setBehaviour(kcm, { mode: "hang" });
-    const t = await tunnelTo("kube-controller-manager-cp-1", "10257");
-    const outcome = await Promise.race([
-      httpThrough(t, true, "PUT", "/debug/flags/v", { token: c.tokenFor("kvlog"), body: "3" }).then(() => "answered"),
-      new Promise<string>((r) => setTimeout(() => r("no answer"), 300)),
-    ]);
-    expect(outcome).toBe("no answer");
-    t.ws.close();
-    const seen = c.requests.filter((r) => r.target === kcm).slice(-3);
-    expect(seen.map((r) => [r.body, r.via, r.status])).toEqual([
-      ["+3", "port-forward", 200],
-      ["3", "port-forward", undefined], // reset: read, then the socket was destroyed
-      ["3", "port-forward", undefined], // hang: never answered
-    ]);
+    // The tests share the cluster and run in any order: the controller-manager is put back as it started.
+    try {
+      const kcm = "kube-controller-manager/kube-system/kube-controller-manager-cp-1";
+      await c.setBehaviour(kcm, { version: "v1.34.1", levelSyntax: "pre-1.27" });
+      const plus = await httpThrough(await tunnelTo("kube-controller-manager-cp-1", "10257"), true, "PUT", "/debug/flags/v", { token: c.tokenFor("kvlog"), body: "+3" });
+      expect([plus.status, plus.body]).toEqual([200, SUCCESS("+3")]);
+      expect(c.level(kcm)).toBe(3);
+      await c.setBehaviour(kcm, { mode: "reset" });
+      await expect(httpThrough(await tunnelTo("kube-controller-manager-cp-1", "10257"), true, "PUT", "/debug/flags/v", { token: c.tokenFor("kvlog"), body: "3" })).rejects.toThrow();
+      await c.setBehaviour(kcm, { mode: "hang" });
+      const t = await tunnelTo("kube-controller-manager-cp-1", "10257");
+      const outcome = await Promise.race([
+        httpThrough(t, true, "PUT", "/debug/flags/v", { token: c.tokenFor("kvlog"), body: "3" }).then(() => "answered"),
+        new Promise<string>((r) => setTimeout(() => r("no answer"), 300)),
+      ]);
+      expect(outcome).toBe("no answer");
+      t.ws.close();
+      const seen = c.requests.filter((r) => r.target === kcm).slice(-3);
+      expect(seen.map((r) => [r.body, r.via, r.status])).toEqual([
+        ["+3", "port-forward", 200],
+        ["3", "port-forward", undefined], // reset: read, then the socket was destroyed
+        ["3", "port-forward", undefined], // hang: never answered
+      ]);
+    } finally {
+      await c.setBehaviour("kube-controller-manager/kube-system/kube-controller-manager-cp-1", { version: "v1.22.0", levelSyntax: undefined, mode: "normal" });
+    }
   });
 
   it("kube-proxy: < 1.22 has no endpoint; with enableProfiling it answers over plain HTTP without auth", async () => {
@@ -1554,6 +1564,10 @@ describe("several kube-apiserver replicas and the default/kubernetes Endpoints",
   it("each replica's /debug/flags/v sets only its own level; the record names the replica", async () => {
     const r2 = `kube-apiserver/127.0.0.2:${P}`;
     const r3 = `kube-apiserver/127.0.0.3:${P}`;
+    // The tests share the cluster and run in any order: replicas 2 and 3 start from no level set
+    // (a replica has no pod: restart() only forgets its level).
+    c.restart(r2);
+    c.restart(r3);
     expect((await at("127.0.0.1", "PUT", "/debug/flags/v", { user: EP_READER, body: "3" })).body).toBe(SUCCESS("3"));
     expect(c.level("kube-apiserver")).toBe(3);
     expect(c.level(`kube-apiserver/127.0.0.1:${P}`)).toBe(3);
