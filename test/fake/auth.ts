@@ -6,7 +6,6 @@
 import * as crypto from "node:crypto";
 import type * as http from "node:http";
 import type * as tls from "node:tls";
-import { issue } from "./x509.ts";
 import type { KeyAndCert } from "./x509.ts";
 import type { FakeRule } from "./types.ts";
 import { genId, hex64, tagOf } from "./internal.ts";
@@ -122,7 +121,7 @@ export const BUILTIN_GROUP_RULES: Record<string, FakeRule[]> = {
 export type Auth = ReturnType<typeof createAuth>;
 
 export function createAuth(w: World) {
-  const { ca, userCerts, users, staticTokens, groupRules, mintedTokens, serviceAccounts, serviceAccountUid } = w;
+  const { userCerts, users, staticTokens, groupRules, mintedTokens, serviceAccounts, serviceAccountUid } = w;
 
   function identityOf(name: string, extraGroups: string[] = []): Identity {
     const u = users.get(name);
@@ -155,13 +154,10 @@ export function createAuth(w: World) {
     return { allowed: false, reason: "" };
   }
 
+  /** A user's client certificate (CN=user, O=groups), issued at start (state.ts). */
   function certFor(name: string): KeyAndCert {
-    let c = userCerts.get(name);
-    if (!c) {
-      const groups = (users.get(name)?.groups ?? []).filter((g) => g !== "system:authenticated");
-      c = issue({ commonName: name, organizations: groups, issuer: ca, clientAuth: true });
-      userCerts.set(name, c);
-    }
+    const c = userCerts.get(name);
+    if (!c) throw new Error(`fake cluster: unknown user ${JSON.stringify(name)}`);
     return c;
   }
 

@@ -85,7 +85,7 @@ export async function startFakeCluster(opts: FakeClusterOptions = {}): Promise<F
 }
 
 async function startIn(dir: string, opts: FakeClusterOptions): Promise<FakeCluster> {
-  const w = createWorld(dir, opts);
+  const w = await createWorld(dir, opts);
   const auth = createAuth(w);
   const comps = createComponents(w, auth);
   const res = createResources(w);

@@ -15,7 +15,6 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import { duplexPair } from "node:stream";
 import type { Duplex } from "node:stream";
-import { selfSignedServing } from "./x509.ts";
 import { glogSetter } from "./goparse.ts";
 import { FLAGZ_NOT_ACCEPTABLE, flagsFor, flagzObject, flagzText, kubeletConfigz, negotiateFlagz } from "./zpages.ts";
 import type { RecordedRequest } from "./types.ts";
@@ -29,7 +28,7 @@ import type { World } from "./state.ts";
 export type Components = ReturnType<typeof createComponents>;
 
 export function createComponents(w: World, auth: Auth) {
-  const { anonymousAuth, ca, apiserverCert, caX509, anonymous, levels, fakeLogs, hangingResponses, sleep, track, record, viaFor } = w;
+  const { anonymousAuth, ca, apiserverCert, caX509, virtualServing, anonymous, levels, fakeLogs, hangingResponses, sleep, track, record, viaFor } = w;
   const { authorize, authenticate } = auth;
 
   // ---- /debug/flags handlers shared by every component ----------------------
@@ -344,7 +343,8 @@ export function createComponents(w: World, auth: Auth) {
       if (t.kind !== "kube-apiserver") {
         // Virtual targets have no certificate of their own: one shared self-signed "localhost" pair.
         if (!virtualTLS) {
-          const c = selfSignedServing("localhost", ["localhost"], ["127.0.0.1"]);
+          const c = virtualServing;
+          if (!c) throw new Error(`fake cluster: ${t.id} is not on a virtual node`);
           virtualTLS = tls.createSecureContext({ key: c.keyPem, cert: c.certChainPem, ca: [ca.certPem] });
         }
         ctx = virtualTLS;

@@ -23,7 +23,7 @@ import type { Identity, Kind, Node, Pod, Resolved, Target } from "./internal.ts"
 import { rfc3339 } from "./status.ts";
 import { BUILTIN_GROUP_RULES } from "./auth.ts";
 
-export type World = ReturnType<typeof createWorld>;
+export type World = Awaited<ReturnType<typeof createWorld>>;
 
 function defaultLabels(kind: FakeComponentKind | undefined): Record<string, string> {
   switch (kind) {
@@ -39,7 +39,7 @@ function defaultLabels(kind: FakeComponentKind | undefined): Record<string, stri
   return {};
 }
 
-export function createWorld(dir: string, opts: FakeClusterOptions) {
+export async function createWorld(dir: string, opts: FakeClusterOptions) {
   const version = opts.version ?? DEFAULT_VERSION;
   const anonymousAuth = opts.anonymousAuth ?? true;
   const createCheck = opts.portForwardCreateCheck ?? true;
@@ -61,21 +61,23 @@ export function createWorld(dir: string, opts: FakeClusterOptions) {
   const endpointsUid = genId();
 
   // ---- PKI -----------------------------------------------------------------
-  const ca = issue({ commonName: "kubernetes", isCA: true });
-  const apiserverCert = issue({
-    commonName: "kube-apiserver",
-    issuer: ca,
-    serverAuth: true,
-    dnsNames: ["kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", "localhost"],
-    // kubeadm puts each replica's advertise address in its own cert; here one cert carries them all.
-    ipAddresses: [...replicaIPs, "10.96.0.1"],
-  });
-  const kubeletClient = issue({
-    commonName: "kube-apiserver-kubelet-client",
-    organizations: ["kubeadm:cluster-admins"],
-    issuer: ca,
-    clientAuth: true,
-  });
+  const ca = await issue({ commonName: "kubernetes", isCA: true });
+  const [apiserverCert, kubeletClient] = await Promise.all([
+    issue({
+      commonName: "kube-apiserver",
+      issuer: ca,
+      serverAuth: true,
+      dnsNames: ["kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", "localhost"],
+      // kubeadm puts each replica's advertise address in its own cert; here one cert carries them all.
+      ipAddresses: [...replicaIPs, "10.96.0.1"],
+    }),
+    issue({
+      commonName: "kube-apiserver-kubelet-client",
+      organizations: ["kubeadm:cluster-admins"],
+      issuer: ca,
+      clientAuth: true,
+    }),
+  ]);
   const userCerts = new Map<string, KeyAndCert>();
   const kubeletClientIdentity: Identity = { name: "kube-apiserver-kubelet-client", groups: ["kubeadm:cluster-admins", "system:authenticated"] };
   const caX509 = new crypto.X509Certificate(ca.certPem);
@@ -94,6 +96,14 @@ export function createWorld(dir: string, opts: FakeClusterOptions) {
     if (!u.token) u.token = crypto.randomBytes(24).toString("base64url");
     staticTokens.set(u.token, u.name);
   }
+  // Every user's client certificate (kubeconfig(user, { auth: "cert" }), clientCertFor): issued now, as
+  // issuing is asynchronous and those two are not.
+  await Promise.all(
+    [...users.values()].map(async (u) => {
+      const groups = (u.groups ?? []).filter((g) => g !== "system:authenticated");
+      userCerts.set(u.name, await issue({ commonName: u.name, organizations: groups, issuer: ca, clientAuth: true }));
+    }),
+  );
   const groupRules: Record<string, FakeRule[]> = { ...BUILTIN_GROUP_RULES, ...(opts.groups ?? {}) };
   const mintedTokens = new Map<string, { user: Identity; exp: number }>();
 
@@ -126,6 +136,8 @@ export function createWorld(dir: string, opts: FakeClusterOptions) {
     const ready: ReadyCondition = spec.readyCondition ?? (spec.ready === false ? "Unknown" : "True");
     nodes.set(spec.name, { spec, labels, uid: genId(), created: createdAt, ready, virtual: spec.virtual ?? false, index });
   });
+  // Virtual kubelets and components have no certificate of their own: one shared self-signed "localhost" pair.
+  const virtualServing = [...nodes.values()].some((n) => n.virtual) ? await selfSignedServing("localhost", ["localhost"], ["127.0.0.1"]) : undefined;
   // etcd order (/registry/minions/<name>): what LIST pages walk.
   const nodesSorted = [...nodes.values()].sort((a, b) => (a.spec.name < b.spec.name ? -1 : a.spec.name > b.spec.name ? 1 : 0));
   const pods: Pod[] = [];
@@ -255,6 +267,8 @@ export function createWorld(dir: string, opts: FakeClusterOptions) {
     list.push(t);
     targetsByNode.set(t.node, list);
   };
+  /** The serving certificates of real kubelets and components, issued together (awaited below). */
+  const serving: Array<Promise<void>> = [];
   for (const n of nodes.values()) {
     const id = `kubelet/${n.spec.name}`;
     const explicit = behaviourIn[id] ?? {};
@@ -266,12 +280,13 @@ export function createWorld(dir: string, opts: FakeClusterOptions) {
       explicit,
       port: 0,
       hostPort: 10250,
-      tls: n.virtual ? undefined : selfSignedServing(n.spec.name, [n.spec.name], []),
+      tls: undefined, // below
       virtual: n.virtual,
       secure: true,
     };
     n.kubelet = t;
     addTarget(t);
+    if (!n.virtual) serving.push(selfSignedServing(n.spec.name, [n.spec.name], []).then((c) => void (t.tls = c)));
   }
   for (const p of pods) {
     const kind = p.spec.component;
@@ -288,13 +303,15 @@ export function createWorld(dir: string, opts: FakeClusterOptions) {
       explicit,
       port: 0,
       hostPort: HOST_PORT[kind],
-      tls: kind === "kube-proxy" || virtual ? undefined : selfSignedServing("localhost", ["localhost"], ["127.0.0.1"]),
+      tls: undefined, // below
       virtual,
       secure: kind !== "kube-proxy",
     };
     p.target = t;
     addTarget(t);
+    if (kind !== "kube-proxy" && !virtual) serving.push(selfSignedServing("localhost", ["localhost"], ["127.0.0.1"]).then((c) => void (t.tls = c)));
   }
+  await Promise.all(serving);
   // Logs start a minute before the cluster "started", so a read of the last seconds finds lines.
   const logsStart = Date.now() - 60_000;
   for (const t of targets.values()) fakeLogs.add(t.id, t.kind, t.node, t.behaviour.startupLevel, t.behaviour.logs, logsStart);
@@ -351,7 +368,7 @@ export function createWorld(dir: string, opts: FakeClusterOptions) {
     throttleLeft: 0,
     throttleOpts: {} as ThrottleOptions,
     counters, replicaCount, replicaIPs, endpointsUid,
-    ca, apiserverCert, kubeletClient, userCerts, kubeletClientIdentity, caX509,
+    ca, apiserverCert, kubeletClient, userCerts, kubeletClientIdentity, caX509, virtualServing,
     users, staticTokens, groupRules, mintedTokens, serviceAccounts, serviceAccountUid, anonymous,
     nodes, nodesSorted, pods, podsByKey, namespaces, configMaps, podsSorted, podsByNamespace, podsByNode,
     layered, resolveBehaviour,
