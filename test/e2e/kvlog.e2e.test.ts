@@ -453,7 +453,7 @@ describe.runIf(LOCAL)("--direct and a node that lies about its address", () => {
   beforeAll(async () => {
     const https = await import("node:https");
     const { selfSignedServing } = await import("../fake/x509.ts");
-    const tls = selfSignedServing("10.222.0.1", [], ["10.222.0.1"]);
+    const tls = await selfSignedServing("10.222.0.1", [], ["10.222.0.1"]);
     server = https.createServer({ key: tls.keyPem, cert: tls.certChainPem }, (req, res) => {
       received.push({ authorization: req.headers.authorization, path: req.url ?? "" });
       res.writeHead(200, { "Content-Type": "text/plain" }).end("successfully set klog.logging.verbosity to 2\n");

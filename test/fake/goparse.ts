@@ -11,88 +11,18 @@
 
 export type LevelSyntax = "1.27+" | "pre-1.27";
 
-/** Go's strconv.Quote applied to raw bytes (a Go string holds bytes, not UTF-16). */
+/**
+ * Go's strconv.Quote applied to raw bytes, for the ASCII that reaches it here (a level body, a
+ * node, pod or user name): printable ASCII as is, `"` and `\\` escaped, control characters as Go
+ * writes them. Other bytes are written as \xNN, which Go does only for invalid UTF-8: kvlog
+ * never sends them (a level is digits, Kubernetes names are ASCII).
+ */
 export function goQuote(input: Buffer | string): string {
   const b = typeof input === "string" ? Buffer.from(input, "utf8") : input;
+  const named: Record<number, string> = { 0x07: "\\a", 0x08: "\\b", 0x0c: "\\f", 0x0a: "\\n", 0x0d: "\\r", 0x09: "\\t", 0x0b: "\\v", 0x22: '\\"', 0x5c: "\\\\" };
   let out = '"';
-  let i = 0;
-  while (i < b.length) {
-    const c = b[i] ?? 0;
-    if (c < 0x80) {
-      out += quoteRune(c);
-      i++;
-      continue;
-    }
-    const { rune, size } = decodeRune(b, i);
-    if (rune < 0) {
-      out += "\\x" + c.toString(16).padStart(2, "0");
-      i++;
-      continue;
-    }
-    out += quoteRune(rune);
-    i += size;
-  }
+  for (const c of b) out += named[c] ?? (c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : "\\x" + c.toString(16).padStart(2, "0"));
   return out + '"';
-}
-
-function quoteRune(r: number): string {
-  if (r === 0x22) return '\\"';
-  if (r === 0x5c) return "\\\\";
-  if (isPrint(r)) return String.fromCodePoint(r);
-  switch (r) {
-    case 0x07:
-      return "\\a";
-    case 0x08:
-      return "\\b";
-    case 0x0c:
-      return "\\f";
-    case 0x0a:
-      return "\\n";
-    case 0x0d:
-      return "\\r";
-    case 0x09:
-      return "\\t";
-    case 0x0b:
-      return "\\v";
-  }
-  if (r < 0x20 || r === 0x7f) return "\\x" + r.toString(16).padStart(2, "0");
-  if (r < 0x10000) return "\\u" + r.toString(16).padStart(4, "0");
-  return "\\U" + r.toString(16).padStart(8, "0");
-}
-
-const printable = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]$/u;
-function isPrint(r: number): boolean {
-  if (r < 0x20 || r === 0x7f) return false;
-  if (r < 0x7f) return true;
-  return printable.test(String.fromCodePoint(r));
-}
-
-function decodeRune(b: Buffer, i: number): { rune: number; size: number } {
-  const c0 = b[i] ?? 0;
-  const cont = (k: number): number => {
-    const c = b[i + k];
-    return c !== undefined && (c & 0xc0) === 0x80 ? c & 0x3f : -1;
-  };
-  if (c0 >= 0xc2 && c0 <= 0xdf) {
-    const c1 = cont(1);
-    if (c1 >= 0) return { rune: ((c0 & 0x1f) << 6) | c1, size: 2 };
-  } else if (c0 >= 0xe0 && c0 <= 0xef) {
-    const c1 = cont(1);
-    const c2 = cont(2);
-    if (c1 >= 0 && c2 >= 0) {
-      const r = ((c0 & 0x0f) << 12) | (c1 << 6) | c2;
-      if (r >= 0x800 && (r < 0xd800 || r > 0xdfff)) return { rune: r, size: 3 };
-    }
-  } else if (c0 >= 0xf0 && c0 <= 0xf4) {
-    const c1 = cont(1);
-    const c2 = cont(2);
-    const c3 = cont(3);
-    if (c1 >= 0 && c2 >= 0 && c3 >= 0) {
-      const r = ((c0 & 0x07) << 18) | (c1 << 12) | (c2 << 6) | c3;
-      if (r >= 0x10000 && r <= 0x10ffff) return { rune: r, size: 4 };
-    }
-  }
-  return { rune: -1, size: 1 };
 }
 
 export type GoParseResult = { ok: true; value: bigint } | { ok: false; message: string; range: boolean };

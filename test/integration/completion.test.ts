@@ -283,11 +283,14 @@ current-context: fake
       expect(await values(shell, `kvlog get kube-proxy --context=${EKS} --node=c`)).toEqual(["cp-1"]);
     });
 
-    it("--node <TAB> with the apiserver unreachable: nothing, within 3 s", async () => {
+    // Completion gives the node lookup 2 s in all; what it guards against is a TAB that hangs for the
+    // 30 s request timeout. The bound (10 s) keeps that apart without failing a busy 2-core machine
+    // (a 3 s bound failed there at 3,005 ms: the shell's own start is in the time).
+    it("--node <TAB> with the apiserver unreachable: nothing, well before the request timeout", async () => {
       for (const context of ["dead", "hang"]) {
         const r = await offered(shell, `kvlog set kubelet 5 --context ${context} --node `);
         expect(r.values).toEqual([]);
-        expect(r.ms).toBeLessThan(3000);
+        expect(r.ms).toBeLessThan(10_000);
         expect(r.stderr).toBe("");
       }
     });
@@ -357,13 +360,13 @@ current-context: fake
   });
 
   describe("kvlog __complete", () => {
-    it("--node: the cluster's names, one a line, then :4; none on any error, within 3 s", async () => {
+    it("--node: the cluster's names, one a line, then :4; none on any error, well before the request timeout", async () => {
       expect((await run(process.execPath, [CLI, "__complete", "set", "kubelet", "5", "--node", ""])).stdout).toBe("cp-1\nworker-1\n:4\n");
       expect((await run(process.execPath, [CLI, "__complete", "get", "kubelet", "--context", "fake", "--kubeconfig", env.KUBECONFIG!, "--node", ""])).stdout).toBe("cp-1\nworker-1\n:4\n");
       for (const args of [["--context", "hang"], ["--context", "nope"], ["--kubeconfig", join(dir, "missing")]]) {
         const r = await run(process.execPath, [CLI, "__complete", "set", ...args, "--node", ""]);
         expect([r.status, r.stdout, r.stderr]).toEqual([0, ":4\n", ""]);
-        expect(r.ms).toBeLessThan(3000);
+        expect(r.ms).toBeLessThan(10_000);
       }
     });
 
@@ -407,10 +410,10 @@ current-context: fake
       expect(await lines("set", "--", "--help")).toEqual([":4"]);
     });
 
-    it("an unreachable apiserver: no nodes, within 3 s", async () => {
+    it("an unreachable apiserver: no nodes, well before the request timeout", async () => {
       const r = await complete("set", "kubelet", "5", "--context", "hang", "--node", "");
       expect([r.stdout, r.stderr]).toEqual([":4\n", ""]);
-      expect(r.ms).toBeLessThan(3000);
+      expect(r.ms).toBeLessThan(10_000);
     });
 
     // The round trip through kubectl itself (`kubectl __complete kvlog ...`) is in the e2e suite,

@@ -13,6 +13,11 @@ export const CLI = fileURLToPath(new URL("../../bin/kvlog.js", import.meta.url))
  * Removed when the run ends.
  */
 const newHome = (): string => mkdtempSync(join(tmpdir(), "kvlog-home-"));
+/** Homes of runs still going: removed when the test process exits (a run it did not wait for). */
+const liveHomes = new Set<string>();
+process.once("exit", () => {
+  for (const h of liveHomes) rmSync(h, { recursive: true, force: true });
+});
 
 export interface CliRun {
   code: number | null;
@@ -29,7 +34,11 @@ export function kvlog(
   started?: (child: import("node:child_process").ChildProcess) => void,
 ): Promise<CliRun> {
   const HOME = newHome();
-  const removeHome = (): void => rmSync(HOME, { recursive: true, force: true });
+  liveHomes.add(HOME);
+  const removeHome = (): void => {
+    rmSync(HOME, { recursive: true, force: true });
+    liveHomes.delete(HOME);
+  };
   return new Promise<CliRun>((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       env: { PATH: process.env.PATH, HOME, ...env },

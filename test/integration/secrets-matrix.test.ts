@@ -194,7 +194,11 @@ beforeAll(async () => {
     return (origEnd as (...x: unknown[]) => http.ServerResponse).apply(this, a);
   } as typeof origEnd;
 
-  const tls = selfSignedServing("localhost", ["localhost"], ["127.0.0.1"]);
+  const tls = await selfSignedServing("localhost", ["localhost"], ["127.0.0.1"]);
+  // A client certificate for "kvlog" that the cluster CA did not sign (401).
+  const foreignCa = await issue({ commonName: "foreign-ca", isCA: true });
+  foreignClient = await issue({ commonName: "kvlog", issuer: foreignCa, clientAuth: true });
+  secretKey(foreignClient.keyPem, "client key of a foreign CA");
   const component = https.createServer({ key: tls.keyPem, cert: tls.certChainPem }, (req, res) => {
     echoSeen.component.add(String(req.headers.authorization));
     const sent = `${req.headers.authorization} (proxy: ${req.headers["proxy-authorization"]})`;
@@ -254,11 +258,7 @@ type Identity = "good" | "unknown" | "nobody";
 let foreignClient: { certPem: string; keyPem: string } | undefined;
 /** A client certificate for "kvlog" that the cluster CA did not sign (401). */
 function foreignCert(): { certPem: string; keyPem: string } {
-  if (!foreignClient) {
-    const ca = issue({ commonName: "foreign-ca", isCA: true });
-    foreignClient = issue({ commonName: "kvlog", issuer: ca, clientAuth: true });
-    secretKey(foreignClient.keyPem, "client key of a foreign CA");
-  }
+  if (!foreignClient) throw new Error("the foreign client certificate is made in beforeAll");
   return foreignClient;
 }
 const unknownToken = (kind: string) => secret(`unknown-${kind.replace(/\W+/g, "")}-${randomBytes(16).toString("hex")}`, `unknown token (${kind})`);

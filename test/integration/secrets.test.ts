@@ -32,7 +32,7 @@ function echo(req: http.IncomingMessage, res: http.ServerResponse, name: string)
 }
 
 beforeAll(async () => {
-  const tls = selfSignedServing("localhost", ["localhost"], ["127.0.0.1"]);
+  const tls = await selfSignedServing("localhost", ["localhost"], ["127.0.0.1"]);
   const secure = https.createServer({ key: tls.keyPem, cert: tls.certChainPem }, (q, s) => echo(q, s, "https"));
   const plain = http.createServer((q, s) => echo(q, s, "http"));
   for (const s of [secure, plain]) {

@@ -118,7 +118,7 @@ describe("terminal escapes from the cluster are shown escaped", () => {
     // The real apiserver quotes a user name with Go's %q, but other Status messages carry text as
     // given (an admission webhook's denial, an aggregated API's answer): a server that answers
     // every request with such a Status.
-    const { keyPem, certChainPem } = selfSignedServing("127.0.0.1", ["localhost"], ["127.0.0.1"]);
+    const { keyPem, certChainPem } = await selfSignedServing("127.0.0.1", ["localhost"], ["127.0.0.1"]);
     const server = https.createServer({ key: keyPem, cert: certChainPem }, (req, res) => {
       req.resume();
       req.on("end", () =>

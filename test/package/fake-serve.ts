@@ -14,6 +14,11 @@ import { startFakeCluster } from "../fake/cluster.ts";
 
 const cluster = await startFakeCluster();
 const kubeconfig = cluster.kubeconfig("admin");
+// cross.sh's cleanup kills this process: close the cluster (its folder in the temp dir) first.
+for (const signal of ["SIGTERM", "SIGINT"] as const)
+  process.once(signal, () => {
+    void cluster.close().finally(() => process.exit(signal === "SIGTERM" ? 143 : 130));
+  });
 process.stdout.write(`${kubeconfig}\n`);
 for await (const line of createInterface({ input: process.stdin })) {
   const [cmd, arg = ""] = line.trim().split(/\s+/, 2);

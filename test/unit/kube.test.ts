@@ -170,7 +170,7 @@ describe("HTTP/2 GOAWAY, as the apiserver answers an unknown token", () => {
     const http2 = await import("node:http2");
     const { selfSignedServing } = await import("../fake/x509.ts");
     const { kubeApi } = await import("../../src/kube.js");
-    const { keyPem, certChainPem } = selfSignedServing("apiserver", ["localhost"], ["127.0.0.1"]);
+    const { keyPem, certChainPem } = await selfSignedServing("apiserver", ["localhost"], ["127.0.0.1"]);
     // What kube-apiserver (1.29+) does with a request it cannot authenticate over HTTP/2: it answers
     // 401 with "Connection: close", and Go's HTTP/2 server retires the connection with a GOAWAY
     // (NO_ERROR) naming the last stream it took; streams it had not read yet are refused. Here
