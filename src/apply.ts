@@ -2,7 +2,8 @@
 // and classify each answer into an outcome with the next step in its message.
 
 import { COMPONENTS, tooOld, type Component, type ComponentName } from "./components.js";
-import { CLOSED_BEFORE_ANSWER, errorCode, failedBeforeAnswer, FLAGS_PATH, isTimeout, networkReason, sleep, statusMessage, untilAborted, withDeadline, type Access, type HttpAnswer } from "./http.js";
+import { CLOSED_BEFORE_ANSWER, errorCode, failedBeforeAnswer, FLAGS_PATH, isTimeout, networkReason, sleep, statusMessage, untilAborted, withDeadline, type HttpAnswer } from "./http.js";
+import type { Access } from "./access.js";
 import type { Target } from "./plan.js";
 import { TunnelError, TunnelRefusedError } from "./portforward.js";
 import { directCredentials, openChannel, type Channel } from "./transport.js";

@@ -16,7 +16,7 @@ export interface KubeContext {
 
 /** The contexts of the kubeconfig files, in the order kubectl lists them (first file first; a repeated name: the first wins). */
 export async function readContexts(kubeconfig: string | undefined, env: NodeJS.ProcessEnv): Promise<{ source: string; contexts: KubeContext[] }> {
-  const { mergeKubeconfig } = await import("./kube.js");
+  const { mergeKubeconfig } = await import("./kubeconfig.js");
   const files = kubeconfigFiles(kubeconfig, env);
   if (files.length === 0) throw new ConfigError("no kubeconfig found: several contexts need one; set KUBECONFIG or pass --kubeconfig");
   const { KubeConfig } = await import("./kubeconfig.js");

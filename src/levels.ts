@@ -2,8 +2,9 @@
 // read the live level (kubernetes-facts.md): /flagz, the kubelet's /configz and the pod's command
 // line show the startup level; what kvlog changed since is in the record (record.ts).
 
-import { statusMessage, untilAborted, withDeadline, type Access, type HttpAnswer } from "./http.js";
-import type { Pod } from "./kube.js";
+import type { Access } from "./access.js";
+import { statusMessage, untilAborted, withDeadline, type HttpAnswer } from "./http.js";
+import type { Pod } from "./objects.js";
 import type { Target } from "./plan.js";
 import { openChannel, type Channel } from "./transport.js";
 

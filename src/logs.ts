@@ -13,8 +13,10 @@ import { once } from "node:events";
 import { createWriteStream, type WriteStream } from "node:fs";
 import type { Dispatcher } from "undici";
 import dispatchRequest from "undici/lib/api/api-request.js";
-import { errorCode, joinUrl, networkReason, newDispatcher, readBody, sleep, statusMessage, type Access } from "./http.js";
-import { freshCredentials, type KubeApi } from "./kube.js";
+import { freshCredentials, type Access } from "./access.js";
+import { newDispatcher } from "./dispatch.js";
+import { errorCode, joinUrl, networkReason, readBody, sleep, statusMessage } from "./http.js";
+import type { KubeApi } from "./objects.js";
 import type { Target } from "./plan.js";
 
 /** How far back before the raise the log is read, to know its rate before. */

@@ -4,7 +4,7 @@
 
 import type { Component, ComponentName } from "./components.js";
 import { NothingMatchedError } from "./errors.js";
-import { MIRROR_ANNOTATION, type KubeApi, type Node, type Pod } from "./kube.js";
+import { MIRROR_ANNOTATION, type KubeApi, type Node, type Pod } from "./objects.js";
 import { podIncarnation, podStartup, type Startup } from "./levels.js";
 
 export interface Target {

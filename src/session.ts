@@ -1,10 +1,14 @@
 // session: the core every command runs on. Cluster access (the identity, a minted
 // ServiceAccount, masking of secrets), and discovery feeding a bounded fan-out with progress.
 
+import { freshCredentials, withServiceAccount, type Access } from "./access.js";
+import { kubeApi, loadAccess } from "./api.js";
 import { fanOut, interrupted, TargetFeed } from "./apply.js";
+import { BARE_SOURCE, bareAccess } from "./credentials.js";
+import { newDispatcher } from "./dispatch.js";
 import { ConfigError, KvlogError } from "./errors.js";
-import { cutShort, type Access } from "./http.js";
-import { BARE_SOURCE, bareAccess, freshCredentials, kubeApi, loadAccess, withServiceAccount, type DoctorApi, type KubeApi, type RecordApi } from "./kube.js";
+import { cutShort } from "./http.js";
+import type { DoctorApi, KubeApi, RecordApi } from "./objects.js";
 import { formatDuration, type AccessRequest, type TargetRequest } from "./options.js";
 import { planTargets, type Target } from "./plan.js";
 import { escapeTerminal } from "./terminal.js";
@@ -107,10 +111,10 @@ export class Session {
     if (!access && req.serviceAccount) {
       throw new ConfigError("--service-account mints its token through the apiserver, which needs a kubeconfig; pass --kubeconfig or use --token");
     }
-    if (!access && endpoint) this.used.push((access = await bareAccess(accessOpts, endpoint)));
+    if (!access && endpoint) this.used.push((access = await bareAccess(accessOpts, endpoint, newDispatcher)));
     if (req.serviceAccount && access && mint) {
       // The user's own identity stays open: it mints the token again before it expires.
-      access = await withServiceAccount(access, kubeApi(access, this.apiOptions), req.serviceAccount.namespace, req.serviceAccount.name);
+      access = await withServiceAccount(access, kubeApi(access, this.apiOptions), req.serviceAccount.namespace, req.serviceAccount.name, newDispatcher);
       this.used.push(access);
     }
     if (req.serviceAccount && !mint && access) {

@@ -6,8 +6,10 @@
 
 import tls from "node:tls";
 import Client from "undici/lib/dispatcher/client.js";
-import { displayUrl, FLAGS_PATH, joinUrl, newDispatcher, request, secureContextFor, sleep, type Access, type Credentials, type HttpAnswer, type SendOptions } from "./http.js";
-import { apiRequest, freshCredentials, MAX_THROTTLE_RETRIES, throttleWait } from "./kube.js";
+import { freshCredentials, secureContextFor, type Access, type Credentials } from "./access.js";
+import { apiRequest, MAX_THROTTLE_RETRIES, throttleWait } from "./api.js";
+import { newDispatcher, request } from "./dispatch.js";
+import { displayUrl, FLAGS_PATH, joinUrl, sleep, type HttpAnswer, type SendOptions } from "./http.js";
 import { openTunnel, portForwardUrl, TunnelRefusedError } from "./portforward.js";
 import type { Target } from "./plan.js";
 

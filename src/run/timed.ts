@@ -5,7 +5,7 @@
 
 import { applyOne, mayHaveChanged, type Result } from "../apply.js";
 import type { SetRequest } from "../commands/set.js";
-import type { ConfigMap } from "../kube.js";
+import type { ConfigMap } from "../objects.js";
 import { probeStartup, type Startup } from "../levels.js";
 import type { Target } from "../plan.js";
 import {
