@@ -4,7 +4,7 @@
 import { COMPONENTS, tooOld, type Component, type ComponentName } from "./components.js";
 import { CLOSED_BEFORE_ANSWER, errorCode, failedBeforeAnswer, FLAGS_PATH, isTimeout, networkReason, sleep, statusMessage, untilAborted, withDeadline, type HttpAnswer } from "./http.js";
 import type { Access } from "./access.js";
-import type { Target } from "./plan.js";
+import type { Target } from "./target.js";
 import { TunnelError, TunnelRefusedError } from "./portforward.js";
 import { directCredentials, openChannel, type Channel } from "./transport.js";
 

@@ -17,7 +17,7 @@ import { freshCredentials, type Access } from "./access.js";
 import { newDispatcher } from "./dispatch.js";
 import { errorCode, joinUrl, networkReason, readBody, sleep, statusMessage } from "./http.js";
 import type { KubeApi } from "./objects.js";
-import type { Target } from "./plan.js";
+import type { Target } from "./target.js";
 
 /** How far back before the raise the log is read, to know its rate before. */
 export const BASELINE_MS = 10_000;

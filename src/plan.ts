@@ -5,38 +5,8 @@
 import type { Component, ComponentName } from "./components.js";
 import { NothingMatchedError } from "./errors.js";
 import { MIRROR_ANNOTATION, type KubeApi, type Node, type Pod } from "./objects.js";
-import { podIncarnation, podStartup, type Startup } from "./levels.js";
-
-export interface Target {
-  /** Stable id: `kubelet/node-a`, `kube-scheduler/kube-system/kube-scheduler-cp-1`, `kube-apiserver/10.0.0.1:6443`. */
-  id: string;
-  component: ComponentName;
-  via: "direct" | "node-proxy" | "port-forward";
-  authenticates: boolean;
-  scheme: "https" | "http";
-  port: number;
-  node?: string | undefined;
-  namespace?: string | undefined;
-  pod?: string | undefined;
-  /** For via=direct: the URL of the endpoint's origin (path is added by the sender). */
-  url?: string | undefined;
-  /** The component's version when known (pod image tag, node info), to explain a 404. */
-  version?: string | undefined;
-  /** Set when the target is not to be contacted. `skipped`: left out on purpose, not a failure of the run. */
-  unavailable?: { outcome: "missing" | "pod-not-running" | "node-not-ready" | "untrusted" | "interrupted" | "unknown-startup" | "superseded"; message: string; hint?: string; skipped?: boolean } | undefined;
-  /**
-   * For via=direct: the address comes from the node's own status, which its kubelet writes; a
-   * bearer token goes there only if it was minted for the run or `tokenToNodes` allows it.
-   */
-  nodeReported?: boolean | undefined;
-  tokenToNodes?: boolean | undefined;
-  /** A kube-apiserver replica reached at its own address (the apiserver's TLS settings, without its server name). */
-  replica?: boolean | undefined;
-  /** The startup level when discovery read it (a pod's command line); otherwise it is asked for. */
-  startup?: Startup | undefined;
-  /** Identifies this run of the target's process (a pod's uid, restart count, start time). */
-  incarnation?: string | undefined;
-}
+import { podIncarnation, podStartup } from "./levels.js";
+import type { DirectTarget, Target, UnavailableTarget } from "./target.js";
 
 export interface Selection {
   component: Component;
@@ -294,7 +264,7 @@ async function findNodes(sel: Selection, api: KubeApi): Promise<{ nodes: Node[];
   };
 }
 
-function missingTarget(c: Component, node: string, message: string): Target {
+function missingTarget(c: Component, node: string, message: string): UnavailableTarget {
   return {
     id: `${c.name}/${node}`,
     component: c.name,
@@ -307,7 +277,7 @@ function missingTarget(c: Component, node: string, message: string): Target {
   };
 }
 
-export function endpointTarget(c: Component, url: URL): Target {
+export function endpointTarget(c: Component, url: URL): DirectTarget {
   const u = new URL(url.href);
   // A bare origin means the standard path; the sender appends /debug/flags/v to this base.
   u.pathname = u.pathname.replace(/\/debug\/flags\/v\/?$/, "").replace(/\/+$/, "");
@@ -356,10 +326,10 @@ async function apiserverTargets(c: Component, sel: Selection, api: KubeApi, serv
 export function selectPodTargets(c: Component, pods: Pod[], onNodes: Set<string> | undefined): Target[] {
   return pods
     .filter((p) => !onNodes || (p.spec?.nodeName !== undefined && onNodes.has(p.spec.nodeName)))
-    .map((p) => {
+    .map((p): Target => {
       const ns = p.metadata.namespace ?? c.namespace ?? "default";
       const running = p.status?.phase === "Running" && !p.metadata.deletionTimestamp;
-      return {
+      const target: Target = {
         id: `${c.name}/${ns}/${p.metadata.name}`,
         component: c.name,
         via: "port-forward" as const,
@@ -372,15 +342,11 @@ export function selectPodTargets(c: Component, pods: Pod[], onNodes: Set<string>
         version: imageVersion(p, c),
         startup: podStartup(p, c.name),
         incarnation: podIncarnation(p),
-        unavailable: running
-          ? undefined
-          : {
-              outcome: "pod-not-running" as const,
-              message: p.metadata.deletionTimestamp
-                ? `pod is terminating`
-                : `pod is ${p.status?.phase ?? "in an unknown phase"}, not Running`,
-            },
+        unavailable: undefined,
       };
+      if (running) return target;
+      const message = p.metadata.deletionTimestamp ? `pod is terminating` : `pod is ${p.status?.phase ?? "in an unknown phase"}, not Running`;
+      return { ...target, unavailable: { outcome: "pod-not-running" as const, message } };
     })
     .sort((a, b) => a.id.localeCompare(b.id));
 }

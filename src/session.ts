@@ -10,7 +10,8 @@ import { ConfigError, KvlogError } from "./errors.js";
 import { cutShort } from "./http.js";
 import type { DoctorApi, KubeApi, RecordApi } from "./objects.js";
 import { formatDuration, type AccessRequest, type TargetRequest } from "./options.js";
-import { planTargets, type Target } from "./plan.js";
+import { planTargets } from "./plan.js";
+import type { Target } from "./target.js";
 import { escapeTerminal } from "./terminal.js";
 
 /** A full garbage collection every this many finished targets keeps a fleet run's memory flat. */

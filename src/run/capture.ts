@@ -26,7 +26,7 @@ import {
   type Phases,
 } from "../logs.js";
 import { formatDuration } from "../options.js";
-import type { Target } from "../plan.js";
+import type { Target } from "../target.js";
 import { JSON_API_VERSION, jsonParts, table, type RecordNote } from "../report.js";
 import { refuseIgnoredImpersonation, Session, type Io } from "../session.js";
 import { escapeTerminal } from "../terminal.js";

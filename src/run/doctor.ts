@@ -7,7 +7,7 @@ import { parseVersion, type Component } from "../components.js";
 import { NothingMatchedError } from "../errors.js";
 import { FLAGS_PATH, untilAborted, withDeadline, type HttpAnswer } from "../http.js";
 import type { AccessQuestion } from "../objects.js";
-import type { Target } from "../plan.js";
+import type { Target } from "../target.js";
 import { RECORD_NAMESPACE, recordName } from "../record.js";
 import { JSON_API_VERSION, jsonParts, table } from "../report.js";
 import { Session, type Io } from "../session.js";

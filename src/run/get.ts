@@ -3,8 +3,8 @@
 // command runs, so that --help and usage errors load none of the network code.
 
 import { reasonText } from "../apply.js";
-import { probeStartup, type Startup } from "../levels.js";
-import type { Target } from "../plan.js";
+import { probeStartup } from "../levels.js";
+import type { Startup, Target } from "../target.js";
 import { readRecordChecked, type Override } from "../record.js";
 import { collapseSkipped, groupCells, isGroup, JSON_API_VERSION, jsonParts, table } from "../report.js";
 import { refuseIgnoredImpersonation, Session, type Io } from "../session.js";

@@ -7,7 +7,7 @@ import type { ComponentName } from "../components.js";
 import { NothingMatchedError, UsageError } from "../errors.js";
 import { probeStartup } from "../levels.js";
 import type { TargetRequest } from "../options.js";
-import type { Target } from "../plan.js";
+import type { Reachable, Target } from "../target.js";
 import { editRecord, readRecordChecked, updateRecord, type Override } from "../record.js";
 import { collapseSkipped, groupCells, isGroup, JSON_API_VERSION, jsonParts, table } from "../report.js";
 import { refuseIgnoredImpersonation, Session, type Io } from "../session.js";
@@ -133,7 +133,7 @@ async function resetTargets(
   filter: ((t: Target) => boolean) | undefined,
 ): Promise<{ results: Result[]; warnings: string[]; discoveryError: unknown }> {
   const base = { access: session.access, timeoutMs: req.timeoutMs, concurrency: req.concurrency, dryRun: req.dryRun, cancel: session.deadline };
-  const backTo = async (t: Target): Promise<Back> => {
+  const backTo = async (t: Reachable): Promise<Back> => {
     if (req.to !== undefined) return { level: req.to, source: "--to" };
     const s = await probeStartup(t, session.access, req.timeoutMs, undefined, session.deadline);
     if (s.level !== null) return s;

@@ -6,8 +6,8 @@
 import { applyOne, mayHaveChanged, type Result } from "../apply.js";
 import type { SetRequest } from "../commands/set.js";
 import type { ConfigMap } from "../objects.js";
-import { probeStartup, type Startup } from "../levels.js";
-import type { Target } from "../plan.js";
+import { probeStartup } from "../levels.js";
+import type { Startup, Target } from "../target.js";
 import {
   editRecord,
   newChangeId,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { applyAll, classifyAnswer, classifyError, MAX_ATTEMPTS, MAY_HAVE_BEEN_APPLIED, retryAnswer, retryError, TargetFeed, type Result } from "../../src/apply.js";
 import { TunnelError, TunnelRefusedError } from "../../src/portforward.js";
-import type { Target } from "../../src/plan.js";
+import type { Target } from "../../src/target.js";
 import { cutShort, type HttpAnswer } from "../../src/http.js";
 import type { Channel } from "../../src/transport.js";
 
