@@ -1,15 +1,16 @@
 // api: the apiserver client. apiRequest is the one way to call the apiserver (fresh
-// credentials, renewed once on 401, 429 waited out), and kubeApi implements the narrow
+// credentials, renewed once on 401, 429 waited out: retry.ts), and kubeApi implements the narrow
 // interfaces of objects.ts: lists paged through and reduced item by item, errors turned into one
 // line that names the RBAC rule or the next step.
 
-import { freshCredentials, type Access } from "./access.js";
+import type { Access } from "./access.js";
 import { readAccess, type AccessOptions } from "./credentials.js";
 import { newDispatcher, request } from "./dispatch.js";
 import { ConfigError, RunError } from "./errors.js";
 import { errorCode, failedBeforeAnswer, GOAWAY, joinUrl, networkReason, sleep, statusMessage, statusOf, type HttpAnswer, type SendOptions } from "./http.js";
 import { ListFormatError, readList, type ListPage } from "./lists.js";
 import { NODE_FIELDS_UNUSED, POD_FIELDS_UNUSED, reduceNode, reducePod, type ConfigMap, type DoctorApi, type KubeApi, type Node, type Pod, type RecordApi } from "./objects.js";
+import { backoff, MAX_THROTTLE_RETRIES, renewingThrottled } from "./retry.js";
 
 /**
  * One object as the apiserver sends it back, read whole: a record ConfigMap holds up to 1 MiB of
@@ -18,19 +19,6 @@ import { NODE_FIELDS_UNUSED, POD_FIELDS_UNUSED, reduceNode, reducePod, type Conf
  * at most 1.5 MiB an object. Any other answer (components, errors) stays at MAX_ANSWER.
  */
 const OBJECT_ANSWER_MAX = 4 * 1024 * 1024;
-
-export const MAX_THROTTLE_RETRIES = 5;
-const MAX_RETRY_AFTER_S = 10;
-
-/**
- * How long to wait before trying a throttled (429) request again: its Retry-After (1 s when
- * absent, at most MAX_RETRY_AFTER_S), spread a little so a fleet's requests do not all come back
- * at once. Undefined when that wait would pass the deadline.
- */
-export function throttleWait(retryAfter: number | undefined, deadline: number): number | undefined {
-  const wait = Math.min(retryAfter ?? 1, MAX_RETRY_AFTER_S) * 1000 + Math.floor(Math.random() * 250);
-  return Date.now() + wait < deadline ? wait : undefined;
-}
 
 /**
  * One request to the apiserver, the way client-go makes it: credentials renewed when due and
@@ -41,29 +29,14 @@ export function throttleWait(retryAfter: number | undefined, deadline: number): 
 export async function apiRequest(access: Access, path: string, opts: SendOptions, headers: Record<string, string> = {}, signal = opts.signal): Promise<HttpAnswer> {
   const url = joinUrl(access.server, path);
   const deadline = Date.now() + opts.timeoutMs;
-  let attempts = 0;
-  let renewed = false;
-  let throttled = 0;
-  for (;;) {
-    const creds = await freshCredentials(access);
-    attempts++;
-    const ans = await request(access.dispatcher, url, { ...creds.headers, ...headers }, { ...opts, timeoutMs: Math.max(1, deadline - Date.now()) });
-    if (ans.status === 401 && access.renew && !renewed) {
-      renewed = true;
-      // Requests in parallel (discovery, the record, whoami) are refused together: the first
-      // renews, the others go again with what it fetched instead of running the plugin again.
-      if (access.credentials !== creds || (await access.renew())) continue;
-    }
-    if (ans.status === 429 && throttled < MAX_THROTTLE_RETRIES && !signal?.aborted) {
-      const wait = throttleWait(ans.retryAfter, deadline);
-      if (wait !== undefined) {
-        throttled++;
-        await sleep(wait, signal);
-        continue;
-      }
-    }
-    return { ...ans, attempts };
-  }
+  const { value, attempts } = await renewingThrottled(
+    access,
+    deadline,
+    signal,
+    (creds) => request(access.dispatcher, url, { ...creds.headers, ...headers }, { ...opts, timeoutMs: Math.max(1, deadline - Date.now()) }),
+    (ans) => ans,
+  );
+  return { ...value, attempts };
 }
 
 /** The list's continue token expired (410): the list must start again. */
@@ -89,15 +62,13 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi & RecordApi 
   /**
    * One API call. Every call kvlog makes is safe to repeat (reads, reviews, a token, a write
    * guarded by resourceVersion), so a connection that fails before an answer (an apiserver
-   * restarting behind its load balancer) and a 503 are tried again, at most 3 times, within the
-   * call's --request-timeout; 429 is apiRequest's (Retry-After).
+   * restarting behind its load balancer) and a 503 are tried again with retry.ts's backoff, within
+   * the call's --request-timeout; 429 is apiRequest's (Retry-After).
    */
   const call = async (method: string, path: string, what: string, body: unknown, readOk?: SendOptions["readOk"], maxBytes?: number): Promise<HttpAnswer> => {
     const deadline = Date.now() + o.timeoutMs;
     for (let attempt = 1; ; attempt++) {
       const left = Math.max(1, deadline - Date.now());
-      const pause = 250 * 2 ** (attempt - 1) + Math.floor(Math.random() * 100);
-      const again = attempt < 3 && pause + 500 < left;
       try {
         const ans = await apiRequest(
           access,
@@ -105,16 +76,15 @@ export function kubeApi(access: Access, o: KubeApiOptions): KubeApi & RecordApi 
           { method, path, body: body ? JSON.stringify(body) : undefined, timeoutMs: left, readOk, maxBytes, signal: o.signal },
           { accept: "application/json", ...(body ? { "content-type": "application/json" } : {}) },
         );
-        if (ans.status === 503 && again && !o.signal?.aborted) {
-          await sleep(ans.retryAfter !== undefined ? Math.min(ans.retryAfter * 1000, left - 500) : pause, o.signal);
-          continue;
-        }
-        return ans;
+        const wait = ans.status === 503 && !o.signal?.aborted ? backoff(attempt, ans.retryAfter, left) : undefined;
+        if (wait === undefined) return ans;
+        await sleep(wait, o.signal);
       } catch (e) {
         if (e instanceof ListFormatError) throw notApiserver(what, { status: 200, contentType: "" }, `a whole JSON list (${e.message})`, e);
         if (o.signal?.aborted) throw new RunError(`stopped before the apiserver answered (to ${what}): ${(o.signal.reason as Error).message ?? String(o.signal.reason)}`, { cause: e });
-        if (again && failedBeforeAnswer(e)) {
-          await sleep(errorCode(e) === GOAWAY ? 0 : pause, o.signal); // GOAWAY: the server asks for a new connection, now
+        const wait = failedBeforeAnswer(e) ? backoff(attempt, undefined, left) : undefined;
+        if (wait !== undefined) {
+          await sleep(errorCode(e) === GOAWAY ? 0 : wait, o.signal); // GOAWAY: the server asks for a new connection, now
           continue;
         }
         throw new RunError(`cannot reach the apiserver at ${access.server.origin} to ${what}: ${networkReason(e)} (${access.source})`, { cause: e });

@@ -145,6 +145,12 @@ export function cutShort(message: string): Error {
   return Object.assign(new Error(message), { name: "AbortError", code: "ABORT_ERR" });
 }
 
+/** The text of an abort reason (--timeout's is an Error). */
+export function reasonText(signal: AbortSignal): string {
+  const r = signal.reason as unknown;
+  return r instanceof Error ? r.message : String(r);
+}
+
 /** `p`, or a rejection with the signal's reason as soon as it is aborted. */
 export function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return p;

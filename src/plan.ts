@@ -4,6 +4,8 @@
 
 import type { Component, ComponentName } from "./components.js";
 import { NothingMatchedError } from "./errors.js";
+import { mapLimit } from "./fanout.js";
+import { bracketHost } from "./http.js";
 import { MIRROR_ANNOTATION, type KubeApi, type Node, type Pod } from "./objects.js";
 import { podIncarnation, podStartup } from "./levels.js";
 import type { DirectTarget, Target, UnavailableTarget } from "./target.js";
@@ -230,20 +232,6 @@ async function inOrder<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
   return [ra.value, rb.value];
 }
 
-/** Runs `fn` over `items`, at most `limit` at once, keeping the order. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
 /** The nodes to act on: named ones (each fetched, a few at a time), or all/selected ones (one paged list). */
 async function findNodes(sel: Selection, api: KubeApi): Promise<{ nodes: Node[]; missing: Target[] }> {
   if (sel.nodes.length > 0 && sel.selector === undefined) {
@@ -313,11 +301,10 @@ async function apiserverTargets(c: Component, sel: Selection, api: KubeApi, serv
     // Named by its own address, as with several replicas, so the record names it the same way
     // whichever URL reaches it (a laptop's kubeconfig, the in-cluster service address).
     const ip = found.addresses[0]!;
-    return [{ ...endpointTarget(c, server), id: `${c.name}/${ip.includes(":") ? `[${ip}]` : ip}:${found.port}` }];
+    return [{ ...endpointTarget(c, server), id: `${c.name}/${bracketHost(ip)}:${found.port}` }];
   }
   return [...new Set(found.addresses)].sort().map((ip) => {
-    const host = ip.includes(":") ? `[${ip}]` : ip;
-    const url = new URL(`https://${host}:${found.port}`);
+    const url = new URL(`https://${bracketHost(ip)}:${found.port}`);
     return { ...endpointTarget(c, url.origin === server.origin ? server : url), replica: true };
   });
 }
@@ -382,8 +369,7 @@ export function nodeTargets(c: Component, nodes: Node[], direct: boolean, tokenT
           unavailable: { outcome: "missing", message: `node ${name} reports no InternalIP, ExternalIP or Hostname address` },
         };
       }
-      const host = address.includes(":") ? `[${address}]` : address;
-      return { ...base, via: "direct", port, url: `https://${host}:${port}`, nodeReported: true, tokenToNodes };
+      return { ...base, via: "direct", port, url: `https://${bracketHost(address)}:${port}`, nodeReported: true, tokenToNodes };
     })
     .sort((a, b) => a.id.localeCompare(b.id));
 }

@@ -3,15 +3,15 @@
 
 import { freshCredentials, withServiceAccount, type Access } from "./access.js";
 import { kubeApi, loadAccess } from "./api.js";
-import { fanOut, interrupted, TargetFeed } from "./apply.js";
 import { BARE_SOURCE, bareAccess } from "./credentials.js";
 import { newDispatcher } from "./dispatch.js";
 import { ConfigError, KvlogError } from "./errors.js";
+import { fanOut, TargetFeed } from "./fanout.js";
 import { cutShort } from "./http.js";
 import type { DoctorApi, KubeApi, RecordApi } from "./objects.js";
 import { formatDuration, type AccessRequest, type TargetRequest } from "./options.js";
 import { planTargets } from "./plan.js";
-import type { Target } from "./target.js";
+import { interrupted, type Target } from "./target.js";
 import { escapeTerminal } from "./terminal.js";
 
 /** A full garbage collection every this many finished targets keeps a fleet run's memory flat. */

@@ -99,3 +99,8 @@ export interface UnavailableTarget extends Common {
 export type Reachable = DirectTarget | NodeProxyTarget | PortForwardTarget;
 
 export type Target = Reachable | UnavailableTarget;
+
+/** A target that an interrupt (or --timeout) kept kvlog from reaching. */
+export function interrupted(target: Target, why = "interrupted"): Target {
+  return { ...target, unavailable: { outcome: "interrupted", message: `not attempted: ${why} before kvlog reached it (its level is unchanged)` } };
+}

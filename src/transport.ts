@@ -6,11 +6,12 @@
 
 import tls from "node:tls";
 import Client from "undici/lib/dispatcher/client.js";
-import { freshCredentials, secureContextFor, type Access, type Credentials } from "./access.js";
-import { apiRequest, MAX_THROTTLE_RETRIES, throttleWait } from "./api.js";
+import { secureContextFor, type Access, type Credentials } from "./access.js";
+import { apiRequest } from "./api.js";
 import { newDispatcher, request } from "./dispatch.js";
-import { displayUrl, FLAGS_PATH, joinUrl, sleep, type HttpAnswer, type SendOptions } from "./http.js";
+import { displayUrl, FLAGS_PATH, joinUrl, type HttpAnswer, type SendOptions } from "./http.js";
 import { openTunnel, portForwardUrl, TunnelRefusedError } from "./portforward.js";
+import { renewingThrottled } from "./retry.js";
 import type { DirectTarget, NodeProxyTarget, PortForwardTarget, Reachable, Via } from "./target.js";
 
 /** One opened way to a target. `url` is what `--dry-run`, the table and the JSON show. */
@@ -165,15 +166,17 @@ export function openChannel(target: Reachable, access: Access | undefined, timeo
 export const VIAS: readonly Via[] = ["direct", "node-proxy", "port-forward"];
 
 /**
- * Opens the port-forward with fresh credentials; a 429 from API Priority and Fairness is waited
- * out (Retry-After) like any other apiserver request, within the step's timeout.
+ * Opens the port-forward the way every apiserver request is made (retry.ts): fresh credentials,
+ * renewed once on a 401, a 429 from API Priority and Fairness waited out, within the step's timeout.
  */
 async function openTunnelRetrying(access: Access, target: PortForwardTarget, timeoutMs: number, signal: AbortSignal | undefined) {
   const deadline = Date.now() + timeoutMs;
-  for (let attempt = 0; ; attempt++) {
-    const credentials = await freshCredentials(access);
-    try {
-      return await openTunnel({
+  const { value } = await renewingThrottled(
+    access,
+    deadline,
+    signal,
+    (credentials) =>
+      openTunnel({
         server: access.server,
         tls: access.tls,
         credentials,
@@ -187,14 +190,15 @@ async function openTunnelRetrying(access: Access, target: PortForwardTarget, tim
         onSession: (session) => {
           if (access.credentials === credentials) access.tlsSession = session;
         },
-      });
-    } catch (e) {
-      if (!(e instanceof TunnelRefusedError) || attempt >= MAX_THROTTLE_RETRIES || signal?.aborted) throw e;
-      if (e.status === 401 && attempt === 0 && access.renew && (await access.renew())) continue;
-      const wait = e.status === 429 ? throttleWait(e.retryAfter, deadline) : undefined;
-      if (wait === undefined) throw e;
-      await sleep(wait, signal);
-      if (signal?.aborted) throw signal.reason;
-    }
-  }
+      }).then(
+        (stream) => ({ stream }),
+        (e: unknown) => {
+          if (e instanceof TunnelRefusedError) return { refused: e };
+          throw e;
+        },
+      ),
+    (tried) => ("refused" in tried ? tried.refused : undefined),
+  );
+  if ("refused" in value) throw value.refused;
+  return value.stream;
 }

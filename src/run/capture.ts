@@ -5,7 +5,7 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Chalk } from "chalk";
-import type { Result } from "../apply.js";
+import type { Result } from "../outcomes.js";
 import type { CaptureRequest } from "../commands/capture.js";
 import {
   apiserverPodsByHost,

@@ -2,10 +2,10 @@
 // src/commands/doctor.ts has the flags and validation. src/cli.ts imports this module only when the
 // command runs, so that --help and usage errors load none of the network code.
 
-import { classifyAnswer, classifyError, reasonText } from "../apply.js";
+import { classifyAnswer, classifyError } from "../outcomes.js";
 import { parseVersion, type Component } from "../components.js";
 import { NothingMatchedError } from "../errors.js";
-import { FLAGS_PATH, untilAborted, withDeadline, type HttpAnswer } from "../http.js";
+import { FLAGS_PATH, reasonText, untilAborted, withDeadline, type HttpAnswer } from "../http.js";
 import type { AccessQuestion } from "../objects.js";
 import type { Target } from "../target.js";
 import { RECORD_NAMESPACE, recordName } from "../record.js";

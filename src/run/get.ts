@@ -2,7 +2,7 @@
 // src/commands/get.ts has the flags and validation. src/cli.ts imports this module only when the
 // command runs, so that --help and usage errors load none of the network code.
 
-import { reasonText } from "../apply.js";
+import { reasonText } from "../http.js";
 import { probeStartup } from "../levels.js";
 import type { Startup, Target } from "../target.js";
 import { readRecordChecked, type Override } from "../record.js";

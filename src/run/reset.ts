@@ -2,7 +2,8 @@
 // src/commands/reset.ts has the flags and validation. src/cli.ts imports this module only when the
 // command runs, so that --help and usage errors load none of the network code.
 
-import { applyOne, type Result } from "../apply.js";
+import { applyOne } from "../apply.js";
+import type { Result } from "../outcomes.js";
 import type { ComponentName } from "../components.js";
 import { NothingMatchedError, UsageError } from "../errors.js";
 import { probeStartup } from "../levels.js";
