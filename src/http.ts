@@ -1,5 +1,5 @@
-// The bottom floor: the vocabulary every other module uses to talk HTTP, with no I/O of its
-// own. What an answer and a request are, Kubernetes Status bodies, the one place that decides
+// The bottom floor: the vocabulary every other module uses to talk HTTP, opening no connection
+// of its own. What an answer and a request are, Kubernetes Status bodies, the one place that decides
 // what counts as a timeout or a failure before any answer and how a network failure is described,
 // deadlines, and URLs (joining, showing, IPv6 brackets). Imports nothing: not even kvlog's own
 // modules, nor undici (dispatch.ts sends requests).

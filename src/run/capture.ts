@@ -28,7 +28,8 @@ import {
 import { formatDuration } from "../options.js";
 import type { Target } from "../target.js";
 import { JSON_API_VERSION, jsonParts, table, type RecordNote } from "../report.js";
-import { refuseIgnoredImpersonation, Session, type Io } from "../session.js";
+import type { Io } from "../io.js";
+import { refuseIgnoredImpersonation, Session } from "../session.js";
 import { escapeTerminal } from "../terminal.js";
 import { noisyWarning } from "./set.js";
 import { raise, redacted, restoreAll, signalName, waitFor } from "./timed.js";

@@ -14,7 +14,7 @@ import { KvlogError, UsageError } from "../errors.js";
 import { formatDuration, type AccessRequest } from "../options.js";
 import { JSON_API_VERSION, table } from "../report.js";
 import { escapeTerminal } from "../terminal.js";
-import type { Io } from "../session.js";
+import type { Io } from "../io.js";
 import { signalName } from "./timed.js";
 
 /** One cluster's part of `-o json` (`clusters[]` of MultiClusterResult). */

@@ -7,7 +7,8 @@ import { probeStartup } from "../levels.js";
 import type { Startup, Target } from "../target.js";
 import { readRecordChecked, type Override } from "../record.js";
 import { collapseSkipped, groupCells, isGroup, JSON_API_VERSION, jsonParts, table } from "../report.js";
-import { refuseIgnoredImpersonation, Session, type Io } from "../session.js";
+import type { Io } from "../io.js";
+import { refuseIgnoredImpersonation, Session } from "../session.js";
 import { notes } from "../terminal.js";
 import type { GetRequest } from "../commands/get.js";
 
