@@ -2,7 +2,8 @@
 // direct (the apiserver itself, --endpoint, kubelet --direct), node-proxy (the
 // apiserver's /api/v1/nodes/NODE/proxy) and port-forward (a v4.channel.k8s.io
 // tunnel to a pod's port, with HTTP or HTTPS run inside it, no local port).
-// Every way can send any method, so `get`-style probes fit the same code.
+// Every way can send any method, so `get`-style probes fit the same code. Each takes the
+// target variant its `via` names (target.ts), which carries the address that way needs.
 
 import tls from "node:tls";
 import Client from "undici/lib/dispatcher/client.js";
@@ -12,7 +13,7 @@ import { newDispatcher, request } from "./dispatch.js";
 import { displayUrl, FLAGS_PATH, joinUrl, type HttpAnswer, type SendOptions } from "./http.js";
 import { openTunnel, portForwardUrl, TunnelRefusedError } from "./portforward.js";
 import { renewingThrottled } from "./retry.js";
-import type { DirectTarget, NodeProxyTarget, PortForwardTarget, Reachable, Via } from "./target.js";
+import type { DirectTarget, NodeProxyTarget, PortForwardTarget, Reachable } from "./target.js";
 
 /** One opened way to a target. `url` is what `--dry-run`, the table and the JSON show. */
 export interface Channel {
@@ -161,9 +162,6 @@ export function openChannel(target: Reachable, access: Access | undefined, timeo
       return portForward(target, access, timeoutMs, signal);
   }
 }
-
-/** The ways there are, for a check that every `via` has one. */
-export const VIAS: readonly Via[] = ["direct", "node-proxy", "port-forward"];
 
 /**
  * Opens the port-forward the way every apiserver request is made (retry.ts): fresh credentials,
