@@ -16,7 +16,7 @@
 //
 // What is left out of @kubernetes/client-node. kvlog uses its KubeConfig (loading, merging and
 // the user's auth: certificates, tokens, token files, exec plugins, auth providers, through
-// applyToHTTPSOptions) and has its own HTTP layer (src/http.ts, src/proxy.ts). client-node's
+// applyToHTTPSOptions) and has its own HTTP layer (src/http.ts, src/dispatch.ts, src/proxy.ts). client-node's
 // dist/config.js also imports the generated API client (~600 model classes, 0.9 MB) for
 // makeApiClient, undici's whole entry for applyToFetchOptions, and the socks/http proxy agents
 // and node:http/node:https for the agent applyToHTTPSOptions puts in `opts.agent`, which kvlog

@@ -18,12 +18,12 @@ import { COMPONENTS } from "./components.js";
 import { KvlogError, UsageError } from "./errors.js";
 import { escapeTerminal } from "./terminal.js";
 import { MAX_LEVEL } from "./options.js";
-import type { Io } from "./session.js";
+import type { Io } from "./io.js";
 
 export { validateRbac, type RbacRequest } from "./commands/rbac.js";
 export { validateSet as validate, type SetRequest } from "./commands/set.js";
 export { MAX_LEVEL, parseDuration, parseLevel } from "./options.js";
-export type { Io } from "./session.js";
+export type { Io } from "./io.js";
 
 export const VERSION = "0.1.0";
 

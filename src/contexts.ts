@@ -7,10 +7,7 @@ import { ConfigError, UsageError } from "./errors.js";
 import { kubeconfigFiles, loadKubeconfig } from "./home.js";
 import { isContextGlob } from "./options.js";
 import { closest } from "./suggest.js";
-import { displayServer } from "./url.js";
-
-/** Kept for src/kube.ts, which imports it from here: the one copy is in src/suggest.ts. */
-export { closest };
+import { displayServer } from "./http.js";
 
 /** One context of the merged kubeconfig. */
 export interface KubeContext {

@@ -30,29 +30,6 @@ export function homeKubeconfig(env: NodeJS.ProcessEnv, platform: NodeJS.Platform
   return undefined;
 }
 
-interface Named {
-  name: string;
-}
-interface MergeableConfig {
-  clusters: Named[];
-  users: Named[];
-  contexts: Named[];
-  currentContext: string;
-}
-
-/**
- * Merges a later KUBECONFIG file into `into` by kubectl's rules: the first file to define a
- * cluster, user or context name wins (client-node's mergeConfig throws on a repeated name), and
- * the first file that sets current-context wins.
- */
-export function mergeKubeconfig(into: MergeableConfig, later: MergeableConfig): void {
-  for (const key of ["clusters", "users", "contexts"] as const) {
-    const have = new Set((into[key] ?? []).map((x) => x.name));
-    into[key] = [...(into[key] ?? []), ...(later[key] ?? []).filter((x) => !have.has(x.name) && (have.add(x.name), true))];
-  }
-  if (!into.currentContext && later.currentContext) into.currentContext = later.currentContext;
-}
-
 /**
  * The kubeconfig files merged as kubectl merges them (relative paths in each resolved against its
  * own directory, by client-node). A file that cannot be read or parsed is a ConfigError naming it
@@ -60,7 +37,7 @@ export function mergeKubeconfig(into: MergeableConfig, later: MergeableConfig): 
  * An empty list gives an empty kubeconfig (loadAccess then adds the in-cluster ServiceAccount).
  */
 export async function loadKubeconfig(files: string[], opts: { skipUnreadable?: boolean } = {}): Promise<KubeConfig> {
-  const { KubeConfig } = await import("./kubeconfig.js");
+  const { KubeConfig, mergeKubeconfig } = await import("./kubeconfig.js");
   const kc = new KubeConfig();
   for (const f of files) {
     const more = new KubeConfig();

@@ -1,61 +1,14 @@
-// The bottom layer: what every other module uses to talk HTTP. Types for the
-// apiserver's access (URL, TLS, credentials), one request with a bounded read,
-// URL joining, and one place that decides what counts as a timeout and how a
-// network failure is described. Imports nothing of kvlog's own.
-
-import tls from "node:tls";
-import type { Dispatcher } from "undici";
-import Agent from "undici/lib/dispatcher/agent.js";
-import buildConnector from "undici/lib/core/connect.js";
-import dispatchRequest from "undici/lib/api/api-request.js";
-import { ProxyError, proxyConnect, proxyFor, type Proxies } from "./proxy.js";
+// The bottom floor: the vocabulary every other module uses to talk HTTP, opening no connection
+// of its own. What an answer and a request are, Kubernetes Status bodies, the one place that decides
+// what counts as a timeout or a failure before any answer and how a network failure is described,
+// deadlines, and URLs (joining, showing, IPv6 brackets). Imports nothing: not even kvlog's own
+// modules, nor undici (dispatch.ts sends requests).
 
 /** The path every component serves. */
 export const FLAGS_PATH = "/debug/flags/v";
 
 /** A component's answer (or an error body) is one line: read at most this much of it. */
 export const MAX_ANSWER = 64 * 1024;
-
-export interface ApiTls {
-  ca?: Buffer | undefined;
-  rejectUnauthorized: boolean;
-  servername?: string | undefined;
-}
-
-/** How kvlog authenticates. Never printed: only `kind` is shown to users. */
-export interface Credentials {
-  kind: string;
-  headers: Record<string, string>;
-  cert?: Buffer | undefined;
-  key?: Buffer | undefined;
-  /** A short-lived token minted for this run (--service-account): may go where others may not. */
-  minted?: boolean | undefined;
-}
-
-/** Everything needed to talk to the apiserver: its URL, TLS, credentials and a pooled dispatcher. */
-export interface Access {
-  server: URL;
-  /** The apiserver's TLS settings (CA, tls-server-name, insecure): for the apiserver only. */
-  tls: ApiTls;
-  /** For any other host (--direct kubelets, --endpoint): the cluster CA, verified unless --insecure-skip-tls-verify. */
-  otherTls: ApiTls;
-  /** The credentials in force; replaced (with the dispatcher when a client certificate changes) by `renew`. */
-  credentials: Credentials;
-  dispatcher: Dispatcher;
-  /** Where the settings came from, for messages: `kubeconfig ~/.kube/config, context kind-kind`. */
-  source: string;
-  /** How the dispatcher was made (a renewed client certificate needs a new one, made the same way). */
-  pool: Pool;
-  /**
-   * For credentials that expire (exec plugins, auth providers, token files, minted
-   * ServiceAccount tokens): gets them again. Resolves true when they changed.
-   */
-  renew?: (() => Promise<boolean>) | undefined;
-  /** When `renew` is next due (ms since the epoch), like client-go's credential refresh. */
-  renewAt?: number | undefined;
-  /** The TLS session of the last port-forward tunnel, resumed by the next (cleared when the client certificate changes). */
-  tlsSession?: Buffer | undefined;
-}
 
 export interface HttpAnswer {
   status: number;
@@ -87,180 +40,6 @@ export interface SendOptions {
   signal?: AbortSignal | undefined;
   /** Called once the whole request (headers and body) has been written: from then on the far end may act on it. */
   onSent?: (() => void) | undefined;
-}
-
-const NONE = {};
-const contexts = new WeakMap<object, WeakMap<object, tls.SecureContext>>();
-
-/**
- * One TLS context per identity (client certificate) and trust (CA), made once: parsing a CA and
- * a key for every connection cost ~0.6 ms each, 3 s of a 5,000-tunnel run.
- */
-export function secureContextFor(credentials: Credentials | undefined, ca: Buffer | undefined): tls.SecureContext {
-  const byCa = contexts.get(credentials ?? NONE) ?? new WeakMap<object, tls.SecureContext>();
-  contexts.set(credentials ?? NONE, byCa);
-  let ctx = byCa.get(ca ?? NONE);
-  if (!ctx) {
-    ctx = tls.createSecureContext({ ca, cert: credentials?.cert, key: credentials?.key });
-    byCa.set(ca ?? NONE, ctx);
-  }
-  return ctx;
-}
-
-/** A dispatcher's limits: the timeout of each step, and how many connections it may open to one host. */
-export interface Pool {
-  timeoutMs: number;
-  /**
-   * At most this many connections per host (kvlog's --concurrency). Without a cap, undici opens a
-   * new connection when a request starts in the same tick another one finished, and a fleet run
-   * ends up holding about twice as many connections to the apiserver as it has requests in flight.
-   */
-  connections?: number | undefined;
-  /** Through a proxy (kubeconfig proxy-url, HTTPS_PROXY): the apiserver, replicas, kubelets reached directly. */
-  proxy?: Proxies | undefined;
-}
-
-/** An undici Agent with kvlog's TLS settings; client certificate only when credentials are given. */
-export function newDispatcher(tlsConf: ApiTls, credentials: Credentials | undefined, pool: Pool): Dispatcher {
-  const timeoutMs = pool.timeoutMs;
-  const tlsOptions = {
-    ca: tlsConf.ca,
-    rejectUnauthorized: tlsConf.rejectUnauthorized,
-    servername: tlsConf.servername,
-    cert: credentials?.cert,
-    key: credentials?.key,
-    timeout: timeoutMs,
-    keepAlive: false, // turned on once connected: keepAliveOnceConnected
-  };
-  return new Agent({
-    ...(pool.connections ? { connections: pool.connections } : {}),
-    connect: keepAliveOnceConnected(pool.proxy ? proxiedConnector(tlsOptions, pool.proxy, timeoutMs) : buildConnector(tlsOptions)),
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-  });
-}
-
-/** TCP keep-alive after this long idle: undici's own default. */
-const KEEP_ALIVE_MS = 60_000;
-
-/**
- * TCP keep-alive, turned on once the socket is connected. undici's connector turns it on before
- * the connect, so libuv sets it while creating the socket and fails the connect when the system
- * refuses one of its options: Wine 8 does not know Windows' TCP_KEEPALIVE (IPPROTO_TCP option 3)
- * and every connection failed with "connect UNKNOWN" (docs/install.md). On a connected socket
- * Node ignores such a refusal; on Linux, macOS and Windows the socket ends up the same.
- */
-function keepAliveOnceConnected(connector: buildConnector.connector): buildConnector.connector {
-  return (opts, callback) =>
-    connector(opts, (...args) => {
-      if (args[1]) args[1].setKeepAlive(true, KEEP_ALIVE_MS);
-      callback(...args);
-    });
-}
-
-/**
- * undici's own connector (TLS, sessions), on a socket the proxy opened when `proxies` says the
- * host goes through one; directly otherwise.
- */
-function proxiedConnector(tlsOptions: buildConnector.BuildOptions, proxies: Proxies, timeoutMs: number): buildConnector.connector {
-  const connector = buildConnector(tlsOptions);
-  return (opts, callback) => {
-    const target = new URL(`${opts.protocol}//${opts.host}`);
-    const proxy = proxyFor(proxies, target);
-    if (!proxy) return connector(opts, callback);
-    const port = Number(opts.port) || (opts.protocol === "http:" ? 80 : 443);
-    proxyConnect(proxy, opts.hostname, port, timeoutMs).then(
-      (socket) => {
-        if (opts.protocol !== "https:") {
-          socket.resume();
-          callback(null, socket);
-        } else connector({ ...opts, httpSocket: socket }, callback);
-      },
-      (e: Error) => callback(e, null),
-    );
-  };
-}
-
-/** Sends one request through a dispatcher and reads its answer, bounded by `opts.maxBytes`. */
-export async function request(dispatcher: Dispatcher, url: URL, headers: Record<string, string>, opts: SendOptions): Promise<HttpAnswer> {
-  const timeout = AbortSignal.timeout(opts.timeoutMs);
-  const res = await dispatchRequest.call(opts.onSent ? watchSent(dispatcher, opts.onSent) : dispatcher, {
-    origin: url.origin,
-    path: url.pathname + url.search,
-    method: opts.method as Dispatcher.HttpMethod,
-    headers: {
-      "user-agent": "kvlog",
-      ...(opts.body !== undefined ? { "content-type": "text/plain" } : {}),
-      ...opts.headers,
-      ...headers,
-    },
-    body: opts.body,
-    headersTimeout: opts.timeoutMs,
-    bodyTimeout: opts.timeoutMs,
-    signal: opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout,
-  });
-  const ok = res.statusCode >= 200 && res.statusCode < 300;
-  let value: unknown;
-  let body = "";
-  if (ok && opts.readOk) {
-    try {
-      value = await opts.readOk(res.body);
-    } finally {
-      res.body.destroy(); // stop reading whatever is left after a failure
-    }
-  } else body = await readBody(res.body, opts.maxBytes);
-  return {
-    status: res.statusCode,
-    contentType: header(res.headers["content-type"]),
-    body,
-    retryAfter: retryAfterSeconds(header(res.headers["retry-after"])),
-    ...(value !== undefined ? { value } : {}),
-  };
-}
-
-/** The dispatcher, with `onSent` told when a request has been written whole (undici's onRequestSent). */
-function watchSent(dispatcher: Dispatcher, onSent: () => void): Dispatcher {
-  const dispatch = (o: Dispatcher.DispatchOptions, h: Dispatcher.DispatchHandler): boolean => dispatcher.dispatch(o, new SentWatch(h, onSent));
-  return { dispatch } as unknown as Dispatcher;
-}
-
-/** Passes every event on to the request's own handler, and tells `onSent` when the request is written. */
-class SentWatch implements Dispatcher.DispatchHandler {
-  private readonly h: Dispatcher.DispatchHandler;
-  private readonly sent: () => void;
-  constructor(h: Dispatcher.DispatchHandler, sent: () => void) {
-    this.h = h;
-    this.sent = sent;
-  }
-  onRequestStart(c: Dispatcher.DispatchController, context: unknown): void {
-    this.h.onRequestStart?.(c, context);
-  }
-  onRequestUpgrade(c: Dispatcher.DispatchController, status: number, headers: Parameters<NonNullable<Dispatcher.DispatchHandler["onRequestUpgrade"]>>[2], socket: Parameters<NonNullable<Dispatcher.DispatchHandler["onRequestUpgrade"]>>[3]): void {
-    this.h.onRequestUpgrade?.(c, status, headers, socket);
-  }
-  onResponseStart(c: Dispatcher.DispatchController, status: number, headers: Parameters<NonNullable<Dispatcher.DispatchHandler["onResponseStart"]>>[2], message?: string): void {
-    this.h.onResponseStart?.(c, status, headers, message);
-  }
-  onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.h.onResponseData?.(c, chunk);
-  }
-  onResponseEnd(c: Dispatcher.DispatchController, trailers: Parameters<NonNullable<Dispatcher.DispatchHandler["onResponseEnd"]>>[1]): void {
-    this.h.onResponseEnd?.(c, trailers);
-  }
-  onResponseError(c: Dispatcher.DispatchController, e: Error): void {
-    this.h.onResponseError?.(c, e);
-  }
-  onBodySent(chunk: Buffer): void {
-    this.h.onBodySent?.(chunk);
-  }
-  onRequestSent(): void {
-    this.sent();
-    this.h.onRequestSent?.();
-  }
-}
-
-function header(v: string | string[] | undefined): string {
-  return Array.isArray(v) ? (v[0] ?? "") : (v ?? "");
 }
 
 /** Retry-After in seconds (the delta-seconds form the apiserver sends); undefined otherwise. */
@@ -366,6 +145,12 @@ export function cutShort(message: string): Error {
   return Object.assign(new Error(message), { name: "AbortError", code: "ABORT_ERR" });
 }
 
+/** The text of an abort reason (--timeout's is an Error). */
+export function reasonText(signal: AbortSignal): string {
+  const r = signal.reason as unknown;
+  return r instanceof Error ? r.message : String(r);
+}
+
 /** `p`, or a rejection with the signal's reason as soon as it is aborted. */
 export function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return p;
@@ -408,4 +193,29 @@ export function displayUrl(u: URL): string {
   c.username = "";
   c.password = "";
   return c.href;
+}
+
+/** A kubeconfig's server as shown: no user:password, no trailing "/"; as given when it is not a URL (that context's own run says so). */
+export function displayServer(server: string): string {
+  let u: URL;
+  try {
+    u = new URL(server);
+  } catch {
+    return server;
+  }
+  return displayUrl(u).replace(/\/$/, "");
+}
+
+/** A failure of the proxy itself (refused CONNECT, SOCKS error), kept apart from the target's. */
+export class ProxyError extends Error {
+  code: string;
+  constructor(message: string, code = "EPROXY") {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** A host as it goes into a URL or an authority: an IPv6 address in brackets (`[::1]`), anything else as it is. */
+export function bracketHost(host: string): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }

@@ -2,16 +2,11 @@
 // read the live level (kubernetes-facts.md): /flagz, the kubelet's /configz and the pod's command
 // line show the startup level; what kvlog changed since is in the record (record.ts).
 
-import { statusMessage, untilAborted, withDeadline, type Access, type HttpAnswer } from "./http.js";
-import type { Pod } from "./kube.js";
-import type { Target } from "./plan.js";
+import type { Access } from "./access.js";
+import { statusMessage, untilAborted, withDeadline, type HttpAnswer } from "./http.js";
+import type { Pod } from "./objects.js";
+import type { Reachable, Startup } from "./target.js";
 import { openChannel, type Channel } from "./transport.js";
-
-/** A startup level (null: unknown) and where it was read, or why it could not be. */
-export interface Startup {
-  level: number | null;
-  source: string;
-}
 
 /** Both structured /flagz versions (v1beta1 from 1.36, v1alpha1 in 1.35): the component picks one. */
 const FLAGZ_ACCEPT = "application/json;as=Flagz;v=v1beta1;g=config.k8s.io, application/json;as=Flagz;v=v1alpha1;g=config.k8s.io";
@@ -53,7 +48,7 @@ export function podIncarnation(p: Pod): string | undefined {
  * else asked of the process itself (the kubelet's /configz, then /flagz), through the same way
  * kvlog reaches it for a change. Never a guess: unknown says why.
  */
-export async function probeStartup(target: Target, access: Access | undefined, timeoutMs: number, open: typeof openChannel = openChannel, signal?: AbortSignal): Promise<Startup> {
+export async function probeStartup(target: Reachable, access: Access | undefined, timeoutMs: number, open: typeof openChannel = openChannel, signal?: AbortSignal): Promise<Startup> {
   if (target.startup) return target.startup;
   let channel: Channel | undefined;
   try {

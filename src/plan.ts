@@ -4,39 +4,11 @@
 
 import type { Component, ComponentName } from "./components.js";
 import { NothingMatchedError } from "./errors.js";
-import { MIRROR_ANNOTATION, type KubeApi, type Node, type Pod } from "./kube.js";
-import { podIncarnation, podStartup, type Startup } from "./levels.js";
-
-export interface Target {
-  /** Stable id: `kubelet/node-a`, `kube-scheduler/kube-system/kube-scheduler-cp-1`, `kube-apiserver/10.0.0.1:6443`. */
-  id: string;
-  component: ComponentName;
-  via: "direct" | "node-proxy" | "port-forward";
-  authenticates: boolean;
-  scheme: "https" | "http";
-  port: number;
-  node?: string | undefined;
-  namespace?: string | undefined;
-  pod?: string | undefined;
-  /** For via=direct: the URL of the endpoint's origin (path is added by the sender). */
-  url?: string | undefined;
-  /** The component's version when known (pod image tag, node info), to explain a 404. */
-  version?: string | undefined;
-  /** Set when the target is not to be contacted. `skipped`: left out on purpose, not a failure of the run. */
-  unavailable?: { outcome: "missing" | "pod-not-running" | "node-not-ready" | "untrusted" | "interrupted" | "unknown-startup" | "superseded"; message: string; hint?: string; skipped?: boolean } | undefined;
-  /**
-   * For via=direct: the address comes from the node's own status, which its kubelet writes; a
-   * bearer token goes there only if it was minted for the run or `tokenToNodes` allows it.
-   */
-  nodeReported?: boolean | undefined;
-  tokenToNodes?: boolean | undefined;
-  /** A kube-apiserver replica reached at its own address (the apiserver's TLS settings, without its server name). */
-  replica?: boolean | undefined;
-  /** The startup level when discovery read it (a pod's command line); otherwise it is asked for. */
-  startup?: Startup | undefined;
-  /** Identifies this run of the target's process (a pod's uid, restart count, start time). */
-  incarnation?: string | undefined;
-}
+import { mapLimit } from "./fanout.js";
+import { bracketHost } from "./http.js";
+import { MIRROR_ANNOTATION, type KubeApi, type Node, type Pod } from "./objects.js";
+import { podIncarnation, podStartup } from "./levels.js";
+import type { DirectTarget, Target, UnavailableTarget } from "./target.js";
 
 export interface Selection {
   component: Component;
@@ -260,20 +232,6 @@ async function inOrder<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
   return [ra.value, rb.value];
 }
 
-/** Runs `fn` over `items`, at most `limit` at once, keeping the order. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
 /** The nodes to act on: named ones (each fetched, a few at a time), or all/selected ones (one paged list). */
 async function findNodes(sel: Selection, api: KubeApi): Promise<{ nodes: Node[]; missing: Target[] }> {
   if (sel.nodes.length > 0 && sel.selector === undefined) {
@@ -294,7 +252,7 @@ async function findNodes(sel: Selection, api: KubeApi): Promise<{ nodes: Node[];
   };
 }
 
-function missingTarget(c: Component, node: string, message: string): Target {
+function missingTarget(c: Component, node: string, message: string): UnavailableTarget {
   return {
     id: `${c.name}/${node}`,
     component: c.name,
@@ -307,7 +265,7 @@ function missingTarget(c: Component, node: string, message: string): Target {
   };
 }
 
-export function endpointTarget(c: Component, url: URL): Target {
+export function endpointTarget(c: Component, url: URL): DirectTarget {
   const u = new URL(url.href);
   // A bare origin means the standard path; the sender appends /debug/flags/v to this base.
   u.pathname = u.pathname.replace(/\/debug\/flags\/v\/?$/, "").replace(/\/+$/, "");
@@ -343,11 +301,10 @@ async function apiserverTargets(c: Component, sel: Selection, api: KubeApi, serv
     // Named by its own address, as with several replicas, so the record names it the same way
     // whichever URL reaches it (a laptop's kubeconfig, the in-cluster service address).
     const ip = found.addresses[0]!;
-    return [{ ...endpointTarget(c, server), id: `${c.name}/${ip.includes(":") ? `[${ip}]` : ip}:${found.port}` }];
+    return [{ ...endpointTarget(c, server), id: `${c.name}/${bracketHost(ip)}:${found.port}` }];
   }
   return [...new Set(found.addresses)].sort().map((ip) => {
-    const host = ip.includes(":") ? `[${ip}]` : ip;
-    const url = new URL(`https://${host}:${found.port}`);
+    const url = new URL(`https://${bracketHost(ip)}:${found.port}`);
     return { ...endpointTarget(c, url.origin === server.origin ? server : url), replica: true };
   });
 }
@@ -356,10 +313,10 @@ async function apiserverTargets(c: Component, sel: Selection, api: KubeApi, serv
 export function selectPodTargets(c: Component, pods: Pod[], onNodes: Set<string> | undefined): Target[] {
   return pods
     .filter((p) => !onNodes || (p.spec?.nodeName !== undefined && onNodes.has(p.spec.nodeName)))
-    .map((p) => {
+    .map((p): Target => {
       const ns = p.metadata.namespace ?? c.namespace ?? "default";
       const running = p.status?.phase === "Running" && !p.metadata.deletionTimestamp;
-      return {
+      const target: Target = {
         id: `${c.name}/${ns}/${p.metadata.name}`,
         component: c.name,
         via: "port-forward" as const,
@@ -372,15 +329,11 @@ export function selectPodTargets(c: Component, pods: Pod[], onNodes: Set<string>
         version: imageVersion(p, c),
         startup: podStartup(p, c.name),
         incarnation: podIncarnation(p),
-        unavailable: running
-          ? undefined
-          : {
-              outcome: "pod-not-running" as const,
-              message: p.metadata.deletionTimestamp
-                ? `pod is terminating`
-                : `pod is ${p.status?.phase ?? "in an unknown phase"}, not Running`,
-            },
+        unavailable: undefined,
       };
+      if (running) return target;
+      const message = p.metadata.deletionTimestamp ? `pod is terminating` : `pod is ${p.status?.phase ?? "in an unknown phase"}, not Running`;
+      return { ...target, unavailable: { outcome: "pod-not-running" as const, message } };
     })
     .sort((a, b) => a.id.localeCompare(b.id));
 }
@@ -416,8 +369,7 @@ export function nodeTargets(c: Component, nodes: Node[], direct: boolean, tokenT
           unavailable: { outcome: "missing", message: `node ${name} reports no InternalIP, ExternalIP or Hostname address` },
         };
       }
-      const host = address.includes(":") ? `[${address}]` : address;
-      return { ...base, via: "direct", port, url: `https://${host}:${port}`, nodeReported: true, tokenToNodes };
+      return { ...base, via: "direct", port, url: `https://${bracketHost(address)}:${port}`, nodeReported: true, tokenToNodes };
     })
     .sort((a, b) => a.id.localeCompare(b.id));
 }

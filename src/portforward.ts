@@ -13,7 +13,8 @@ import net from "node:net";
 import { Duplex } from "node:stream";
 import tls from "node:tls";
 import type WebSocket from "ws";
-import { readBody, retryAfterSeconds, secureContextFor, statusMessage, type ApiTls, type Credentials } from "./http.js";
+import { secureContextFor, type ApiTls, type Credentials } from "./access.js";
+import { readBody, retryAfterSeconds, statusMessage } from "./http.js";
 import { proxyConnect, proxyFor, type Proxies } from "./proxy.js";
 
 export const PORT_FORWARD_PROTOCOL = "v4.channel.k8s.io";

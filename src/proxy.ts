@@ -6,6 +6,7 @@
 
 import net from "node:net";
 import tls from "node:tls";
+import { bracketHost, ProxyError } from "./http.js";
 
 export interface Proxies {
   /** kubeconfig proxy-url: every connection to the cluster. */
@@ -116,15 +117,6 @@ export function redactProxy(u: URL | string): string {
   }
 }
 
-/** A failure of the proxy itself (refused CONNECT, SOCKS error), kept apart from the target's. */
-export class ProxyError extends Error {
-  code: string;
-  constructor(message: string, code = "EPROXY") {
-    super(message);
-    this.code = code;
-  }
-}
-
 /**
  * A socket to host:port through the proxy: HTTP CONNECT (over TLS for an https:// proxy) or
  * SOCKS5 (the host name is sent to the proxy, which resolves it, as Go's SOCKS5 dialer does).
@@ -166,7 +158,7 @@ export function proxyConnect(proxy: URL, host: string, port: number, timeoutMs: 
 }
 
 function httpConnect(socket: net.Socket, proxy: URL, host: string, port: number, where: string, finish: (e?: Error) => void): void {
-  const authority = `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
+  const authority = `${bracketHost(host)}:${port}`;
   const auth = proxy.username ? `Proxy-Authorization: Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString("base64")}\r\n` : "";
   socket.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\nUser-Agent: kvlog\r\n${auth}\r\n`);
   let head = Buffer.alloc(0);

@@ -8,7 +8,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { COMPONENTS, type ComponentName } from "./components.js";
 import { RunError } from "./errors.js";
-import type { ConfigMap, RecordApi } from "./kube.js";
+import type { ConfigMap, RecordApi } from "./objects.js";
 import { MAX_FOR_MS, MAX_LEVEL } from "./options.js";
 
 export const RECORD_NAMESPACE = "kube-system";

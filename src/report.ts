@@ -2,7 +2,7 @@
 // Both render the same Result objects; the JSON shape is a public API (README "JSON output").
 
 import { Chalk, type ChalkInstance } from "chalk";
-import { mayHaveChanged, type Result } from "./apply.js";
+import { mayHaveChanged, type Result } from "./outcomes.js";
 import { escapeTerminal } from "./terminal.js";
 
 export const JSON_API_VERSION = "kvlog.dev/v1";

@@ -1,37 +1,22 @@
 // session: the core every command runs on. Cluster access (the identity, a minted
 // ServiceAccount, masking of secrets), and discovery feeding a bounded fan-out with progress.
 
-import { fanOut, interrupted, TargetFeed } from "./apply.js";
+import { freshCredentials, withServiceAccount, type Access } from "./access.js";
+import { kubeApi, loadAccess } from "./api.js";
+import { BARE_SOURCE, bareAccess } from "./credentials.js";
+import { newDispatcher } from "./dispatch.js";
 import { ConfigError, KvlogError } from "./errors.js";
-import { cutShort, type Access } from "./http.js";
-import { BARE_SOURCE, bareAccess, freshCredentials, kubeApi, loadAccess, withServiceAccount, type DoctorApi, type KubeApi, type RecordApi } from "./kube.js";
+import { fanOut, TargetFeed } from "./fanout.js";
+import { cutShort } from "./http.js";
+import type { Io } from "./io.js";
+import type { DoctorApi, KubeApi, RecordApi } from "./objects.js";
 import { formatDuration, type AccessRequest, type TargetRequest } from "./options.js";
-import { planTargets, type Target } from "./plan.js";
+import { planTargets } from "./plan.js";
+import { interrupted, type Target } from "./target.js";
 import { escapeTerminal } from "./terminal.js";
 
 /** A full garbage collection every this many finished targets keeps a fleet run's memory flat. */
 const COLLECT_EVERY = 256;
-
-export interface Io {
-  stdout: { write(s: string): unknown; isTTY?: boolean };
-  stderr: { write(s: string): unknown; isTTY?: boolean };
-  env: NodeJS.ProcessEnv;
-  /** Aborted on the first Ctrl-C or SIGTERM: no new target is started, the report is still printed. */
-  signal?: AbortSignal;
-  /** A full garbage collection (main() passes V8's); called now and then during long fan-outs. */
-  collectGarbage?: () => void;
-  /** Told while levels are being put back (main() then lets a second Ctrl-C wait for it). */
-  restoring?: (on: boolean) => void;
-  /** The clock (tests may pass another). */
-  now?: () => number;
-  /**
-   * Set when this run is one cluster of several (src/run/contexts.ts): `set --for` waits here,
-   * together with the other clusters (one countdown, one Ctrl-C), instead of on its own. Resolves
-   * with the signal's name when interrupted, undefined when `until` has come. `count` (targets
-   * changed) and `what` ("kubelet at level 6") make the one countdown; both may be left out.
-   */
-  waitTogether?: (until: Date, count?: number, what?: string) => Promise<string | undefined>;
-}
 
 export class Session {
   /** Every identity used in the run (the user's, and a ServiceAccount's): closed and masked at the end. */
@@ -107,10 +92,10 @@ export class Session {
     if (!access && req.serviceAccount) {
       throw new ConfigError("--service-account mints its token through the apiserver, which needs a kubeconfig; pass --kubeconfig or use --token");
     }
-    if (!access && endpoint) this.used.push((access = await bareAccess(accessOpts, endpoint)));
+    if (!access && endpoint) this.used.push((access = await bareAccess(accessOpts, endpoint, newDispatcher)));
     if (req.serviceAccount && access && mint) {
       // The user's own identity stays open: it mints the token again before it expires.
-      access = await withServiceAccount(access, kubeApi(access, this.apiOptions), req.serviceAccount.namespace, req.serviceAccount.name);
+      access = await withServiceAccount(access, kubeApi(access, this.apiOptions), req.serviceAccount.namespace, req.serviceAccount.name, newDispatcher);
       this.used.push(access);
     }
     if (req.serviceAccount && !mint && access) {

@@ -2,14 +2,18 @@
 // direct (the apiserver itself, --endpoint, kubelet --direct), node-proxy (the
 // apiserver's /api/v1/nodes/NODE/proxy) and port-forward (a v4.channel.k8s.io
 // tunnel to a pod's port, with HTTP or HTTPS run inside it, no local port).
-// Every way can send any method, so `get`-style probes fit the same code.
+// Every way can send any method, so `get`-style probes fit the same code. Each takes the
+// target variant its `via` names (target.ts), which carries the address that way needs.
 
 import tls from "node:tls";
 import Client from "undici/lib/dispatcher/client.js";
-import { displayUrl, FLAGS_PATH, joinUrl, newDispatcher, request, secureContextFor, sleep, type Access, type Credentials, type HttpAnswer, type SendOptions } from "./http.js";
-import { apiRequest, freshCredentials, MAX_THROTTLE_RETRIES, throttleWait } from "./kube.js";
+import { secureContextFor, type Access, type Credentials } from "./access.js";
+import { apiRequest } from "./api.js";
+import { newDispatcher, request } from "./dispatch.js";
+import { displayUrl, FLAGS_PATH, joinUrl, type HttpAnswer, type SendOptions } from "./http.js";
 import { openTunnel, portForwardUrl, TunnelRefusedError } from "./portforward.js";
-import type { Target } from "./plan.js";
+import { renewingThrottled } from "./retry.js";
+import type { DirectTarget, NodeProxyTarget, PortForwardTarget, Reachable } from "./target.js";
 
 /** One opened way to a target. `url` is what `--dry-run`, the table and the JSON show. */
 export interface Channel {
@@ -18,12 +22,11 @@ export interface Channel {
   close(): Promise<void>;
 }
 
-export type Via = Target["via"];
 /** `signal`: cuts the opening of a port-forward tunnel short (--timeout passed); each request takes its own. */
-export type Way = (target: Target, access: Access | undefined, timeoutMs: number, signal?: AbortSignal) => Channel;
+export type Way<T extends Reachable = Reachable> = (target: T, access: Access | undefined, timeoutMs: number, signal?: AbortSignal) => Channel;
 
 /** Credentials go only to endpoints that authenticate, and never over plain HTTP. */
-function sendsCredentials(target: Target, access: Access | undefined, https: boolean): access is Access {
+function sendsCredentials(target: { authenticates: boolean }, access: Access | undefined, https: boolean): access is Access {
   return access !== undefined && target.authenticates && https;
 }
 
@@ -34,9 +37,9 @@ function sendsCredentials(target: Target, access: Access | undefined, https: boo
  * bearer token can: it goes only when minted for this run (--service-account) or with
  * --send-token-to-nodes.
  */
-export function directCredentials(target: Target, access: Access | undefined): Credentials | undefined {
+export function directCredentials(target: Pick<DirectTarget, "authenticates" | "nodeReported" | "tokenToNodes"> & { url?: string | undefined }, access: Access | undefined): Credentials | undefined {
   if (!target.url || !sendsCredentials(target, access, new URL(target.url).protocol === "https:")) return undefined;
-  const c = access!.credentials;
+  const c = access.credentials;
   if (!target.nodeReported || c.minted || target.tokenToNodes) return c;
   const headers = Object.fromEntries(Object.entries(c.headers).filter(([k]) => k.toLowerCase() !== "authorization"));
   if (Object.keys(headers).length === Object.keys(c.headers).length) return c;
@@ -44,8 +47,8 @@ export function directCredentials(target: Target, access: Access | undefined): C
   return { ...c, kind, headers };
 }
 
-const direct: Way = (target, access, timeoutMs) => {
-  const base = new URL(target.url!);
+const direct: Way<DirectTarget> = (target, access, timeoutMs) => {
+  const base = new URL(target.url);
   const url = displayUrl(joinUrl(base, FLAGS_PATH));
   const creds = directCredentials(target, access);
   if (access !== undefined && creds === access.credentials && base.origin === access.server.origin) {
@@ -64,9 +67,9 @@ const direct: Way = (target, access, timeoutMs) => {
   };
 };
 
-const nodeProxy: Way = (target, access) => {
+const nodeProxy: Way<NodeProxyTarget> = (target, access) => {
   if (!access) throw new Error("the node proxy needs an apiserver");
-  const base = `/api/v1/nodes/${encodeURIComponent(target.node!)}/proxy`;
+  const base = `/api/v1/nodes/${encodeURIComponent(target.node)}/proxy`;
   return {
     url: displayUrl(joinUrl(joinUrl(access.server, base), FLAGS_PATH)),
     send: (opts) => apiRequest(access, base + opts.path, opts),
@@ -74,7 +77,7 @@ const nodeProxy: Way = (target, access) => {
   };
 };
 
-const portForward: Way = (target, access, timeoutMs, signal) => {
+const portForward: Way<PortForwardTarget> = (target, access, timeoutMs, signal) => {
   if (!access) throw new Error("port-forward needs an apiserver");
   const https = target.scheme === "https";
   // Read at each use: the credentials may be renewed during a long run.
@@ -137,7 +140,7 @@ const portForward: Way = (target, access, timeoutMs, signal) => {
       );
     },
   });
-  const tunnel = portForwardUrl(access.server, target.namespace!, target.pod!, target.port);
+  const tunnel = portForwardUrl(access.server, target.namespace, target.pod, target.port);
   tunnel.protocol = access.server.protocol;
   return {
     url: `${displayUrl(tunnel)} -> ${origin}${FLAGS_PATH}`,
@@ -148,31 +151,35 @@ const portForward: Way = (target, access, timeoutMs, signal) => {
   };
 };
 
-export const WAYS: Record<Via, Way> = {
-  direct,
-  "node-proxy": nodeProxy,
-  "port-forward": portForward,
-};
-
-export function openChannel(target: Target, access: Access | undefined, timeoutMs: number, signal?: AbortSignal): Channel {
-  return WAYS[target.via](target, access, timeoutMs, signal);
+/** Opens the way `target.via` names. */
+export function openChannel(target: Reachable, access: Access | undefined, timeoutMs: number, signal?: AbortSignal): Channel {
+  switch (target.via) {
+    case "direct":
+      return direct(target, access, timeoutMs, signal);
+    case "node-proxy":
+      return nodeProxy(target, access, timeoutMs, signal);
+    case "port-forward":
+      return portForward(target, access, timeoutMs, signal);
+  }
 }
 
 /**
- * Opens the port-forward with fresh credentials; a 429 from API Priority and Fairness is waited
- * out (Retry-After) like any other apiserver request, within the step's timeout.
+ * Opens the port-forward the way every apiserver request is made (retry.ts): fresh credentials,
+ * renewed once on a 401, a 429 from API Priority and Fairness waited out, within the step's timeout.
  */
-async function openTunnelRetrying(access: Access, target: Target, timeoutMs: number, signal: AbortSignal | undefined) {
+async function openTunnelRetrying(access: Access, target: PortForwardTarget, timeoutMs: number, signal: AbortSignal | undefined) {
   const deadline = Date.now() + timeoutMs;
-  for (let attempt = 0; ; attempt++) {
-    const credentials = await freshCredentials(access);
-    try {
-      return await openTunnel({
+  const { value } = await renewingThrottled(
+    access,
+    deadline,
+    signal,
+    (credentials) =>
+      openTunnel({
         server: access.server,
         tls: access.tls,
         credentials,
-        namespace: target.namespace!,
-        pod: target.pod!,
+        namespace: target.namespace,
+        pod: target.pod,
         port: target.port,
         timeoutMs: Math.max(1, deadline - Date.now()),
         signal,
@@ -181,14 +188,15 @@ async function openTunnelRetrying(access: Access, target: Target, timeoutMs: num
         onSession: (session) => {
           if (access.credentials === credentials) access.tlsSession = session;
         },
-      });
-    } catch (e) {
-      if (!(e instanceof TunnelRefusedError) || attempt >= MAX_THROTTLE_RETRIES || signal?.aborted) throw e;
-      if (e.status === 401 && attempt === 0 && access.renew && (await access.renew())) continue;
-      const wait = e.status === 429 ? throttleWait(e.retryAfter, deadline) : undefined;
-      if (wait === undefined) throw e;
-      await sleep(wait, signal);
-      if (signal?.aborted) throw signal.reason;
-    }
-  }
+      }).then(
+        (stream) => ({ stream }),
+        (e: unknown) => {
+          if (e instanceof TunnelRefusedError) return { refused: e };
+          throw e;
+        },
+      ),
+    (tried) => ("refused" in tried ? tried.refused : undefined),
+  );
+  if ("refused" in value) throw value.refused;
+  return value.stream;
 }

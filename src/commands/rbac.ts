@@ -6,7 +6,7 @@ import { COMPONENTS } from "../components.js";
 import { UsageError } from "../errors.js";
 import { componentNamed, serviceAccountName } from "../options.js";
 import { rbacYaml, type Subject } from "../rbac.js";
-import type { Io } from "../session.js";
+import type { Io } from "../io.js";
 
 export interface RbacRequest {
   command: "rbac";

@@ -4,7 +4,7 @@
 // The shell scripts (scripts.ts), bin/kubectl_complete-kvlog (`kubectl kvlog <TAB>`) and kubectl
 // itself all read that answer; none of them knows kvlog's commands or flags.
 
-import type { Io } from "../session.js";
+import type { Io } from "../io.js";
 import { contextNames, nodeNames } from "./lookups.js";
 import type { CliSpec, CommandSpec, FlagSpec, ValueKind } from "./spec.js";
 

@@ -5,7 +5,7 @@
 
 import { join } from "node:path";
 import { kubeconfigFiles, loadKubeconfig } from "../home.js";
-import type { Access } from "../http.js";
+import type { Access } from "../access.js";
 
 /**
  * How long `kvlog __complete` may take to list nodes, counted from the process's start (the
@@ -39,7 +39,7 @@ export async function nodeNames(given: Map<string, string>, env: NodeJS.ProcessE
   let over = false;
   const close = (a: Access) => void Promise.resolve(a.dispatcher.destroy()).catch(() => {});
   const work = (async () => {
-    const { kubeApi, loadAccess } = await import("../kube.js"); // the network code, only when completing node names
+    const { kubeApi, loadAccess } = await import("../api.js"); // the network code, only when completing node names
     const a = await loadAccess({
       kubeconfig: given.has("--kubeconfig") ? expandHome(given.get("--kubeconfig")!, env) : undefined,
       context: given.get("--context"),

@@ -5,7 +5,7 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Chalk } from "chalk";
-import type { Result } from "../apply.js";
+import type { Result } from "../outcomes.js";
 import type { CaptureRequest } from "../commands/capture.js";
 import {
   apiserverPodsByHost,
@@ -26,9 +26,10 @@ import {
   type Phases,
 } from "../logs.js";
 import { formatDuration } from "../options.js";
-import type { Target } from "../plan.js";
+import type { Target } from "../target.js";
 import { JSON_API_VERSION, jsonParts, table, type RecordNote } from "../report.js";
-import { refuseIgnoredImpersonation, Session, type Io } from "../session.js";
+import type { Io } from "../io.js";
+import { refuseIgnoredImpersonation, Session } from "../session.js";
 import { escapeTerminal } from "../terminal.js";
 import { noisyWarning } from "./set.js";
 import { raise, redacted, restoreAll, signalName, waitFor } from "./timed.js";

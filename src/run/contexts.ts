@@ -14,7 +14,7 @@ import { KvlogError, UsageError } from "../errors.js";
 import { formatDuration, type AccessRequest } from "../options.js";
 import { colorOn, JSON_API_VERSION, table } from "../report.js";
 import { escapeTerminal } from "../terminal.js";
-import type { Io } from "../session.js";
+import type { Io } from "../io.js";
 import { Slots } from "../slots.js";
 import type { Finding } from "./doctor.js";
 import { signalName, waitUntil } from "./timed.js";

@@ -2,15 +2,16 @@
 // src/commands/doctor.ts has the flags and validation. src/cli.ts imports this module only when the
 // command runs, so that --help and usage errors load none of the network code.
 
-import { classifyAnswer, classifyError, reasonText } from "../apply.js";
+import { classifyAnswer, classifyError } from "../outcomes.js";
 import { parseVersion, type Component } from "../components.js";
 import { NothingMatchedError } from "../errors.js";
-import { FLAGS_PATH, untilAborted, withDeadline, type HttpAnswer } from "../http.js";
-import type { AccessQuestion } from "../kube.js";
-import type { Target } from "../plan.js";
+import { FLAGS_PATH, reasonText, untilAborted, withDeadline, type HttpAnswer } from "../http.js";
+import type { AccessQuestion } from "../objects.js";
+import type { Target } from "../target.js";
 import { RECORD_NAMESPACE, recordName } from "../record.js";
 import { JSON_API_VERSION, jsonParts, table } from "../report.js";
-import { Session, type Io } from "../session.js";
+import type { Io } from "../io.js";
+import { Session } from "../session.js";
 import { escapeTerminal } from "../terminal.js";
 import { openChannel, type Channel } from "../transport.js";
 import type { DoctorRequest } from "../commands/doctor.js";

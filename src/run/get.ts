@@ -2,12 +2,13 @@
 // src/commands/get.ts has the flags and validation. src/cli.ts imports this module only when the
 // command runs, so that --help and usage errors load none of the network code.
 
-import { reasonText } from "../apply.js";
-import { probeStartup, type Startup } from "../levels.js";
-import type { Target } from "../plan.js";
+import { reasonText } from "../http.js";
+import { probeStartup } from "../levels.js";
+import type { Startup, Target } from "../target.js";
 import { readRecordChecked, type Override } from "../record.js";
 import { collapseSkipped, groupCells, isGroup, JSON_API_VERSION, jsonParts, table } from "../report.js";
-import { refuseIgnoredImpersonation, Session, type Io } from "../session.js";
+import type { Io } from "../io.js";
+import { refuseIgnoredImpersonation, Session } from "../session.js";
 import { notes } from "../terminal.js";
 import type { GetRequest } from "../commands/get.js";
 

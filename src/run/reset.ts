@@ -2,15 +2,18 @@
 // src/commands/reset.ts has the flags and validation. src/cli.ts imports this module only when the
 // command runs, so that --help and usage errors load none of the network code.
 
-import { applyOne, cutShortInFlight, reasonText, type Result } from "../apply.js";
+import { applyOne } from "../apply.js";
+import { reasonText } from "../http.js";
+import { cutShortInFlight, type Result } from "../outcomes.js";
 import type { ComponentName } from "../components.js";
 import { NothingMatchedError, UsageError } from "../errors.js";
 import { probeStartup } from "../levels.js";
 import type { TargetRequest } from "../options.js";
-import type { Target } from "../plan.js";
+import type { Reachable, Target } from "../target.js";
 import { editRecord, readRecordChecked, updateRecord, type Override } from "../record.js";
 import { collapseSkipped, groupCells, isGroup, JSON_API_VERSION, jsonParts, table } from "../report.js";
-import { refuseIgnoredImpersonation, Session, type Io } from "../session.js";
+import type { Io } from "../io.js";
+import { refuseIgnoredImpersonation, Session } from "../session.js";
 import { notes } from "../terminal.js";
 import { Chalk } from "chalk";
 import type { ResetRequest } from "../commands/reset.js";
@@ -133,7 +136,7 @@ async function resetTargets(
   filter: ((t: Target) => boolean) | undefined,
 ): Promise<{ results: Result[]; warnings: string[]; discoveryError: unknown }> {
   const base = { access: session.access, timeoutMs: req.timeoutMs, concurrency: req.concurrency, dryRun: req.dryRun, cancel: session.deadline };
-  const backTo = async (t: Target): Promise<Back> => {
+  const backTo = async (t: Reachable): Promise<Back> => {
     if (req.to !== undefined) return { level: req.to, source: "--to" };
     const s = await probeStartup(t, session.access, req.timeoutMs, undefined, session.deadline);
     if (s.level !== null) return s;

@@ -5,7 +5,8 @@
 
 import { formatDuration } from "../options.js";
 import { buildReport, exitCode, jsonParts, renderSummary, renderTable } from "../report.js";
-import { refuseIgnoredImpersonation, Session, type Io } from "../session.js";
+import type { Io } from "../io.js";
+import { refuseIgnoredImpersonation, Session } from "../session.js";
 import type { SetRequest } from "../commands/set.js";
 import { raise, redacted, restoreAll, signalName, waitFor } from "./timed.js";
 

@@ -4,8 +4,9 @@
 
 import { RECORD_NAMESPACE, readRecordChecked, recordName, type Override } from "../record.js";
 import { JSON_API_VERSION, jsonParts, table } from "../report.js";
-import { mapLimit } from "../plan.js";
-import { Session, type Io } from "../session.js";
+import { mapLimit } from "../fanout.js";
+import type { Io } from "../io.js";
+import { Session } from "../session.js";
 import { notes } from "../terminal.js";
 import type { StatusRequest } from "../commands/status.js";
 

@@ -3,11 +3,12 @@
 // the record, the run waits for the window (or Ctrl-C / SIGTERM), and every changed target is put
 // back. Only the wait's status line and what happens per changed target differ between commands.
 
-import { applyOne, mayHaveChanged, type Result } from "../apply.js";
+import { applyOne } from "../apply.js";
+import { mayHaveChanged, type Result } from "../outcomes.js";
 import type { SetRequest } from "../commands/set.js";
-import type { ConfigMap } from "../kube.js";
-import { probeStartup, type Startup } from "../levels.js";
-import type { Target } from "../plan.js";
+import type { ConfigMap } from "../objects.js";
+import { probeStartup } from "../levels.js";
+import type { Startup, Target } from "../target.js";
 import {
   editRecord,
   newChangeId,

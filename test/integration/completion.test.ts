@@ -336,8 +336,8 @@ current-context: fake
 
     it("kvlog completion SHELL (like --help, a usage error and rbac) runs none of the network code; completing node names does", async () => {
       // One bundled file (bin/build.mjs): a command's run and the network code under it are
-      // evaluated only when called. node:tls is required by that code alone (src/http.ts,
-      // src/proxy.ts), so whether the process loaded it tells which ran.
+      // evaluated only when called. node:tls is required by that code alone (src/credentials.ts,
+      // src/dispatch.ts, src/proxy.ts), so whether the process loaded it tells which ran.
       const hook = join(dir, "trace-tls.mjs");
       writeFileSync(hook, `process.on("exit", () => process.stderr.write("tls loaded: " + process.moduleLoadList.includes("NativeModule tls") + "\\n"));\n`);
       for (const args of [...SHELLS.map((s) => ["completion", s]), ["--help"], ["set", "--help"], ["set", "nosuch", "3"], ["rbac"]]) {

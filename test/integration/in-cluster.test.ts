@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { applyAll } from "../../src/apply.js";
 import { findComponent } from "../../src/components.js";
-import { kubeApi, loadAccess } from "../../src/kube.js";
+import { kubeApi, loadAccess } from "../../src/api.js";
 import { planTargets } from "../../src/plan.js";
 import { startFakeCluster, type FakeCluster } from "../fake/cluster.ts";
 

@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { applyAll, classifyAnswer, classifyError, MAX_ATTEMPTS, MAY_HAVE_BEEN_APPLIED, retryAnswer, retryError, TargetFeed, type Result } from "../../src/apply.js";
+import { applyAll } from "../../src/apply.js";
+import { TargetFeed } from "../../src/fanout.js";
+import { classifyAnswer, classifyError, MAY_HAVE_BEEN_APPLIED, type Result } from "../../src/outcomes.js";
+import { MAX_ATTEMPTS, retryAnswer, retryError } from "../../src/retry.js";
 import { TunnelError, TunnelRefusedError } from "../../src/portforward.js";
-import type { Target } from "../../src/plan.js";
+import type { Target } from "../../src/target.js";
 import { cutShort, type HttpAnswer } from "../../src/http.js";
 import type { Channel } from "../../src/transport.js";
 

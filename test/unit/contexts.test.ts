@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { chooseContexts, closest, contextDirName, globToRegExp, readContexts } from "../../src/contexts.js";
-import { mergeKubeconfig } from "../../src/home.js";
+import { mergeKubeconfig } from "../../src/kubeconfig.js";
 import { collapseSkipped, isGroup } from "../../src/report.js";
 import { combinedExitCode, doctorTable, runOnContexts } from "../../src/run/contexts.js";
 import { parseArgs, type Io } from "../../src/cli.js";

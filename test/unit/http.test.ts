@@ -5,8 +5,10 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cutShort, newDispatcher, request, type Access } from "../../src/http.js";
-import { kubeApi } from "../../src/kube.js";
+import { kubeApi } from "../../src/api.js";
+import type { Access } from "../../src/access.js";
+import { newDispatcher, request } from "../../src/dispatch.js";
+import { cutShort } from "../../src/http.js";
 
 let server: http.Server;
 let base: URL;

@@ -3,8 +3,10 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newDispatcher, type Access } from "../../src/http.js";
-import { apiRequest, freshCredentials, withServiceAccount, type KubeApi } from "../../src/kube.js";
+import { apiRequest } from "../../src/api.js";
+import { freshCredentials, withServiceAccount, type Access } from "../../src/access.js";
+import { newDispatcher } from "../../src/dispatch.js";
+import type { KubeApi } from "../../src/objects.js";
 
 const seen: { path: string; auth: string }[] = [];
 let throttleNext = 0;
@@ -122,7 +124,7 @@ describe("withServiceAccount", () => {
         return `minted-token-${minted}`;
       },
     } as KubeApi;
-    const acting = await withServiceAccount(user, api, "kvlog", "bot");
+    const acting = await withServiceAccount(user, api, "kvlog", "bot", newDispatcher);
     expect(acting.credentials.headers.Authorization).toBe("Bearer minted-token-1");
     expect(acting.renewAt! - Date.now()).toBeGreaterThan(7 * 60_000); // before the 10-minute token expires
     expect(acting.renewAt! - Date.now()).toBeLessThan(10 * 60_000);
@@ -139,7 +141,7 @@ describe("TLS settings belong to one host", () => {
   it("the kubeconfig's tls-server-name and insecure-skip-tls-verify apply to the apiserver, not to other hosts", async () => {
     const { mkdtempSync, writeFileSync, rmSync } = await import("node:fs");
     const { tmpdir } = await import("node:os");
-    const { loadAccess } = await import("../../src/kube.js");
+    const { loadAccess } = await import("../../src/api.js");
     const dir = mkdtempSync(`${tmpdir()}/kvlog-tls-`);
     const ca = Buffer.from("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").toString("base64");
     const file = (extra: string) => {
@@ -169,7 +171,7 @@ describe("HTTP/2 GOAWAY, as the apiserver answers an unknown token", () => {
   it("requests in flight on the connection it closes are sent again, and each gets its own answer", async () => {
     const http2 = await import("node:http2");
     const { selfSignedServing } = await import("../fake/x509.ts");
-    const { kubeApi } = await import("../../src/kube.js");
+    const { kubeApi } = await import("../../src/api.js");
     const { keyPem, certChainPem } = await selfSignedServing("apiserver", ["localhost"], ["127.0.0.1"]);
     // What kube-apiserver (1.29+) does with a request it cannot authenticate over HTTP/2: it answers
     // 401 with "Connection: close", and Go's HTTP/2 server retires the connection with a GOAWAY

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parseBytes, stamp } from "../../src/commands/capture.js";
 import { UsageError } from "../../src/errors.js";
 import { journalMs, klogMs, LogWriter, rfc3339Ms, safeFileName, sourceFor, type Phases } from "../../src/logs.js";
-import type { Target } from "../../src/plan.js";
+import type { Target } from "../../src/target.js";
 import { sparkline } from "../../src/run/capture.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kvlog-logs-unit-"));
@@ -116,7 +116,7 @@ describe("where a target's log is", () => {
     expect(sourceFor(pod, true, new Map())).toEqual({ kind: "pods/log", where: "/api/v1/namespaces/kube-system/pods/kube-proxy-a/log" });
     const kubelet: Target = { ...base, id: "kubelet/n/1", component: "kubelet", via: "node-proxy", node: "n/1" };
     expect(sourceFor(kubelet, true, new Map()).where).toBe("/api/v1/nodes/n%2F1/proxy/logs/");
-    const api: Target = { ...base, id: "kube-apiserver/10.0.0.5:6443", component: "kube-apiserver", via: "direct" };
+    const api: Target = { ...base, id: "kube-apiserver/10.0.0.5:6443", component: "kube-apiserver", via: "direct", url: "https://10.0.0.5:6443" };
     expect(sourceFor(api, true, new Map([["10.0.0.5", { namespace: "kube-system", pod: "kube-apiserver-cp" }]])).where).toBe("/api/v1/namespaces/kube-system/pods/kube-apiserver-cp/log");
     expect(sourceFor(api, true, new Map()).unavailable).toMatch(/cloud's logging service/);
     expect(sourceFor(pod, false, new Map())).toMatchObject({ kind: "none" });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { findComponent, suggestComponent, tooOld, parseVersion } from "../../src/components.js";
 import { NothingMatchedError } from "../../src/errors.js";
-import { reduceNode, reducePod, type KubeApi, type Node, type NodeCondition, type Pod } from "../../src/kube.js";
+import { reduceNode, reducePod, type KubeApi, type Node, type NodeCondition, type Pod } from "../../src/objects.js";
 import { endpointTarget, imageVersion, kubeletDown, nodeAddress, nodeTargets, planTargets, selectPodTargets, type Selection } from "../../src/plan.js";
 
 const comp = (n: string) => findComponent(n)!;

@@ -1,7 +1,7 @@
 // The record: pure edits, and the optimistic-concurrency loop against an in-memory ConfigMap store
 // that answers 409 on a stale resourceVersion, as the apiserver does.
 import { describe, expect, it } from "vitest";
-import type { ConfigMap, RecordApi } from "../../src/kube.js";
+import type { ConfigMap, RecordApi } from "../../src/objects.js";
 import { verbosityFlag } from "../../src/levels.js";
 import { formatDuration, parseDuration } from "../../src/options.js";
 import { editRecord, isTargetId, newChangeId, overridesIn, parseRecord, readRecord, updateRecord, type Change } from "../../src/record.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cutShortInFlight, mayHaveChanged, type Result } from "../../src/apply.js";
+import { cutShortInFlight, mayHaveChanged, type Result } from "../../src/outcomes.js";
 import { buildReport, exitCode, jsonParts, renderJson, renderSummary, renderTable } from "../../src/report.js";
 
 const r = (id: string, ok: boolean, extra: Partial<Result> = {}): Result => ({

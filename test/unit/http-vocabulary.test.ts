@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { editDistance } from "../../src/suggest.js";
-import { bracketHost, displayServer, displayUrl } from "../../src/url.js";
+import { bracketHost, displayServer, displayUrl } from "../../src/http.js";
 
 describe("url: the one rule for showing a server", () => {
   it("drops user:password, keeps the rest", () => {
