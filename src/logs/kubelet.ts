@@ -2,7 +2,7 @@
 // kubelet serves it (polled during the window), else /var/log/kubelet.log read after the restore.
 
 import { networkReason, sleep } from "../http.js";
-import type { Target } from "../plan.js";
+import type { Target } from "../target.js";
 import { cut, failWith, getText, LogAnswerError, withSlot, type LogContext } from "./read.js";
 import { KUBELET_LOG_CONFIG } from "./sources.js";
 import { MAX_LINE_HEAD, nodeLineTime, sinceParam } from "./time.js";

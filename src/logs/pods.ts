@@ -5,7 +5,7 @@
 
 import type { Dispatcher } from "undici";
 import { networkReason, sleep } from "../http.js";
-import type { Target } from "../plan.js";
+import type { Target } from "../target.js";
 import { answerOutcome, cut, failText, getText, isAbort, LogAnswerError, NODE_READ_MAX, openRead, pump, withSlot, type LogContext } from "./read.js";
 import { NODE_LOGS } from "./sources.js";
 import { nodeLineTime, sinceParam } from "./time.js";

@@ -4,8 +4,10 @@
 
 import type { Dispatcher } from "undici";
 import dispatchRequest from "undici/lib/api/api-request.js";
-import { errorCode, joinUrl, networkReason, newDispatcher, readBody, statusMessage, type Access } from "../http.js";
-import { freshCredentials, type KubeApi } from "../kube.js";
+import { freshCredentials, type Access } from "../access.js";
+import { newDispatcher } from "../dispatch.js";
+import { errorCode, joinUrl, networkReason, readBody, statusMessage } from "../http.js";
+import type { KubeApi } from "../objects.js";
 import type { Slots } from "../slots.js";
 import type { LogOutcome, LogWriter } from "./writer.js";
 

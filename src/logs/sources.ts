@@ -2,8 +2,8 @@
 // component's logs through the API"): pods/log for pod-backed targets and apiserver static pods,
 // the kubelet's /logs/ through the node proxy, or none (with what would make it available).
 
-import type { KubeApi } from "../kube.js";
-import type { Target } from "../plan.js";
+import type { KubeApi } from "../objects.js";
+import type { Target } from "../target.js";
 import type { LogSource } from "./writer.js";
 
 const API_POD_LOG = (ns: string, pod: string): string => `/api/v1/namespaces/${encodeURIComponent(ns)}/pods/${encodeURIComponent(pod)}/log`;
