@@ -8,6 +8,7 @@ import type { Dispatcher } from "undici";
 import Agent from "undici/lib/dispatcher/agent.js";
 import buildConnector from "undici/lib/core/connect.js";
 import dispatchRequest from "undici/lib/api/api-request.js";
+import { withPreconnected, type Connector } from "./preconnect.js";
 import { ProxyError, proxyConnect, proxyFor, type Proxies } from "./proxy.js";
 
 /** The path every component serves. */
@@ -134,7 +135,7 @@ export function newDispatcher(tlsConf: ApiTls, credentials: Credentials | undefi
   };
   return new Agent({
     ...(pool.connections ? { connections: pool.connections } : {}),
-    connect: keepAliveOnceConnected(pool.proxy ? proxiedConnector(tlsOptions, pool.proxy, timeoutMs) : buildConnector(tlsOptions)),
+    connect: keepAliveOnceConnected(pool.proxy ? proxiedConnector(tlsOptions, pool.proxy, timeoutMs) : (withPreconnected(buildConnector(tlsOptions) as Connector, tlsOptions) as buildConnector.connector)),
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
   });

@@ -7,6 +7,7 @@ import { cutShort, type Access } from "./http.js";
 import { BARE_SOURCE, bareAccess, freshCredentials, kubeApi, loadAccess, withServiceAccount, type DoctorApi, type KubeApi, type RecordApi } from "./kube.js";
 import { formatDuration, type AccessRequest, type TargetRequest } from "./options.js";
 import { planTargets, type Target } from "./plan.js";
+import { dropPreconnected } from "./preconnect.js";
 import { escapeTerminal } from "./terminal.js";
 
 /** A full garbage collection every this many finished targets keeps a fleet run's memory flat. */
@@ -31,6 +32,8 @@ export interface Io {
    * changed) and `what` ("kubelet at level 6") make the one countdown; both may be left out.
    */
   waitTogether?: (until: Date, count?: number, what?: string) => Promise<string | undefined>;
+  /** Open the apiserver's connection while the run loads (src/preconnect.ts): main() sets it; tests that call run() in-process leave it off. */
+  preconnect?: boolean;
 }
 
 export class Session {
@@ -161,6 +164,7 @@ export class Session {
 
   async close(): Promise<void> {
     clearTimeout(this.limitTimer);
+    dropPreconnected(); // one no dispatcher took (another apiserver, other TLS settings)
     // After --timeout, nothing still in flight is waited for.
     for (const a of this.used) await (this.limit.signal.aborted ? a.dispatcher.destroy() : a.dispatcher.close()).catch(() => {});
   }

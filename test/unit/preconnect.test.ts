@@ -1,0 +1,134 @@
+// src/preconnect.ts: the apiserver's first connection, opened before the rest of kvlog loads,
+// is taken by the apiserver's dispatcher only when everything matches; otherwise it is left
+// alone and closed. Against the simulated cluster (its TLS, its client certificates).
+import { createServer, type AddressInfo, type Server } from "node:net";
+import { writeFileSync } from "node:fs";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { newDispatcher, request } from "../../src/http.js";
+import { kubeApi, loadAccess } from "../../src/kube.js";
+import { dropPreconnected, preconnect, preconnectPending, preconnectTarget } from "../../src/preconnect.js";
+import { startFakeCluster, type FakeCluster } from "../fake/cluster.js";
+
+let cluster: FakeCluster;
+const req = { insecureSkipTlsVerify: false, timeoutMs: 10_000 };
+const until = async (ok: () => boolean): Promise<void> => {
+  for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 25));
+};
+
+beforeAll(async () => {
+  cluster = await startFakeCluster({});
+});
+afterAll(async () => {
+  await cluster.close();
+});
+afterEach(() => dropPreconnected());
+
+describe("preconnect", () => {
+  it("the apiserver's dispatcher takes the socket opened before it existed: no second connection", async () => {
+    const env = { KUBECONFIG: cluster.kubeconfig("admin") };
+    await until(() => cluster.stats().connections === 0);
+    cluster.resetStats();
+    const target = await preconnectTarget(req, env);
+    expect(target).toMatchObject({ hostname: "127.0.0.1", servername: "", rejectUnauthorized: true });
+    expect(target!.cert).toBeDefined(); // admin is a client-certificate user
+    await preconnect(target!, req.timeoutMs);
+    // The connection is there before kvlog has read its credentials or made a dispatcher.
+    await until(() => cluster.stats().connections === 1);
+    expect(cluster.stats().connections).toBe(1);
+    const access = (await loadAccess({ ...req, optional: false, env }))!;
+    try {
+      expect(await kubeApi(access, { timeoutMs: 10_000, chunkSize: 500 }).whoami()).toBe("admin");
+      expect(preconnectPending()).toBe(false);
+      expect(cluster.stats().peakConnections).toBe(1);
+    } finally {
+      await access.dispatcher.close();
+    }
+  });
+
+  it("a socket made with other TLS settings than the dispatcher's is not taken, and is closed at the end", async () => {
+    const env = { KUBECONFIG: cluster.kubeconfig("admin") };
+    await until(() => cluster.stats().connections === 0);
+    const target = (await preconnectTarget(req, env))!;
+    await preconnect({ ...target, cert: undefined, key: undefined }, req.timeoutMs); // as if guessed without the certificate
+    const access = (await loadAccess({ ...req, optional: false, env }))!;
+    try {
+      expect(await kubeApi(access, { timeoutMs: 10_000, chunkSize: 500 }).whoami()).toBe("admin");
+      expect(preconnectPending()).toBe(true);
+      await until(() => cluster.stats().connections === 2);
+      expect(cluster.stats().connections).toBe(2);
+      dropPreconnected();
+      expect(preconnectPending()).toBe(false);
+      await until(() => cluster.stats().connections === 1);
+      expect(cluster.stats().connections).toBe(1);
+    } finally {
+      await access.dispatcher.close();
+    }
+  });
+
+  it("no preconnect through a proxy, with several kubeconfig files, or for an unknown context", async () => {
+    const file = cluster.kubeconfig("admin");
+    expect(await preconnectTarget(req, { KUBECONFIG: file })).toBeDefined();
+    expect(await preconnectTarget(req, { KUBECONFIG: file, HTTPS_PROXY: "http://127.0.0.1:9" })).toBeUndefined();
+    expect(await preconnectTarget(req, { KUBECONFIG: file, http_proxy: "http://127.0.0.1:9" })).toBeUndefined();
+    expect(await preconnectTarget(req, { KUBECONFIG: `${file}:${file}` })).toBeUndefined();
+    expect(await preconnectTarget({ ...req, context: "nope" }, { KUBECONFIG: file })).toBeUndefined();
+    expect(await preconnectTarget({ ...req, kubeconfig: "/nonexistent/kubeconfig" }, {})).toBeUndefined();
+  });
+
+  it("the kubeconfig's proxy-url (SOCKS too) means no preconnect; --insecure-skip-tls-verify drops the CA", async () => {
+    const file = cluster.kubeconfig("admin");
+    const text = (await import("node:fs")).readFileSync(file, "utf8");
+    const proxied = `${file}.socks`;
+    writeFileSync(proxied, text.replace(/(\n\s+server: [^\n]+)/, "$1\n    proxy-url: socks5://127.0.0.1:9"));
+    expect(text).not.toBe((await import("node:fs")).readFileSync(proxied, "utf8"));
+    expect(await preconnectTarget(req, { KUBECONFIG: proxied })).toBeUndefined();
+    const viaProxy = (await loadAccess({ ...req, optional: false, env: { KUBECONFIG: proxied } }))!;
+    expect(viaProxy.pool.proxy?.fixed?.protocol).toBe("socks5:"); // the file is one loadAccess reads, with its proxy
+    await viaProxy.dispatcher.close();
+    expect(await preconnectTarget({ ...req, insecureSkipTlsVerify: true }, { KUBECONFIG: file })).toMatchObject({ ca: undefined, rejectUnauthorized: false });
+    expect(await preconnectTarget({ ...req, token: "t0ken-for-the-test" }, { KUBECONFIG: file })).toMatchObject({ cert: undefined, key: undefined });
+  });
+
+  describe("a handshake that fails", () => {
+    let mute: Server;
+    const held = new Set<import("node:net").Socket>();
+    beforeAll(async () => {
+      mute = createServer((s) => void held.add(s)); // accepts, never answers the TLS hello
+      await new Promise<void>((r) => mute.listen(0, "127.0.0.1", r));
+    });
+    afterAll(async () => {
+      for (const s of held) s.destroy();
+      await new Promise((r) => mute.close(r));
+    });
+
+    it("one that does not finish within the preconnect's --request-timeout fails the connect as a timeout", async () => {
+      const port = (mute.address() as AddressInfo).port;
+      await preconnect({ hostname: "127.0.0.1", port, servername: "", rejectUnauthorized: true }, 500);
+      const dispatcher = newDispatcher({ rejectUnauthorized: true }, undefined, { timeoutMs: 20_000 });
+      const t0 = Date.now();
+      try {
+        const e = await request(dispatcher, new URL(`https://127.0.0.1:${port}/x`), {}, { method: "GET", path: "/x", timeoutMs: 20_000 }).catch((x: unknown) => x);
+        expect((e as { code?: string }).code).toBe("UND_ERR_CONNECT_TIMEOUT");
+        expect(Date.now() - t0).toBeLessThan(10_000); // the preconnect's 500 ms, not the dispatcher's 20 s
+      } finally {
+        await dispatcher.destroy();
+      }
+    });
+
+    it("one refused is connected again the usual way, which reports what it meets", async () => {
+      const closed = createServer();
+      await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+      const port = (closed.address() as AddressInfo).port;
+      await new Promise((r) => closed.close(r));
+      await preconnect({ hostname: "127.0.0.1", port, servername: "", rejectUnauthorized: true }, 5_000);
+      const dispatcher = newDispatcher({ rejectUnauthorized: true }, undefined, { timeoutMs: 5_000 });
+      try {
+        const e = await request(dispatcher, new URL(`https://127.0.0.1:${port}/x`), {}, { method: "GET", path: "/x", timeoutMs: 5_000 }).catch((x: unknown) => x);
+        expect((e as { code?: string }).code).toBe("ECONNREFUSED");
+        expect(preconnectPending()).toBe(false);
+      } finally {
+        await dispatcher.destroy();
+      }
+    });
+  });
+});
