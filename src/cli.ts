@@ -143,9 +143,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
 const PRECONNECT = new Set(["set", "capture", "get", "reset", "status"]);
 
 async function startPreconnect(req: Extract<Request, { timeoutMs: number }>, env: NodeJS.ProcessEnv): Promise<void> {
-  const { preconnect, preconnectTarget } = await import("./preconnect.js");
-  const target = await preconnectTarget(req, env);
-  if (target) await preconnect(target, Math.min(req.timeoutMs, req.runTimeoutMs ?? Infinity));
+  await (await import("./preconnect.js")).preconnectFor(req, env);
 }
 
 /** One command's run on one cluster (or none); errors that end the run are thrown. */

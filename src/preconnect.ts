@@ -18,11 +18,15 @@
 // cannot be read (loadAccess then says why). A handshake that fails is not reported here: the
 // dispatcher connects again the usual way and reports what that connection meets. One that does
 // not finish within --request-timeout fails the dispatcher's connect as a connect timeout.
+// The TCP connection starts first, from the server the kubeconfig's current context names (its
+// YAML alone); the TLS settings need client-node's reading of the same file, loaded meanwhile.
 // Imports nothing that loads undici (that is the point).
 
 import { channel } from "node:diagnostics_channel";
+import { readFileSync } from "node:fs";
 import net from "node:net";
 import type tls from "node:tls";
+import { load as loadYaml } from "js-yaml";
 import { kubeconfigFiles } from "./home.js";
 
 /** What the early read of the kubeconfig gives: where and how to connect. */
@@ -60,6 +64,7 @@ export type Connector = (opts: ConnectOptions, callback: (...args: [Error, null]
 interface Pending {
   target: PreconnectTarget;
   socket: tls.TLSSocket;
+  tcp: net.Socket | undefined;
   /** The handshaken socket, or the error the handshake met (a timeout: code UND_ERR_CONNECT_TIMEOUT). */
   ready: Promise<tls.TLSSocket | Error>;
   taken: boolean;
@@ -78,6 +83,52 @@ export interface PreconnectRequest {
   token?: string | undefined;
   tokenFile?: string | undefined;
   timeoutMs: number;
+}
+
+/** The apiserver's host and port as the kubeconfig's YAML names them, read without client-node: enough to start TCP. */
+export function serverOf(req: PreconnectRequest, env: NodeJS.ProcessEnv): { hostname: string; port: number } | undefined {
+  for (const name of ["HTTPS_PROXY", "HTTP_PROXY"]) if ((env[name] ?? env[name.toLowerCase()])?.trim()) return undefined;
+  const files = kubeconfigFiles(req.kubeconfig, env);
+  if (files.length !== 1) return undefined;
+  try {
+    type Named<T> = { name?: unknown } & T;
+    const doc = loadYaml(readFileSync(files[0]!, "utf8")) as {
+      "current-context"?: unknown;
+      contexts?: Named<{ context?: { cluster?: unknown } }>[];
+      clusters?: Named<{ cluster?: { server?: unknown; "proxy-url"?: unknown } }>[];
+    };
+    const contextName = req.context ?? doc["current-context"];
+    const clusterName = doc.contexts?.find((c) => c.name === contextName)?.context?.cluster;
+    const cluster = doc.clusters?.find((c) => c.name === clusterName)?.cluster;
+    if (typeof cluster?.server !== "string" || cluster["proxy-url"]) return undefined;
+    const server = new URL(cluster.server);
+    if (server.protocol !== "https:") return undefined;
+    return { hostname: server.hostname.replace(/^\[|\]$/g, ""), port: Number(server.port) || 443 };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts the preconnect for a run (main(), before the run's modules load): TCP to the server the
+ * kubeconfig names at once, then TLS with the settings loadAccess will use. Never throws.
+ */
+export async function preconnectFor(req: PreconnectRequest & { runTimeoutMs?: number | undefined }, env: NodeJS.ProcessEnv): Promise<void> {
+  const early = serverOf(req, env);
+  if (!early) return;
+  const startedAt = Date.now();
+  const tcp = net.connect({ host: early.hostname, port: early.port });
+  tcp.setNoDelay(true);
+  tcp.unref();
+  tcp.on("error", () => {}); // reported by the handshake's promise, or by the dispatcher's own connect
+  traced.publish({ event: "tcp", hostname: early.hostname, port: early.port });
+  const target = await preconnectTarget(req, env);
+  if (!target || target.hostname !== early.hostname || target.port !== early.port) {
+    tcp.destroy();
+    return;
+  }
+  const timeoutMs = Math.min(req.timeoutMs, req.runTimeoutMs ?? Infinity);
+  await preconnect(target, Math.max(1, timeoutMs - (Date.now() - startedAt)), tcp);
 }
 
 /**
@@ -125,12 +176,11 @@ export async function preconnectTarget(req: PreconnectRequest, env: NodeJS.Proce
  * must finish within `timeoutMs` (--request-timeout). The socket holds no reference on the event
  * loop until a dispatcher takes it.
  */
-export async function preconnect(target: PreconnectTarget, timeoutMs: number): Promise<void> {
+export async function preconnect(target: PreconnectTarget, timeoutMs: number, tcp?: net.Socket): Promise<void> {
   dropPreconnected();
   const tlsModule = await import("node:tls");
   const socket = tlsModule.connect({
-    host: target.hostname,
-    port: target.port,
+    ...(tcp ? { socket: tcp } : { host: target.hostname, port: target.port }),
     ...(target.servername ? { servername: target.servername } : {}),
     ...(target.ca ? { ca: target.ca } : {}),
     ...(target.cert ? { cert: target.cert } : {}),
@@ -141,7 +191,7 @@ export async function preconnect(target: PreconnectTarget, timeoutMs: number): P
   });
   socket.setNoDelay(true);
   socket.unref();
-  traced.publish({ event: "start", hostname: target.hostname, port: target.port });
+  traced.publish({ event: "tls", hostname: target.hostname, port: target.port });
   const ready = new Promise<tls.TLSSocket | Error>((resolve) => {
     const timer = setTimeout(() => {
       const e = Object.assign(new Error(`Connect Timeout Error (attempted address: ${target.hostname}:${target.port}, timeout: ${timeoutMs}ms)`), { code: "UND_ERR_CONNECT_TIMEOUT", name: "ConnectTimeoutError" });
@@ -153,15 +203,22 @@ export async function preconnect(target: PreconnectTarget, timeoutMs: number): P
       clearTimeout(timer);
       resolve(socket);
     });
-    socket.once("error", (e) => {
+    const failed = (e: Error): void => {
       clearTimeout(timer);
+      socket.destroy();
       resolve(e);
-    });
+    };
+    socket.once("error", failed);
+    // The TCP connection under it (refused, reset) fails before TLS has it.
+    tcp?.once("error", failed);
+    const closed = (): void => failed(Object.assign(new Error("the connection closed during the TLS handshake"), { code: "ECONNRESET" }));
+    tcp?.once("close", closed);
+    if (tcp?.destroyed) closed(); // refused before TLS was started on it
   });
   void ready.then((r) => traced.publish({ event: r instanceof Error ? `failed: ${r.message}` : "ready", hostname: target.hostname, port: target.port }));
   // An error before a dispatcher takes the socket is its to report (connecting again): never unhandled here.
   socket.on("error", () => {});
-  pending = { target, socket, ready, taken: false };
+  pending = { target, socket, tcp, ready, taken: false };
 }
 
 const sameBuffer = (a: Buffer | undefined, b: Buffer | undefined): boolean => (a === undefined || b === undefined ? a === b : a.equals(b));
@@ -192,6 +249,7 @@ export function withPreconnected(connector: Connector, tlsOptions: DispatcherTls
     if (!p || p.taken || !matches(p.target, opts, tlsOptions)) return connector(opts, callback);
     p.taken = true;
     pending = undefined;
+    p.tcp?.ref();
     p.socket.ref(); // the run now waits on it (an unreferenced socket would let the process end)
     void p.ready.then((r) => {
       if (r instanceof Error) {
@@ -210,7 +268,10 @@ export function withPreconnected(connector: Connector, tlsOptions: DispatcherTls
 
 /** Closes a preconnected socket no dispatcher took (the end of a run). */
 export function dropPreconnected(): void {
-  if (pending && !pending.taken) pending.socket.destroy();
+  if (pending && !pending.taken) {
+    pending.socket.destroy();
+    pending.tcp?.destroy();
+  }
   pending = undefined;
 }
 

@@ -792,6 +792,19 @@ if (![...clusterGroups(anyCluster, kubectl ?? "kubectl"), ...(RTT_MS > 0 ? clust
               `remote: the same commands through a relay in front of replica 1 (${c.apiservers[0]!.url}) that adds ${RTT_MS} ms of round trip (${RTT_MS / 2} ms each way, ${RTT_MS} ms to connect), as from a laptop to a cluster; kubeconfig and --endpoint point at the relay`,
             );
             for (const g of clusterGroups(c, kubectl, remote).filter(wanted)) rows.push(...(await runGroup(g)));
+            if (CPU_PROF) {
+              // A timeline of the same commands through the relay: where the round trips go.
+              mkdirSync(CPU_PROF, { recursive: true });
+              const env = { PATH: process.env.PATH!, HOME: tmp, KUBECONFIG: remote.kubeconfig, NODE_COMPILE_CACHE: COMPILE_CACHE };
+              for (const [file, argv] of [
+                ["trace-remote.txt", ["set", "kube-apiserver", LEVEL, "--endpoint", remote.url]],
+                ["trace-remote-kubelet.txt", ["set", "kubelet", LEVEL, "--node", c.nodes[0]!.name]],
+              ] as const) {
+                const t = await timed(process.execPath, ["--import", TRACE, CLI, ...argv], env);
+                writeFileSync(join(CPU_PROF, file), `kvlog ${argv.join(" ")} (through the ${RTT_MS} ms relay)\n${t.stderr}`);
+                note(`kvlog ${argv.join(" ")} through the relay: timeline (${fmtMs(t.wallMs)}) in ${join(CPU_PROF, file)}`);
+              }
+            }
           } finally {
             await remote.close();
           }

@@ -2,11 +2,11 @@
 // is taken by the apiserver's dispatcher only when everything matches; otherwise it is left
 // alone and closed. Against the simulated cluster (its TLS, its client certificates).
 import { createServer, type AddressInfo, type Server } from "node:net";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { newDispatcher, request } from "../../src/http.js";
 import { kubeApi, loadAccess } from "../../src/kube.js";
-import { dropPreconnected, preconnect, preconnectPending, preconnectTarget } from "../../src/preconnect.js";
+import { dropPreconnected, preconnect, preconnectFor, preconnectPending, preconnectTarget, serverOf } from "../../src/preconnect.js";
 import { startFakeCluster, type FakeCluster } from "../fake/cluster.js";
 
 let cluster: FakeCluster;
@@ -31,7 +31,9 @@ describe("preconnect", () => {
     const target = await preconnectTarget(req, env);
     expect(target).toMatchObject({ hostname: "127.0.0.1", servername: "", rejectUnauthorized: true });
     expect(target!.cert).toBeDefined(); // admin is a client-certificate user
-    await preconnect(target!, req.timeoutMs);
+    expect(serverOf(req, env)).toEqual({ hostname: target!.hostname, port: target!.port });
+    await preconnectFor(req, env); // TCP from the YAML, then TLS with client-node's settings, as main() does
+    expect(preconnectPending()).toBe(true);
     // The connection is there before kvlog has read its credentials or made a dispatcher.
     await until(() => cluster.stats().connections === 1);
     expect(cluster.stats().connections).toBe(1);
@@ -73,6 +75,9 @@ describe("preconnect", () => {
     expect(await preconnectTarget(req, { KUBECONFIG: `${file}:${file}` })).toBeUndefined();
     expect(await preconnectTarget({ ...req, context: "nope" }, { KUBECONFIG: file })).toBeUndefined();
     expect(await preconnectTarget({ ...req, kubeconfig: "/nonexistent/kubeconfig" }, {})).toBeUndefined();
+    expect(serverOf(req, { KUBECONFIG: file, HTTPS_PROXY: "http://127.0.0.1:9" })).toBeUndefined();
+    expect(serverOf({ ...req, context: "nope" }, { KUBECONFIG: file })).toBeUndefined();
+    expect(serverOf({ ...req, kubeconfig: "/nonexistent/kubeconfig" }, {})).toBeUndefined();
   });
 
   it("the kubeconfig's proxy-url (SOCKS too) means no preconnect; --insecure-skip-tls-verify drops the CA", async () => {
@@ -82,6 +87,7 @@ describe("preconnect", () => {
     writeFileSync(proxied, text.replace(/(\n\s+server: [^\n]+)/, "$1\n    proxy-url: socks5://127.0.0.1:9"));
     expect(text).not.toBe((await import("node:fs")).readFileSync(proxied, "utf8"));
     expect(await preconnectTarget(req, { KUBECONFIG: proxied })).toBeUndefined();
+    expect(serverOf(req, { KUBECONFIG: proxied })).toBeUndefined();
     const viaProxy = (await loadAccess({ ...req, optional: false, env: { KUBECONFIG: proxied } }))!;
     expect(viaProxy.pool.proxy?.fixed?.protocol).toBe("socks5:"); // the file is one loadAccess reads, with its proxy
     await viaProxy.dispatcher.close();
@@ -112,6 +118,25 @@ describe("preconnect", () => {
         expect(Date.now() - t0).toBeLessThan(10_000); // the preconnect's 500 ms, not the dispatcher's 20 s
       } finally {
         await dispatcher.destroy();
+      }
+    });
+
+    it("an apiserver that refuses TCP: the dispatcher connects again and reports ECONNREFUSED, as without a preconnect", async () => {
+      const closed = createServer();
+      await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+      const port = (closed.address() as AddressInfo).port;
+      await new Promise((r) => closed.close(r));
+      const file = `${cluster.kubeconfig("admin")}.refused`;
+      writeFileSync(file, readFileSync(cluster.kubeconfig("admin"), "utf8").replace(/server: \S+/g, `server: https://127.0.0.1:${port}`));
+      const env = { KUBECONFIG: file };
+      await preconnectFor(req, env);
+      const access = (await loadAccess({ ...req, optional: false, env }))!;
+      try {
+        const e = await kubeApi(access, { timeoutMs: 5_000, chunkSize: 500 }).whoami().catch((x: unknown) => x);
+        expect((e as Error).message).toMatch(/cannot reach the apiserver at https:\/\/127\.0\.0\.1:\d+ to ask the apiserver who you are .*ECONNREFUSED/);
+        expect(preconnectPending()).toBe(false);
+      } finally {
+        await access.dispatcher.close();
       }
     });
 
