@@ -144,6 +144,14 @@ const PRECONNECT = new Set(["set", "capture", "get", "reset", "status"]);
 
 async function startPreconnect(req: Extract<Request, { timeoutMs: number }>, env: NodeJS.ProcessEnv): Promise<void> {
   await (await import("./preconnect.js")).preconnectFor(req, env);
+  // The handshake takes its steps only when the event loop is free: load the network code in
+  // pieces with a turn of the loop between them, not in one synchronous block.
+  const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+  await turn();
+  await import("./http.js");
+  await turn();
+  await import("./kube.js");
+  await turn();
 }
 
 /** One command's run on one cluster (or none); errors that end the run are thrown. */
