@@ -18,13 +18,13 @@
 // cannot be read (loadAccess then says why). A handshake that fails is not reported here: the
 // dispatcher connects again the usual way and reports what that connection meets. One that does
 // not finish within --request-timeout fails the dispatcher's connect as a connect timeout.
-// The TCP connection starts first, from the server the kubeconfig's current context names (its
-// YAML alone); the TLS settings need client-node's reading of the same file, loaded meanwhile.
+// The kubeconfig is read from its YAML alone (client-node, a plugin or a token are for loadAccess).
 // Imports nothing that loads undici (that is the point).
 
 import { channel } from "node:diagnostics_channel";
 import { readFileSync } from "node:fs";
 import net from "node:net";
+import { dirname, isAbsolute, join } from "node:path";
 import type tls from "node:tls";
 import { load as loadYaml } from "js-yaml";
 import { kubeconfigFiles } from "./home.js";
@@ -64,7 +64,6 @@ export type Connector = (opts: ConnectOptions, callback: (...args: [Error, null]
 interface Pending {
   target: PreconnectTarget;
   socket: tls.TLSSocket;
-  tcp: net.Socket | undefined;
   /** The handshaken socket, or the error the handshake met (a timeout: code UND_ERR_CONNECT_TIMEOUT). */
   ready: Promise<tls.TLSSocket | Error>;
   taken: boolean;
@@ -85,90 +84,73 @@ export interface PreconnectRequest {
   timeoutMs: number;
 }
 
-/** The apiserver's host and port as the kubeconfig's YAML names them, read without client-node: enough to start TCP. */
-export function serverOf(req: PreconnectRequest, env: NodeJS.ProcessEnv): { hostname: string; port: number } | undefined {
-  for (const name of ["HTTPS_PROXY", "HTTP_PROXY"]) if ((env[name] ?? env[name.toLowerCase()])?.trim()) return undefined;
-  const files = kubeconfigFiles(req.kubeconfig, env);
-  if (files.length !== 1) return undefined;
-  try {
-    type Named<T> = { name?: unknown } & T;
-    const doc = loadYaml(readFileSync(files[0]!, "utf8")) as {
-      "current-context"?: unknown;
-      contexts?: Named<{ context?: { cluster?: unknown } }>[];
-      clusters?: Named<{ cluster?: { server?: unknown; "proxy-url"?: unknown } }>[];
-    };
-    const contextName = req.context ?? doc["current-context"];
-    const clusterName = doc.contexts?.find((c) => c.name === contextName)?.context?.cluster;
-    const cluster = doc.clusters?.find((c) => c.name === clusterName)?.cluster;
-    if (typeof cluster?.server !== "string" || cluster["proxy-url"]) return undefined;
-    const server = new URL(cluster.server);
-    if (server.protocol !== "https:") return undefined;
-    return { hostname: server.hostname.replace(/^\[|\]$/g, ""), port: Number(server.port) || 443 };
-  } catch {
-    return undefined;
-  }
+/** The kubeconfig's current cluster and user, as its YAML says (client-node's field names in comments). */
+interface KubeconfigYaml {
+  "current-context"?: unknown;
+  contexts?: { name?: unknown; context?: { cluster?: unknown; user?: unknown } }[];
+  clusters?: { name?: unknown; cluster?: Record<string, unknown> }[];
+  users?: { name?: unknown; user?: Record<string, unknown> }[];
 }
 
 /**
- * Starts the preconnect for a run (main(), before the run's modules load): TCP to the server the
- * kubeconfig names at once, then TLS with the settings loadAccess will use. Never throws.
- */
-export async function preconnectFor(req: PreconnectRequest & { runTimeoutMs?: number | undefined }, env: NodeJS.ProcessEnv): Promise<void> {
-  const early = serverOf(req, env);
-  if (!early) return;
-  const startedAt = Date.now();
-  const tcp = net.connect({ host: early.hostname, port: early.port });
-  tcp.setNoDelay(true);
-  tcp.unref();
-  tcp.on("error", () => {}); // reported by the handshake's promise, or by the dispatcher's own connect
-  traced.publish({ event: "tcp", hostname: early.hostname, port: early.port });
-  const target = await preconnectTarget(req, env);
-  if (!target || target.hostname !== early.hostname || target.port !== early.port) {
-    tcp.destroy();
-    return;
-  }
-  const timeoutMs = Math.min(req.timeoutMs, req.runTimeoutMs ?? Infinity);
-  await preconnect(target, Math.max(1, timeoutMs - (Date.now() - startedAt)), tcp);
-}
-
-/**
- * The apiserver the kubeconfig names, and the TLS settings loadAccess will use for it, read
- * without running any credential plugin; undefined when there is to be no preconnect.
+ * The apiserver the kubeconfig names, and the TLS settings loadAccess will use for it (what
+ * client-node's applyToHTTPSOptions gives: a file before inline data, paths relative to the
+ * kubeconfig), read from its YAML alone: no client-node, no credential plugin. Undefined when
+ * there is to be no preconnect. A wrong guess costs nothing but the socket: see the header.
  */
 export async function preconnectTarget(req: PreconnectRequest, env: NodeJS.ProcessEnv): Promise<PreconnectTarget | undefined> {
+  return targetOf(req, env);
+}
+
+function targetOf(req: PreconnectRequest, env: NodeJS.ProcessEnv): PreconnectTarget | undefined {
   for (const name of ["HTTPS_PROXY", "HTTP_PROXY"]) if ((env[name] ?? env[name.toLowerCase()])?.trim()) return undefined;
   const files = kubeconfigFiles(req.kubeconfig, env);
   if (files.length !== 1) return undefined; // in a pod, or KUBECONFIG's merge rules: loadAccess alone
+  const file = files[0]!;
   try {
-    const { KubeConfig, bufferFromFileOrString } = await import("./kubeconfig.js");
-    const kc = new KubeConfig();
-    kc.loadFromFile(files[0]!);
-    if (req.context) {
-      if (!kc.getContextObject(req.context)) return undefined;
-      kc.setCurrentContext(req.context);
-    }
-    const cluster = kc.getCurrentCluster();
-    if (!cluster || cluster.proxyUrl) return undefined;
+    const doc = loadYaml(readFileSync(file, "utf8")) as KubeconfigYaml;
+    const contextName = req.context ?? doc["current-context"];
+    const context = doc.contexts?.find((c) => c.name === contextName)?.context;
+    const cluster = doc.clusters?.find((c) => c.name === context?.cluster)?.cluster;
+    if (!context || typeof cluster?.server !== "string" || cluster["proxy-url"]) return undefined;
     const server = new URL(cluster.server);
     if (server.protocol !== "https:") return undefined;
-    const user = kc.getCurrentUser();
+    const user = doc.users?.find((u) => u.name === context.user)?.user;
+    const root = dirname(file);
+    /** client-node's bufferFromFileOrString after makePathsAbsolute. */
+    const bytes = (path: unknown, data: unknown): Buffer | undefined =>
+      typeof path === "string" && path ? readFileSync(isAbsolute(path) ? path : join(root, path)) : typeof data === "string" && data ? Buffer.from(data, "base64") : undefined;
     // The token flags replace the user (no certificate); an exec plugin or auth provider may bring
     // a certificate only when it runs: then the socket, made without one, is simply not taken.
-    const ownCert = !req.token && !req.tokenFile && user && !user.exec && !user.authProvider;
+    const ownCert = !req.token && !req.tokenFile && user !== undefined && !user.exec && !user["auth-provider"];
     const hostname = server.hostname.replace(/^\[|\]$/g, "");
-    const insecure = req.insecureSkipTlsVerify || cluster.skipTLSVerify === true;
+    const tlsServerName = typeof cluster["tls-server-name"] === "string" ? cluster["tls-server-name"] : "";
     return {
       hostname,
       port: Number(server.port) || 443,
-      servername: cluster.tlsServerName || (net.isIP(hostname) ? "" : hostname),
-      ca: req.insecureSkipTlsVerify ? undefined : (bufferFromFileOrString(cluster.caFile, cluster.caData) ?? undefined),
-      cert: ownCert ? (bufferFromFileOrString(user.certFile, user.certData) ?? undefined) : undefined,
-      key: ownCert ? (bufferFromFileOrString(user.keyFile, user.keyData) ?? undefined) : undefined,
-      rejectUnauthorized: !insecure,
+      servername: tlsServerName || (net.isIP(hostname) ? "" : hostname),
+      ca: req.insecureSkipTlsVerify ? undefined : bytes(cluster["certificate-authority"], cluster["certificate-authority-data"]),
+      cert: ownCert ? bytes(user["client-certificate"], user["client-certificate-data"]) : undefined,
+      key: ownCert ? bytes(user["client-key"], user["client-key-data"]) : undefined,
+      rejectUnauthorized: !(req.insecureSkipTlsVerify || cluster["insecure-skip-tls-verify"] === true),
     };
   } catch {
     return undefined; // loadAccess reads it again and says what is wrong
   }
+}
+
+/** The apiserver's host and port the preconnect would use (tests). */
+export function serverOf(req: PreconnectRequest, env: NodeJS.ProcessEnv): { hostname: string; port: number } | undefined {
+  const t = targetOf(req, env);
+  return t && { hostname: t.hostname, port: t.port };
+}
+
+/**
+ * Starts the preconnect for a run (main(), before the run's modules load). Never throws.
+ */
+export async function preconnectFor(req: PreconnectRequest & { runTimeoutMs?: number | undefined }, env: NodeJS.ProcessEnv): Promise<void> {
+  const target = targetOf(req, env);
+  if (target) await preconnect(target, Math.min(req.timeoutMs, req.runTimeoutMs ?? Infinity));
 }
 
 /**
@@ -176,11 +158,12 @@ export async function preconnectTarget(req: PreconnectRequest, env: NodeJS.Proce
  * must finish within `timeoutMs` (--request-timeout). The socket holds no reference on the event
  * loop until a dispatcher takes it.
  */
-export async function preconnect(target: PreconnectTarget, timeoutMs: number, tcp?: net.Socket): Promise<void> {
+export async function preconnect(target: PreconnectTarget, timeoutMs: number): Promise<void> {
   dropPreconnected();
   const tlsModule = await import("node:tls");
   const socket = tlsModule.connect({
-    ...(tcp ? { socket: tcp } : { host: target.hostname, port: target.port }),
+    host: target.hostname,
+    port: target.port,
     ...(target.servername ? { servername: target.servername } : {}),
     ...(target.ca ? { ca: target.ca } : {}),
     ...(target.cert ? { cert: target.cert } : {}),
@@ -191,7 +174,7 @@ export async function preconnect(target: PreconnectTarget, timeoutMs: number, tc
   });
   socket.setNoDelay(true);
   socket.unref();
-  traced.publish({ event: "tls", hostname: target.hostname, port: target.port });
+  traced.publish({ event: "start", hostname: target.hostname, port: target.port });
   const ready = new Promise<tls.TLSSocket | Error>((resolve) => {
     const timer = setTimeout(() => {
       const e = Object.assign(new Error(`Connect Timeout Error (attempted address: ${target.hostname}:${target.port}, timeout: ${timeoutMs}ms)`), { code: "UND_ERR_CONNECT_TIMEOUT", name: "ConnectTimeoutError" });
@@ -203,22 +186,15 @@ export async function preconnect(target: PreconnectTarget, timeoutMs: number, tc
       clearTimeout(timer);
       resolve(socket);
     });
-    const failed = (e: Error): void => {
+    socket.once("error", (e) => {
       clearTimeout(timer);
-      socket.destroy();
       resolve(e);
-    };
-    socket.once("error", failed);
-    // The TCP connection under it (refused, reset) fails before TLS has it.
-    tcp?.once("error", failed);
-    const closed = (): void => failed(Object.assign(new Error("the connection closed during the TLS handshake"), { code: "ECONNRESET" }));
-    tcp?.once("close", closed);
-    if (tcp?.destroyed) closed(); // refused before TLS was started on it
+    });
   });
   void ready.then((r) => traced.publish({ event: r instanceof Error ? `failed: ${r.message}` : "ready", hostname: target.hostname, port: target.port }));
   // An error before a dispatcher takes the socket is its to report (connecting again): never unhandled here.
   socket.on("error", () => {});
-  pending = { target, socket, tcp, ready, taken: false };
+  pending = { target, socket, ready, taken: false };
 }
 
 const sameBuffer = (a: Buffer | undefined, b: Buffer | undefined): boolean => (a === undefined || b === undefined ? a === b : a.equals(b));
@@ -249,7 +225,6 @@ export function withPreconnected(connector: Connector, tlsOptions: DispatcherTls
     if (!p || p.taken || !matches(p.target, opts, tlsOptions)) return connector(opts, callback);
     p.taken = true;
     pending = undefined;
-    p.tcp?.ref();
     p.socket.ref(); // the run now waits on it (an unreferenced socket would let the process end)
     void p.ready.then((r) => {
       if (r instanceof Error) {
@@ -268,10 +243,7 @@ export function withPreconnected(connector: Connector, tlsOptions: DispatcherTls
 
 /** Closes a preconnected socket no dispatcher took (the end of a run). */
 export function dropPreconnected(): void {
-  if (pending && !pending.taken) {
-    pending.socket.destroy();
-    pending.tcp?.destroy();
-  }
+  if (pending && !pending.taken) pending.socket.destroy();
   pending = undefined;
 }
 
