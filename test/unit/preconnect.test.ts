@@ -2,7 +2,9 @@
 // is taken by the apiserver's dispatcher only when everything matches; otherwise it is left
 // alone and closed. Against the simulated cluster (its TLS, its client certificates).
 import { createServer, type AddressInfo, type Server } from "node:net";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { newDispatcher, request } from "../../src/http.js";
 import { kubeApi, loadAccess } from "../../src/kube.js";
@@ -40,6 +42,53 @@ describe("preconnect", () => {
     const access = (await loadAccess({ ...req, optional: false, env }))!;
     try {
       expect(await kubeApi(access, { timeoutMs: 10_000, chunkSize: 500 }).whoami()).toBe("admin");
+      expect(preconnectPending()).toBe(false);
+      expect(cluster.stats().peakConnections).toBe(1);
+    } finally {
+      await access.dispatcher.close();
+    }
+  });
+
+  it("certificate files named relative to the kubeconfig are read as client-node reads them: the socket is taken", async () => {
+    const text = readFileSync(cluster.kubeconfig("admin"), "utf8");
+    const dir = mkdtempSync(join(tmpdir(), "kvlog-preconnect-"));
+    try {
+      mkdirSync(join(dir, "pki"));
+      let out = text;
+      for (const [field, name] of [["certificate-authority", "ca.crt"], ["client-certificate", "admin.crt"], ["client-key", "admin.key"]] as const) {
+        const data = new RegExp(`${field}-data: (\\S+)`).exec(text)![1]!;
+        writeFileSync(join(dir, "pki", name), Buffer.from(data, "base64"));
+        out = out.replace(`${field}-data: ${data}`, `${field}: pki/${name}`);
+      }
+      expect(out).not.toMatch(/-data:/);
+      const file = join(dir, "config");
+      writeFileSync(file, out);
+      const env = { KUBECONFIG: file };
+      await until(() => cluster.stats().connections === 0);
+      cluster.resetStats();
+      await preconnectFor(req, env);
+      const access = (await loadAccess({ ...req, optional: false, env }))!;
+      try {
+        expect(await kubeApi(access, { timeoutMs: 10_000, chunkSize: 500 }).whoami()).toBe("admin");
+        expect(preconnectPending()).toBe(false);
+        expect(cluster.stats().peakConnections).toBe(1);
+      } finally {
+        await access.dispatcher.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a token user: no client certificate on the socket, and it is taken", async () => {
+    const env = { KUBECONFIG: cluster.kubeconfig("kvlog") };
+    expect(await preconnectTarget(req, env)).toMatchObject({ cert: undefined, key: undefined });
+    await until(() => cluster.stats().connections === 0);
+    cluster.resetStats();
+    await preconnectFor(req, env);
+    const access = (await loadAccess({ ...req, optional: false, env }))!;
+    try {
+      await kubeApi(access, { timeoutMs: 10_000, chunkSize: 500 }).whoami();
       expect(preconnectPending()).toBe(false);
       expect(cluster.stats().peakConnections).toBe(1);
     } finally {
