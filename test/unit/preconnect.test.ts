@@ -144,6 +144,32 @@ describe("preconnect", () => {
     expect(await preconnectTarget({ ...req, token: "t0ken-for-the-test" }, { KUBECONFIG: file })).toMatchObject({ cert: undefined, key: undefined });
   });
 
+  it("an HTTP/2 apiserver whose SETTINGS arrived before the dispatcher took the socket: every request goes on it", async () => {
+    const http2 = await import("node:http2");
+    const { selfSignedServing } = await import("../fake/x509.ts");
+    const { keyPem, certChainPem } = selfSignedServing("apiserver", ["localhost"], ["127.0.0.1"]);
+    let sessions = 0;
+    const server = http2.createSecureServer({ key: keyPem, cert: certChainPem, allowHTTP1: true }, (q, a) => a.end(`HTTP/${q.httpVersion}`));
+    server.on("session", () => sessions++);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as AddressInfo).port;
+    const ca = Buffer.from(certChainPem);
+    const dispatcher = newDispatcher({ ca, rejectUnauthorized: true }, undefined, { timeoutMs: 10_000, connections: 32 });
+    try {
+      await preconnect({ hostname: "127.0.0.1", port, servername: "", ca, rejectUnauthorized: true }, 10_000);
+      await until(() => sessions === 1);
+      await new Promise((r) => setTimeout(r, 200)); // the server's SETTINGS wait in the socket
+      const url = new URL(`https://127.0.0.1:${port}/debug/flags/v`);
+      const answers = await Promise.all([1, 2, 3].map(() => request(dispatcher, url, {}, { method: "GET", path: url.pathname, timeoutMs: 10_000 })));
+      expect(answers.map((a) => a.body)).toEqual(["HTTP/2.0", "HTTP/2.0", "HTTP/2.0"]);
+      expect(preconnectPending()).toBe(false);
+      expect(sessions).toBe(1);
+    } finally {
+      await dispatcher.destroy();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   describe("a handshake that fails", () => {
     let mute: Server;
     const held = new Set<import("node:net").Socket>();
