@@ -123,6 +123,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     if (!req) return 0;
     // Several contexts: the same run once per cluster, under one bound (src/run/contexts.ts).
     if ("contexts" in req && req.contexts !== undefined) return await (await import("./run/contexts.js")).runOnContexts(req, io, dispatch);
+    if (io.preconnect && PRECONNECT.has(req.command)) await startPreconnect(req as Extract<Request, { timeoutMs: number }>, io.env);
     return await dispatch(req, io);
   } catch (e) {
     // Secrets are masked where they are known (each command's session); run-ending errors carry none.
@@ -135,6 +136,21 @@ export async function run(argv: string[], io: Io): Promise<number> {
     if (io.env.KVLOG_DEBUG) io.stderr.write(`${escapeTerminal(err.stack ?? "").replaceAll("\\n", "\n")}\n`);
     return 1;
   }
+}
+
+/** The commands whose run starts with the apiserver: its connection is opened while the run loads (src/preconnect.ts). */
+const PRECONNECT = new Set(["set", "capture", "get", "reset", "status"]);
+
+async function startPreconnect(req: Extract<Request, { timeoutMs: number }>, env: NodeJS.ProcessEnv): Promise<void> {
+  await (await import("./preconnect.js")).preconnectFor(req, env);
+  // The handshake takes its steps only when the event loop is free: load the network code in
+  // pieces with a turn of the loop between them, not in one synchronous block.
+  const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+  await turn();
+  await import("./dispatch.js");
+  await turn();
+  await import("./api.js");
+  await turn();
 }
 
 /** One command's run on one cluster (or none); errors that end the run are thrown. */
@@ -222,6 +238,7 @@ export async function main(): Promise<void> {
     env: process.env,
     signal: interrupt.signal,
     collectGarbage,
+    preconnect: true,
     restoring: (on) => {
       restoring = on;
     },

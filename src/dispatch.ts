@@ -9,6 +9,7 @@ import buildConnector from "undici/lib/core/connect.js";
 import dispatchRequest from "undici/lib/api/api-request.js";
 import type { ApiTls, Credentials, Pool } from "./access.js";
 import { readBody, retryAfterSeconds, type HttpAnswer, type SendOptions } from "./http.js";
+import { withPreconnected, type Connector } from "./preconnect.js";
 import { proxyConnect, proxyFor, type Proxies } from "./proxy.js";
 
 /** An undici Agent with kvlog's TLS settings; client certificate only when credentials are given. */
@@ -25,7 +26,7 @@ export function newDispatcher(tlsConf: ApiTls, credentials: Credentials | undefi
   };
   return new Agent({
     ...(pool.connections ? { connections: pool.connections } : {}),
-    connect: keepAliveOnceConnected(pool.proxy ? proxiedConnector(tlsOptions, pool.proxy, timeoutMs) : buildConnector(tlsOptions)),
+    connect: keepAliveOnceConnected(pool.proxy ? proxiedConnector(tlsOptions, pool.proxy, timeoutMs) : (withPreconnected(buildConnector(tlsOptions) as Connector, tlsOptions) as buildConnector.connector)),
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
   });

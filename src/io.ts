@@ -21,4 +21,6 @@ export interface Io {
    * changed) and `what` ("kubelet at level 6") make the one countdown; both may be left out.
    */
   waitTogether?: (until: Date, count?: number, what?: string) => Promise<string | undefined>;
+  /** Open the apiserver's connection while the run loads (src/preconnect.ts): main() sets it; tests that call run() in-process leave it off. */
+  preconnect?: boolean;
 }

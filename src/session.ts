@@ -13,6 +13,7 @@ import type { DoctorApi, KubeApi, RecordApi } from "./objects.js";
 import { formatDuration, type AccessRequest, type TargetRequest } from "./options.js";
 import { planTargets } from "./plan.js";
 import { interrupted, type Target } from "./target.js";
+import { dropPreconnected } from "./preconnect.js";
 import { escapeTerminal } from "./terminal.js";
 
 /** A full garbage collection every this many finished targets keeps a fleet run's memory flat. */
@@ -146,6 +147,7 @@ export class Session {
 
   async close(): Promise<void> {
     clearTimeout(this.limitTimer);
+    dropPreconnected(); // one no dispatcher took (another apiserver, other TLS settings)
     // After --timeout, nothing still in flight is waited for.
     for (const a of this.used) await (this.limit.signal.aborted ? a.dispatcher.destroy() : a.dispatcher.close()).catch(() => {});
   }

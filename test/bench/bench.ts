@@ -6,6 +6,7 @@
 //   npm run bench -- --rounds 20            20 paired rounds for the real-cluster rows (default 10)
 //   npm run bench -- --runs 5 --only fleet  rows (or groups) whose name contains "fleet"; 5 runs a fleet row
 //   npm run bench -- --only contexts        the 100-context rows only (see "many clusters" below)
+//   npm run bench -- --only apiserver,--node  rows whose name contains any of the comma-separated parts
 //   npm run bench -- --json out.json        also write the rows as JSON
 //   npm run bench -- --rtt 50               the remote rows over a 50 ms round trip (default 20; 0: none)
 //   npm run bench -- --cpu-prof DIR         also one `node --cpu-prof` run of the one-PUT kvlog commands
@@ -89,7 +90,9 @@ const flag = (name: string): string | undefined => {
 };
 const RUNS = Number(flag("--runs") ?? 3);
 const ROUNDS = Number(flag("--rounds") ?? 10);
-const ONLY = flag("--only");
+/** Rows or groups to run: a name part, or several separated by commas (any of them). */
+const ONLY_PARTS = flag("--only")?.split(",").filter(Boolean);
+const only = (name: string): boolean => !ONLY_PARTS || ONLY_PARTS.some((p) => name.includes(p));
 const JSON_OUT = flag("--json");
 const CPU_PROF = flag("--cpu-prof");
 /** The round trip of the remote client's link (remoteGroups); 0: no remote rows. */
@@ -288,7 +291,7 @@ async function runGroup(g: Group): Promise<Row[]> {
   });
 }
 
-const wanted = (g: Group): boolean => !ONLY || g.title.includes(ONLY) || g.contenders.some((c) => `${g.title}: ${c.name}`.includes(ONLY));
+const wanted = (g: Group): boolean => only(g.title) || g.contenders.some((c) => only(`${g.title}: ${c.name}`));
 
 // ---- the local cluster ----------------------------------------------------------------------------
 
@@ -558,7 +561,7 @@ async function fleetRows(size: number): Promise<Row[]> {
     for (const component of ["kubelet", "kube-proxy"]) {
       for (const dry of [true, false]) {
         const name = fleetRowName(size, component, dry);
-        if (ONLY && !name.includes(ONLY)) continue;
+        if (!only(name)) continue;
         const samples: Sample[] = [];
         for (let i = 0; i < RUNS; i++) {
           cluster.resetStats();
@@ -581,7 +584,7 @@ async function fleetRows(size: number): Promise<Row[]> {
         process.stderr.write(`bench: ${name}: done\n`);
       }
     }
-    if (size === CAPTURE_FLEET && (!ONLY || CAPTURE_ROW.includes(ONLY))) rows.push(await captureRow(cluster, env));
+    if (size === CAPTURE_FLEET && only(CAPTURE_ROW)) rows.push(await captureRow(cluster, env));
   } finally {
     await cluster.close();
   }
@@ -789,6 +792,19 @@ if (![...clusterGroups(anyCluster, kubectl ?? "kubectl"), ...(RTT_MS > 0 ? clust
               `remote: the same commands through a relay in front of replica 1 (${c.apiservers[0]!.url}) that adds ${RTT_MS} ms of round trip (${RTT_MS / 2} ms each way, ${RTT_MS} ms to connect), as from a laptop to a cluster; kubeconfig and --endpoint point at the relay`,
             );
             for (const g of clusterGroups(c, kubectl, remote).filter(wanted)) rows.push(...(await runGroup(g)));
+            if (CPU_PROF) {
+              // A timeline of the same commands through the relay: where the round trips go.
+              mkdirSync(CPU_PROF, { recursive: true });
+              const env = { PATH: process.env.PATH!, HOME: tmp, KUBECONFIG: remote.kubeconfig, NODE_COMPILE_CACHE: COMPILE_CACHE };
+              for (const [file, argv] of [
+                ["trace-remote.txt", ["set", "kube-apiserver", LEVEL, "--endpoint", remote.url]],
+                ["trace-remote-kubelet.txt", ["set", "kubelet", LEVEL, "--node", c.nodes[0]!.name]],
+              ] as const) {
+                const t = await timed(process.execPath, ["--import", TRACE, CLI, ...argv], env);
+                writeFileSync(join(CPU_PROF, file), `kvlog ${argv.join(" ")} (through the ${RTT_MS} ms relay)\n${t.stderr}`);
+                note(`kvlog ${argv.join(" ")} through the relay: timeline (${fmtMs(t.wallMs)}) in ${join(CPU_PROF, file)}`);
+              }
+            }
           } finally {
             await remote.close();
           }
@@ -816,8 +832,8 @@ if (![...clusterGroups(anyCluster, kubectl ?? "kubectl"), ...(RTT_MS > 0 ? clust
   }
 }
 
-for (const size of [1000, 5000]) if ([...fleetRowNames(size), ...(size === CAPTURE_FLEET ? [CAPTURE_ROW] : [])].some((n) => !ONLY || n.includes(ONLY))) rows.push(...(await fleetRows(size)));
-for (const nodes of [10, 100]) if (!ONLY || contextsRowName(nodes).includes(ONLY)) rows.push(...(await contextsRows(nodes)));
+for (const size of [1000, 5000]) if ([...fleetRowNames(size), ...(size === CAPTURE_FLEET ? [CAPTURE_ROW] : [])].some(only)) rows.push(...(await fleetRows(size)));
+for (const nodes of [10, 100]) if (only(contextsRowName(nodes))) rows.push(...(await contextsRows(nodes)));
 loads.push(`end ${load()}`);
 rmSync(tmp, { recursive: true, force: true });
 

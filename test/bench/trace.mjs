@@ -22,6 +22,7 @@ registerHooks?.({
     return next(url, context);
   },
 });
+channel("kvlog:preconnect").subscribe(({ event, hostname, port }) => lines.push(`${t()} ms  preconnect ${hostname}:${port} ${event}`));
 const reqs = new WeakMap();
 channel("undici:client:beforeConnect").subscribe(({ connectParams: p }) => lines.push(`${t()} ms  connect ${p.protocol}//${p.hostname}:${p.port}`));
 channel("undici:client:connected").subscribe(({ connectParams: p }) => lines.push(`${t()} ms  connected ${p.hostname}:${p.port} (TLS done)`));
