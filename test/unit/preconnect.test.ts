@@ -6,8 +6,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { newDispatcher, request } from "../../src/http.js";
-import { kubeApi, loadAccess } from "../../src/kube.js";
+import { newDispatcher, request } from "../../src/dispatch.js";
+import { kubeApi, loadAccess } from "../../src/api.js";
 import { dropPreconnected, preconnect, preconnectFor, preconnectPending, preconnectTarget, serverOf } from "../../src/preconnect.js";
 import { startFakeCluster, type FakeCluster } from "../fake/cluster.js";
 
@@ -147,7 +147,7 @@ describe("preconnect", () => {
   it("an HTTP/2 apiserver whose SETTINGS arrived before the dispatcher took the socket: every request goes on it", async () => {
     const http2 = await import("node:http2");
     const { selfSignedServing } = await import("../fake/x509.ts");
-    const { keyPem, certChainPem } = selfSignedServing("apiserver", ["localhost"], ["127.0.0.1"]);
+    const { keyPem, certChainPem } = await selfSignedServing("apiserver", ["localhost"], ["127.0.0.1"]);
     let sessions = 0;
     const server = http2.createSecureServer({ key: keyPem, cert: certChainPem, allowHTTP1: true }, (q, a) => a.end(`HTTP/${q.httpVersion}`));
     server.on("session", () => sessions++);
