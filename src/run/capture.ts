@@ -2,7 +2,7 @@
 // changed target writing its log to the bundle as it arrives (logs.ts), and a summary per target
 // computed from what was written. src/commands/capture.ts has the flags and validation.
 
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Chalk } from "chalk";
 import type { Result } from "../outcomes.js";
@@ -104,6 +104,23 @@ interface Follow {
 export async function runCapture(req: CaptureRequest, io: Io): Promise<number> {
   const noisy = noisyWarning(req.level);
   if (noisy) io.stderr.write(noisy);
+  // A run that ends before anything is written (nothing matched, an error) leaves no empty
+  // bundle directory behind, if it made it (an empty --out the user made is left as it was).
+  const made = !existsSync(req.out);
+  try {
+    return await captureRun(req, io);
+  } finally {
+    if (made) {
+      try {
+        rmdirSync(req.out); // only when empty
+      } catch {
+        // Not empty (the bundle), or already gone: left as it is.
+      }
+    }
+  }
+}
+
+function captureRun(req: CaptureRequest, io: Io): Promise<number> {
   return Session.with(req, io, async (session) => {
     await session.open(req.endpoint, true);
     refuseIgnoredImpersonation(req, req.serviceAccount ? undefined : session.access);

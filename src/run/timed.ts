@@ -81,7 +81,13 @@ export async function raise(session: Session, req: RaiseRequest, onChanged?: (t:
   const priors = new Map<string, Prior>();
   // --timeout cuts the changes in flight short (the restore below gets no such signal).
   const opts = { level: req.level, access, timeoutMs: req.timeoutMs, concurrency: req.concurrency, dryRun: req.dryRun, cancel: session.deadline };
+  // If the raise throws part-way (a bug, the process out of file descriptors...), a timed change
+  // still puts back what it already changed: the targets sent so far, and no new one is started.
+  let broken = false;
+  const sent = new Map<string, Result>();
+  const inFlight = new Set<Promise<Result>>();
   const work = async (t: Target): Promise<Result> => {
+    if (broken) return applyOne(session.notAttempted(t), opts);
     let startup = t.startup;
     if (req.forMs !== undefined && req.restoreTo === undefined && !t.unavailable && !req.dryRun) {
       // A timed change is only made where kvlog knows what to put back.
@@ -94,6 +100,10 @@ export async function raise(session: Session, req: RaiseRequest, onChanged?: (t:
     }
     const sentAt = session.now();
     const result = await applyOne(t, opts);
+    if (mayHaveChanged(result) && !req.dryRun) {
+      sent.set(t.id, result);
+      priors.set(t.id, { startup, before: null });
+    }
     const earlier = (await current()).get(t.id);
     const before = earlier?.level ?? startup?.level ?? null;
     if (!startup && earlier?.startup != null) startup = { level: earlier.startup, source: "the record" };
@@ -103,15 +113,30 @@ export async function raise(session: Session, req: RaiseRequest, onChanged?: (t:
     return done;
   };
   const byId = new Map<string, Target>();
-  const { results, warnings, discoveryError } = await session.onTargets(
-    req,
-    req.dryRun ? "resolving" : "setting",
-    (t) => {
-      byId.set(t.id, t);
-      return work(t);
-    },
-    (t) => applyOne(session.notAttempted(t), opts),
-  );
+  let found: Awaited<ReturnType<typeof session.onTargets<Result>>>;
+  try {
+    found = await session.onTargets(
+      req,
+      req.dryRun ? "resolving" : "setting",
+      (t) => {
+        byId.set(t.id, t);
+        const p = work(t);
+        inFlight.add(p);
+        const settle = (): void => void inFlight.delete(p);
+        p.then(settle, () => {
+          broken = true;
+          settle();
+        });
+        return p;
+      },
+      (t) => applyOne(session.notAttempted(t), opts),
+    );
+  } catch (e) {
+    broken = true;
+    await putBackPartial(session, req, { byId, priors, sent, inFlight, started, changeId });
+    throw e;
+  }
+  const { results, warnings, discoveryError } = found;
 
   // A PUT that --timeout cut short after it was sent may have been applied: recorded, and put back with --for.
   const changed = results.filter((r) => mayHaveChanged(r) && !req.dryRun);
@@ -132,6 +157,34 @@ export async function raise(session: Session, req: RaiseRequest, onChanged?: (t:
     });
   }
   return { results, warnings, discoveryError, byId, priors, changed, started, until, changeId, recording, record };
+}
+
+/**
+ * After a raise that threw part-way: waits for the changes still in flight, then puts back (a
+ * timed change only) every target already changed, and says so on stderr. The record was not
+ * written yet, so it is left as it is.
+ */
+async function putBackPartial(
+  session: Session,
+  req: RaiseRequest,
+  p: { byId: Map<string, Target>; priors: Map<string, Prior>; sent: Map<string, Result>; inFlight: Set<Promise<Result>>; started: Date; changeId: string },
+): Promise<void> {
+  await Promise.allSettled([...p.inFlight]);
+  if (req.forMs === undefined || req.dryRun || p.sent.size === 0) return;
+  const changed = [...p.sent.values()];
+  const raised: Raised = { results: changed, warnings: [], discoveryError: undefined, byId: p.byId, priors: p.priors, changed, started: p.started, until: undefined, changeId: p.changeId, recording: false, record: null };
+  try {
+    await restoreAll(session, req, raised);
+  } catch {
+    // Reported per target below.
+  }
+  const back = changed.filter((r) => r.restore?.ok);
+  const notBack = changed.filter((r) => !r.restore?.ok).map((r) => `${r.id} (${session.redact(r.restore?.message ?? "not attempted")})`);
+  session.io.stderr.write(
+    notes("warning", [
+      `the run stopped on an error after changing ${changed.length} target(s): ${back.length} put back${notBack.length > 0 ? `; NOT put back: ${notBack.join(", ")}` : ""}`,
+    ]),
+  );
 }
 
 async function writeChange(session: Session, req: RaiseRequest, id: string, read: { cm: ConfigMap | undefined } | { problem: string }, change: Change): Promise<RecordNote> {

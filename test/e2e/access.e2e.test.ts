@@ -12,7 +12,7 @@ import { kvlog, type CliRun } from "../integration/run.ts";
 const exec = promisify(execFile);
 const STATE = process.env.KVLOG_E2E_DIR ?? "/tmp/kvlog-e2e";
 const LOCAL = !process.env.KVLOG_E2E_KUBECONFIG;
-const REPLICA = "https://10.222.0.1:6443"; // not loopback: HTTPS_PROXY applies (as in kubectl)
+const REPLICA = "https://10.222.0.2:6443"; // replica 1 (on kvlog-node-1), not loopback: HTTPS_PROXY applies (as in kubectl)
 
 interface Proxies {
   http: string;
@@ -85,8 +85,8 @@ describe("through real proxies", () => {
       }
     });
     // Both replicas were reached through the proxy (set apiserver goes to each at its own address).
-    expect(log).toMatch(/CONNECT 10\.222\.0\.1:6443/);
-    expect(log).toMatch(/CONNECT 10\.222\.0\.11:6443/);
+    expect(log).toMatch(/CONNECT 10\.222\.0\.2:6443/);
+    expect(log).toMatch(/CONNECT 10\.222\.0\.3:6443/);
   });
 
   it("HTTPS_PROXY=socks5:// through dante: every command, every path", async () => {
@@ -97,8 +97,8 @@ describe("through real proxies", () => {
         expect(r.code, `${args.join(" ")}: ${r.stdout}${r.stderr}`).toBe(0);
       }
     });
-    expect(log).toMatch(/-> \S+ 10\.222\.0\.1\.6443/);
-    expect(log).toMatch(/-> \S+ 10\.222\.0\.11\.6443/);
+    expect(log).toMatch(/-> \S+ 10\.222\.0\.2\.6443/);
+    expect(log).toMatch(/-> \S+ 10\.222\.0\.3\.6443/);
   });
 
   it("NO_PROXY keeps the cluster's addresses direct; without it, a dead proxy fails in one line that names it", async () => {
@@ -108,7 +108,7 @@ describe("through real proxies", () => {
     expect(direct.code, direct.stderr).toBe(0);
     const failed = await run(["set", "scheduler", "1"], { KUBECONFIG: kc, HTTPS_PROXY: dead });
     expect(failed.code).toBe(1);
-    expect(failed.stderr).toMatch(/^kvlog: cannot reach the apiserver at https:\/\/10\.222\.0\.1:6443 to list pods in namespace kube-system: proxy http:\/\/127\.0\.0\.1:9: connect ECONNREFUSED/);
+    expect(failed.stderr).toMatch(/^kvlog: cannot reach the apiserver at https:\/\/10\.222\.0\.2:6443 to list pods in namespace kube-system: proxy http:\/\/127\.0\.0\.1:9: connect ECONNREFUSED/);
   });
 });
 

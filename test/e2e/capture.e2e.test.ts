@@ -7,10 +7,10 @@
 // writes the bundle.
 //
 // The bed (test/e2e/cluster/README.md, "Logs"): every pod's log is its host process's real log
-// (fakecri --container-log), each kubelet's log is /var/log/kubelet.log of its own node. The
-// kube-apiserver replicas run on the host with no static pod: kvlog reaches them by address
-// only, so their log is `logs-unavailable` (the issue's rule) while their level still changes
-// and comes back.
+// (fakecri --container-log), each kubelet's log is /var/log/kubelet.log of its own node. Each
+// kube-apiserver replica runs in a node's netns on that node's address with a kube-apiserver
+// static pod there (kubeadm's layout and labels): kvlog finds each replica in default/kubernetes
+// as always, and reads its log through the mirror pod whose hostIP is the replica's address.
 //
 // Guard: this file needs the `capture` command. When `kvlog capture --help` does not exit 0
 // with capture's own usage, the one test below proves that the build really lacks it (the
@@ -70,6 +70,13 @@ interface Case {
   /** Where the log comes from in this bed. */
   source: "pods/log" | "kubelet /logs/" | "none";
 }
+interface Replica {
+  ip: string;
+  port: number;
+  log: string;
+  node: string | null;
+  pod: string | null;
+}
 /**
  * Where kvlog can read the startup level of kube-apiserver and kube-proxy only from a structured
  * /flagz (1.36+, 1.35 behind ComponentFlagz; kvlog.e2e's FLAGZ_READABLE), capture, like
@@ -84,7 +91,9 @@ const PATHRECORDER = V5_PATHRECORDER;
 function cases(): Case[] {
   const c = cluster.components;
   return [
-    { alias: "apiserver", component: "kube-apiserver", args: [], logs: cluster.apiservers.map((a: { log: string }) => a.log), raised: PATHRECORDER, source: "none" },
+    // Each replica's mirror pod (kube-apiserver-<node>, hostIP = the replica's address); a replica
+    // with no node (KVLOG_E2E_APISERVERS > 2: on the host) has no pod and no log to read.
+    { alias: "apiserver", component: "kube-apiserver", args: [], logs: cluster.apiservers.map((a: Replica) => a.log), raised: PATHRECORDER, source: cluster.apiservers.every((a: Replica) => a.pod) ? "pods/log" : "none" },
     { alias: "scheduler", component: "kube-scheduler", args: ["--pod", c["kube-scheduler"].pod], logs: [c["kube-scheduler"].log], raised: renewed("kube-system/kube-scheduler"), source: "pods/log" },
     { alias: "kcm", component: "kube-controller-manager", args: ["--pod", c["kube-controller-manager"].pod], logs: [c["kube-controller-manager"].log], raised: renewed("kube-system/kube-controller-manager"), source: "pods/log" },
     { alias: "ccm", component: "cloud-controller-manager", args: ["--pod", c["cloud-controller-manager"].pod], logs: [c["cloud-controller-manager"].log], raised: renewed("kube-system/cloud-controller-manager"), source: "pods/log" },
@@ -184,8 +193,15 @@ if (!HAS_CAPTURE) {
               expect(x.file, x.id).toEqual(expect.any(String));
               const text = readFileSync(join(out, x.file), "utf8");
               expect(x.lines, x.id).toBeGreaterThan(0);
+              // A replica's log is its own mirror pod's (kube-apiserver-<node>, matched by hostIP),
+              // and the lines are that replica's, not the other's.
+              const replica: Replica | undefined = k.component === "kube-apiserver" ? cluster.apiservers.find((a: Replica) => x.id === `kube-apiserver/${a.ip}:${a.port}`) : undefined;
+              if (k.component === "kube-apiserver") {
+                expect(replica, `${x.id}: not one of the bed's replicas ${JSON.stringify(cluster.apiservers)}`).toBeDefined();
+                expect(x.where, x.id).toBe(`/api/v1/namespaces/kube-system/pods/${replica!.pod}/log`);
+              }
               // Real lines of that process: every klog line of the bundle file is in its host log.
-              const host = new Set(k.logs.flatMap((p) => readFileSync(p, "utf8").split("\n")));
+              const host = new Set((replica ? [replica.log] : k.logs).flatMap((p) => readFileSync(p, "utf8").split("\n")));
               // (a line that starts with a klog header, after at most one prefix such as the source's timestamp)
               const klog = text.split("\n").map((l) => /^(?:\S+ )?([IWEF]\d{4} \d\d:\d\d:\d\d\.\d{6} .*)$/.exec(l)?.[1]).filter((l): l is string => l !== undefined);
               expect(klog.length, `${x.id}: no klog line in ${x.file}`).toBeGreaterThan(0);

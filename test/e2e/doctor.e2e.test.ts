@@ -92,8 +92,8 @@ describe("kvlog doctor on real components", () => {
       const targets = verdicts(r.doc, "target").filter(([, id]: string[]) => !/not ready/.test(id ?? ""));
       expect(targets).toEqual(
         expect.arrayContaining([
-          ["kube-apiserver", "kube-apiserver/10.222.0.1:6443", "ready"],
-          ["kube-apiserver", "kube-apiserver/10.222.0.11:6443", "ready"],
+          ["kube-apiserver", "kube-apiserver/10.222.0.2:6443", "ready"],
+          ["kube-apiserver", "kube-apiserver/10.222.0.3:6443", "ready"],
           ["kube-scheduler", "kube-scheduler/kube-system/kube-scheduler-kvlog-node-1", "ready"],
           ["kube-controller-manager", "kube-controller-manager/kube-system/kube-controller-manager-kvlog-node-1", "ready"],
           ["cloud-controller-manager", "cloud-controller-manager/kube-system/cloud-controller-manager-kvlog-node-1", "ready"],

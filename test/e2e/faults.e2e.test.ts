@@ -259,8 +259,10 @@ interface Sock {
   pid: number;
 }
 
-async function sockets(state: string, filter: string): Promise<Sock[]> {
-  const out = (await exec("ss", ["-Htnp", "state", state, filter])).stdout;
+async function sockets(state: string, filter: string, netns?: string): Promise<Sock[]> {
+  const ss = ["ss", "-Htnp", "state", state, filter];
+  // A replica on a node (cluster.json apiservers[].node) runs in that node's netns.
+  const out = (netns ? await exec("nsenter", [`--net=/run/netns/${netns}`, "--", ...ss]) : await exec(ss[0]!, ss.slice(1))).stdout;
   return out
     .split("\n")
     .map((l) => /(\S+:\d+)\s+(\S+:\d+)\s+users:\(\("([^"]+)",pid=(\d+)/.exec(l))
@@ -516,7 +518,7 @@ describe.skipIf(!LOCAL)("faults on the real local cluster", () => {
       }
       pid = pidOf("kube-apiserver-2");
       const p = await captured("kube-apiserver-2");
-      expect(p.opts).toEqual(["--hostname", replica.hostname]);
+      expect(p.opts).toEqual([...(replica.node ? ["--netns", replica.node] : []), "--hostname", replica.hostname]);
 
       // The fan-out runs in rounds of 64 node-proxy requests, each waiting out its 3 s: wait for a
       // round to begin (replica 2 dials 64 new fleet addresses) and kill the replica 0.3 s in,
@@ -525,7 +527,7 @@ describe.skipIf(!LOCAL)("faults on the real local cluster", () => {
       await until(
         "a new round of node-proxy dials on replica 2",
         async () => {
-          const cur = new Set((await sockets("syn-sent", "( dport = :10250 )")).filter((s) => s.pid === pid).map((s) => s.local));
+          const cur = new Set((await sockets("syn-sent", "( dport = :10250 )", replica.node ?? undefined)).filter((s) => s.pid === pid).map((s) => s.local));
           const fresh = [...cur].filter((s) => !prev.has(s)).length;
           const began = prev.size > 0 && fresh >= 32;
           prev = cur;
@@ -663,8 +665,11 @@ describe.skipIf(!LOCAL)("faults on the real local cluster", () => {
     let changed = false;
     let server: https.Server | undefined;
     const boundMs = 8000;
+    // The webhook listens on the host's bridge address: the replicas run in the nodes' network
+    // namespaces, where 127.0.0.1 is the node's own loopback.
+    const hostIP: string = cluster().apiserver.hostIP;
     try {
-      await exec("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=kvlog-faults-webhook", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`]);
+      await exec("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=kvlog-faults-webhook", "-addext", `subjectAltName=IP:${hostIP}`, "-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`]);
       const cert = readFileSync(`${dir}/cert.pem`);
       server = https.createServer({ key: readFileSync(`${dir}/key.pem`), cert }, (req, res) => {
         let body = "";
@@ -684,7 +689,7 @@ describe.skipIf(!LOCAL)("faults on the real local cluster", () => {
           res.end(JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: { uid: rq.uid, allowed: true } }));
         });
       });
-      server.listen(0, "127.0.0.1");
+      server.listen(0, hostIP);
       await once(server, "listening");
       const port = (server.address() as AddressInfo).port;
       await kubectl(["apply", "-f", "-"], JSON.stringify({
@@ -694,7 +699,7 @@ describe.skipIf(!LOCAL)("faults on the real local cluster", () => {
         webhooks: [
           {
             name: "delete-pod.faults.kvlog.dev",
-            clientConfig: { url: `https://127.0.0.1:${port}/`, caBundle: cert.toString("base64") },
+            clientConfig: { url: `https://${hostIP}:${port}/`, caBundle: cert.toString("base64") },
             rules: [{ operations: ["CONNECT"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods/portforward"], scope: "Namespaced" }],
             namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
             matchConditions: [{ name: "kvlog-to-this-pod-or-probe", expression: `request.name.startsWith('kvlog-faults-probe-') || (request.name == '${pod}' && request.userInfo.username == '${KVLOG_USER}')` }],

@@ -36,7 +36,10 @@ async function plant(component: string, change: object): Promise<void> {
     metadata: { name: `kvlog-${component}`, namespace: "kube-system", labels: { "app.kubernetes.io/managed-by": "kvlog", "kvlog.dev/component": component } },
     data: { "20260101T000000Z-e2e000": JSON.stringify(change) },
   };
-  await kubectl(["apply", "-f", "-"], JSON.stringify(cm));
+  // Exactly this record: an earlier file's change for the same target (faults.e2e sets this
+  // kube-proxy and records it) would otherwise stay beside it and, being newer, be the one shown.
+  await kubectl(["-n", "kube-system", "delete", "configmap", `kvlog-${component}`, "--ignore-not-found"]);
+  await kubectl(["create", "-f", "-"], JSON.stringify(cm));
 }
 async function proxyPod(): Promise<string> {
   const pods = JSON.parse(await kubectl(["-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-proxy", "--field-selector", `spec.nodeName=${NODE}`, "-o", "json"])).items;

@@ -122,7 +122,7 @@ for n in "${NODES[@]}"; do
   fi
   ip link del "${NODE_VETH[$n]}" 2>/dev/null
 done
-# Every address on the bridge (10.222.0.1 and the other replicas' .11, .12, ...), whatever
+# Every address on the bridge (10.222.0.1 and the host replicas' .12, .13, ...), whatever
 # KVLOG_E2E_APISERVERS was, then the bridge itself.
 if ip link show "$BRIDGE" >/dev/null 2>&1; then
   for a in $(ip -4 -o addr show dev "$BRIDGE" | awk '{print $4}' | sort -r); do

@@ -51,9 +51,13 @@ SERVICE_PORT=443
 CLUSTER_DNS=10.96.0.10
 APISERVER_PORT=${KVLOG_E2E_APISERVER_PORT:-6443}
 # HA control plane: KVLOG_E2E_APISERVERS kube-apiserver replicas (default 2, at most 6) on the
-# one etcd, each binding and advertising its own address on the bridge with the same port
-# (so each is in the default/kubernetes Endpoints): replica 1 the bridge's own $HOST_IP,
-# replica N>=2 host number 9+N (.11-.15; below the fleet's .16). Replica 1 is
+# one etcd, each binding and advertising its own address with the same port (so each is in
+# the default/kubernetes Endpoints). As kubeadm lays them out, replica N <= the node count runs
+# in node N's network namespace on that node's address (node-1's .2, node-2's .3), with a
+# kube-apiserver static pod in that node's manifests (its mirror pod's hostIP is the replica's
+# address; fakecri serves the replica's real log as the container's). Replicas beyond the nodes
+# (3-6) run on the host on a bridge address, host number 9+N (.12-.15; below the fleet's .16),
+# with no static pod: kvlog reaches them by address only. Replica 1 is
 # "kube-apiserver" (pid file, log), replica N "kube-apiserver-N"; each runs in its own UTS
 # namespace with hostname kvlog-apiserver-N, so each has its own apiserver identity Lease
 # (the identity is a hash of the hostname), as on separate control-plane machines.
@@ -61,11 +65,12 @@ APISERVER_PORT=${KVLOG_E2E_APISERVER_PORT:-6443}
 # listens on 127.0.0.1:$APISERVER_PORT: the one URL the kubeconfigs carry.
 APISERVER_COUNT=${KVLOG_E2E_APISERVERS:-2}
 APISERVER_MAX=6
-APISERVER_IPS=() APISERVER_NAMES=() APISERVER_HOSTNAMES=()
+APISERVER_IPS=() APISERVER_NAMES=() APISERVER_HOSTNAMES=() APISERVER_NODE=()
 if [[ $APISERVER_COUNT =~ ^[1-9]$ ]] && (( APISERVER_COUNT <= APISERVER_MAX )); then
   for (( _i = 1; _i <= APISERVER_COUNT; _i++ )); do
-    if (( _i == 1 )); then APISERVER_IPS+=("$HOST_IP"); APISERVER_NAMES+=(kube-apiserver)
-    else APISERVER_IPS+=("$NET_PREFIX.$(( 9 + _i ))"); APISERVER_NAMES+=("kube-apiserver-$_i"); fi
+    if (( _i <= ${#NODES[@]} )); then APISERVER_IPS+=("${NODE_IP[${NODES[_i - 1]}]}"); APISERVER_NODE+=("${NODES[_i - 1]}")
+    else APISERVER_IPS+=("$NET_PREFIX.$(( 9 + _i ))"); APISERVER_NODE+=(""); fi
+    if (( _i == 1 )); then APISERVER_NAMES+=(kube-apiserver); else APISERVER_NAMES+=("kube-apiserver-$_i"); fi
     APISERVER_HOSTNAMES+=("kvlog-apiserver-$_i")
   done
 fi

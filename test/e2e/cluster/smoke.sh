@@ -57,7 +57,7 @@ body_is() { local want=$1 got; shift; got=$("$@" 2>&1); [[ $got == "$want"* ]] |
 # balancer: that sends each new connection to the next replica, so a set and the request that
 # proves it would land on different replicas.
 mapfile -t REPLICAS < <(jq -r '.apiservers[]? | "\(.ip) \(.port) \(.log)"' "$D/cluster.json")
-[[ ${#REPLICAS[@]} -gt 0 ]] || REPLICAS=("$HOST_IP $APISERVER_PORT $LOGS/kube-apiserver.log")
+[[ ${#REPLICAS[@]} -gt 0 ]] || REPLICAS=("${APISERVER_IPS[0]} $APISERVER_PORT $LOGS/kube-apiserver.log")
 REPLICA_IPS=()
 for r in "${REPLICAS[@]}"; do
   read -r ip port log <<<"$r"; REPLICA_IPS+=("$ip")

@@ -3,15 +3,18 @@
 # processes, laid out like a two-node kubeadm cluster with an HA control plane. See
 # README.md beside this file.
 #
-#   host (root netns)           etcd 127.0.0.1:2379
+#   host (root netns)           etcd 127.0.0.1:2379 and 10.222.0.1:2379 (the bridge: the replicas in the nodes)
 #                               kube-apiserver replicas (KVLOG_E2E_APISERVERS, 2) on that etcd, each
-#                               binding and advertising its own bridge address, port 6443:
-#                               10.222.0.1 (replica 1), 10.222.0.11, .12, ... (replicas 2, 3, ...)
+#                               binding and advertising its own address, port 6443: replica 1 in
+#                               kvlog-node-1 (10.222.0.2), replica 2 in kvlog-node-2 (10.222.0.3), each
+#                               with a kube-apiserver static pod there, as kubeadm; replicas 3-6 on the
+#                               host at 10.222.0.12-.15 with no static pod (reached by address only)
 #                               haproxy 127.0.0.1:6443 -> every replica (TCP, round robin): the kubeconfig URL
-#   bridge kvlog-br0            10.222.0.1/24 (the host-side address nodes use: replica 1) + .11/24 ...
-#   netns kvlog-node-1 (.2)     fakecri, kubelet, kube-scheduler, kube-controller-manager,
+#   bridge kvlog-br0            10.222.0.1/24 (the host-side address) + .12/24 ... (replicas 3+)
+#   netns kvlog-node-1 (.2)     fakecri, kubelet, kube-apiserver (replica 1: what the nodes use),
+#                               kube-scheduler, kube-controller-manager,
 #                               cloud-controller-manager (k8s.io/cloud-provider + its fake cloud), kube-proxy
-#   netns kvlog-node-2 (.3)     fakecri, kubelet, kube-proxy
+#   netns kvlog-node-2 (.3)     fakecri, kubelet, kube-apiserver (replica 2), kube-proxy
 #   (each netns: eth0 on the bridge, routes to the /24 and the service CIDR 10.96.0.0/16;
 #    in-pod.sh runs a command there as a pod would: ServiceAccount files, KUBERNETES_SERVICE_*)
 #   fleet (API only)            KVLOG_E2E_FLEET_NODES (1200) Node objects kvlog-fleet-NNNNN with no
@@ -145,10 +148,11 @@ stage_begin certs
 make_pki
 APISERVER_LOCAL=https://127.0.0.1:$APISERVER_PORT
 # The nodes' components (kubelets, kube-proxies, scheduler, controller-manager) talk to
-# replica 1 directly, not through the load balancer: haproxy listens on the host's loopback,
-# which the netns cannot reach, and a second listener on a bridge VIP would add an address
-# and a hop for nothing kvlog tests. Users' kubeconfigs go through the load balancer.
-APISERVER_NODES=https://$HOST_IP:$APISERVER_PORT
+# replica 1 directly (on node-1's address), not through the load balancer: haproxy listens on
+# the host's loopback, which the netns cannot reach, and a second listener on a bridge VIP
+# would add an address and a hop for nothing kvlog tests. Users' kubeconfigs go through the
+# load balancer.
+APISERVER_NODES=https://${APISERVER_IPS[0]}:$APISERVER_PORT
 write_kubeconfig "$D/admin.kubeconfig" "$APISERVER_LOCAL" kubernetes-admin --cert admin
 write_kubeconfig "$KCFG/kube-scheduler.kubeconfig" "$APISERVER_NODES" system:kube-scheduler --cert kube-scheduler
 write_kubeconfig "$KCFG/kube-controller-manager.kubeconfig" "$APISERVER_NODES" system:kube-controller-manager --cert kube-controller-manager
@@ -165,8 +169,10 @@ stage_begin network
 for s in "${KUBELET_SYSCTLS[@]}"; do echo "$s $(cat "/proc/sys/$s")"; done > "$D/sysctls.saved"
 ip link add "$BRIDGE" type bridge
 ip addr add "$HOST_IP/24" dev "$BRIDGE"
-# The other kube-apiserver replicas' own addresses (secondary addresses of the same /24).
-for ip in "${APISERVER_IPS[@]:1}"; do ip addr add "$ip/24" dev "$BRIDGE"; done
+# The host's kube-apiserver replicas' own addresses (replicas 3+: secondary addresses of the same /24).
+for k in "${!APISERVER_IPS[@]}"; do
+  [[ -n ${APISERVER_NODE[$k]} ]] || ip addr add "${APISERVER_IPS[$k]}/24" dev "$BRIDGE"
+done
 ip link set "$BRIDGE" up
 for n in "${NODES[@]}"; do
   ip netns add "$n"
@@ -202,7 +208,8 @@ stage_done network
 # ---------------------------------------------------------------------------
 stage_begin etcd
 launch etcd -- "$ETCD_BIN/etcd" --name kvlog --data-dir "$D/etcd" \
-  --listen-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" \
+  --listen-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT,http://$HOST_IP:$ETCD_CLIENT_PORT" \
+  --advertise-client-urls "http://$HOST_IP:$ETCD_CLIENT_PORT" \
   --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
   --initial-cluster "kvlog=http://127.0.0.1:$ETCD_PEER_PORT" --initial-cluster-state new \
   --unsafe-no-fsync --snapshot-count 10000
@@ -216,7 +223,7 @@ stage_begin kube-apiserver
 # its own identity Lease), its own --cert-dir, pid file and log (kube-apiserver[-N]).
 APISERVER_ARGS=(
   --secure-port="$APISERVER_PORT"
-  --etcd-servers="http://127.0.0.1:$ETCD_CLIENT_PORT"
+  --etcd-servers="http://$HOST_IP:$ETCD_CLIENT_PORT"
   --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction --allow-privileged=true
   --client-ca-file="$PKI/ca.crt"
   --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key"
@@ -234,10 +241,16 @@ APISERVER_ARGS=(
   "${GATE_FLAGS[@]}"
   --v="$LOG_V"
 )
+# A replica on a node runs in that node's netns (its address is the node's); nodes stage
+# writes its static pod manifest there (the same command line).
+apiserver_args() { # K: replica K's full argument list
+  local ip=${APISERVER_IPS[$1]}
+  printf '%s\n' --advertise-address="$ip" --bind-address="$ip" --cert-dir="$D/apiserver-certs-$(( $1 + 1 ))" "${APISERVER_ARGS[@]}"
+}
 for k in "${!APISERVER_IPS[@]}"; do
-  ip=${APISERVER_IPS[$k]}
-  launch "${APISERVER_NAMES[$k]}" --hostname "${APISERVER_HOSTNAMES[$k]}" -- "$K8S_BIN/kube-apiserver" \
-    --advertise-address="$ip" --bind-address="$ip" --cert-dir="$D/apiserver-certs-$(( k + 1 ))" "${APISERVER_ARGS[@]}"
+  mapfile -t args < <(apiserver_args "$k")
+  where=(); [[ -n ${APISERVER_NODE[$k]} ]] && where=(--netns "${APISERVER_NODE[$k]}")
+  launch "${APISERVER_NAMES[$k]}" "${where[@]}" --hostname "${APISERVER_HOSTNAMES[$k]}" -- "$K8S_BIN/kube-apiserver" "${args[@]}"
 done
 apiserver_ready() { # URL: /readyz answers 200 (admin client cert, verified against the cluster CA)
   curl -fsS --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "$1/readyz"
@@ -336,8 +349,9 @@ stage_done identities
 
 # ---------------------------------------------------------------------------
 # Static pod manifests, kubeadm style: the command is the real process's command line.
-# static_pod NAME PORT LIVENESS_PATH READINESS_PATH|- KUBECONFIG ARGS...
-# (STATIC_POD_LABELS="key: value" adds a label)
+# static_pod NAME PORT LIVENESS_PATH READINESS_PATH|- KUBECONFIG|- ARGS...
+# (STATIC_POD_LABELS="key: value" adds a label; STATIC_POD_PROBE_HOST, else 127.0.0.1, is where
+# the probes go: kubeadm's kube-apiserver probes its advertise address)
 static_pod() {
   local name=$1 port=$2 live=$3 ready=$4 kcfg=$5; shift 5
   local a
@@ -361,7 +375,7 @@ $(for a in "$@"; do printf '    - %s\n' "$a"; done)
     livenessProbe:
       failureThreshold: 8
       httpGet:
-        host: 127.0.0.1
+        host: ${STATIC_POD_PROBE_HOST:-127.0.0.1}
         path: $live
         port: probe-port
         scheme: HTTPS
@@ -376,7 +390,7 @@ $(if [[ $ready != - ]]; then cat <<EOR
     readinessProbe:
       failureThreshold: 3
       httpGet:
-        host: 127.0.0.1
+        host: ${STATIC_POD_PROBE_HOST:-127.0.0.1}
         path: $ready
         port: probe-port
         scheme: HTTPS
@@ -390,16 +404,19 @@ fi)
     startupProbe:
       failureThreshold: 24
       httpGet:
-        host: 127.0.0.1
+        host: ${STATIC_POD_PROBE_HOST:-127.0.0.1}
         path: $live
         port: probe-port
         scheme: HTTPS
       periodSeconds: 1
       timeoutSeconds: 15
     volumeMounts:
+$(if [[ $kcfg != - ]]; then cat <<EOV
     - mountPath: $kcfg
       name: kubeconfig
       readOnly: true
+EOV
+fi)
     - mountPath: $PKI
       name: k8s-certs
       readOnly: true
@@ -410,10 +427,13 @@ fi)
     seccompProfile:
       type: RuntimeDefault
   volumes:
+$(if [[ $kcfg != - ]]; then cat <<EOV
   - hostPath:
       path: $kcfg
       type: File
     name: kubeconfig
+EOV
+fi)
   - hostPath:
       path: $PKI
       type: DirectoryOrCreate
@@ -493,6 +513,14 @@ for n in "${NODES[@]}"; do
       clogs+=(--container-log "$c=$LOGS/$c.log")
     done
   fi
+  # The kube-apiserver replica on this node (kubeadm's static pod, probes on its address).
+  for k in "${!APISERVER_IPS[@]}"; do
+    [[ ${APISERVER_NODE[$k]} == "$n" ]] || continue
+    mapfile -t args < <(apiserver_args "$k")
+    STATIC_POD_PROBE_HOST=${APISERVER_IPS[$k]} \
+      static_pod kube-apiserver "$APISERVER_PORT" /livez /readyz - "${args[@]}" > "$nd/manifests/kube-apiserver.yaml"
+    clogs+=(--container-log "kube-apiserver=$LOGS/${APISERVER_NAMES[$k]}.log")
+  done
   : >> "$LOGS/kube-proxy-$n.log"
   NODE=$n NODE_DIR=$nd PKI=$PKI CLUSTER_DNS=$CLUSTER_DNS TAINTS=$taints kubelet_config_for > "$nd/kubelet-config.yaml"
   launch "fakecri-$n" --netns "$n" -- "$K8S_BIN/fakecri" --listen "$nd/fakecri.sock" "${clogs[@]}" --v="$LOG_V"
@@ -600,6 +628,12 @@ wait_for kubelet-$CONTROL_PLANE_NODE 90 "mirror pod kube-controller-manager-$CON
   pod_running_ready kube-system component=kube-controller-manager,tier=control-plane "$CONTROL_PLANE_NODE"
 wait_for kubelet-$CONTROL_PLANE_NODE 90 "mirror pod cloud-controller-manager-$CONTROL_PLANE_NODE Running and Ready" \
   pod_running_ready kube-system k8s-app=cloud-controller-manager "$CONTROL_PLANE_NODE"
+for k in "${!APISERVER_IPS[@]}"; do
+  n=${APISERVER_NODE[$k]}
+  [[ -n $n ]] || continue
+  wait_for "kubelet-$n" 90 "mirror pod kube-apiserver-$n Running and Ready" \
+    pod_running_ready kube-system component=kube-apiserver,tier=control-plane "$n"
+done
 for n in "${NODES[@]}"; do
   wait_for kube-controller-manager 90 "kube-proxy DaemonSet pod on $n Running and Ready" \
     pod_running_ready kube-system k8s-app=kube-proxy "$n"
@@ -630,8 +664,10 @@ jq -n --arg d "$D" --arg kv "$K8S_VERSION" --arg ev "$ETCD_VERSION" --arg kubect
   --arg fcond "$FLEET_CONDITIONS" --argjson fsecs "$FLEET_SECONDS" \
   --argjson apiservers "$(for k in "${!APISERVER_IPS[@]}"; do jq -n --arg ip "${APISERVER_IPS[$k]}" \
       --argjson port "$APISERVER_PORT" --arg log "$LOGS/${APISERVER_NAMES[$k]}.log" --arg name "${APISERVER_NAMES[$k]}" \
-      --arg hostname "${APISERVER_HOSTNAMES[$k]}" \
-      '{ip: $ip, port: $port, log: $log, name: $name, hostname: $hostname, url: "https://\($ip):\($port)"}'; done | jq -s .)" \
+      --arg hostname "${APISERVER_HOSTNAMES[$k]}" --arg node "${APISERVER_NODE[$k]}" \
+      '{ip: $ip, port: $port, log: $log, name: $name, hostname: $hostname, url: "https://\($ip):\($port)",
+        node: (if $node == "" then null else $node end),
+        pod: (if $node == "" then null else "kube-apiserver-\($node)" end)}'; done | jq -s .)" \
   --arg lbcfg "$D/haproxy.cfg" --arg lblog "$LOGS/$LB_NAME.log" \
   --argjson nodes "$(for n in "${NODES[@]}"; do jq -n --arg n "$n" --arg ip "${NODE_IP[$n]}" \
       --argjson prof "$([[ $n == "$CONTROL_PLANE_NODE" ]] && echo true || echo false)" \
