@@ -8,7 +8,7 @@ import { parseBytes, stamp } from "../../src/commands/capture.js";
 import { UsageError } from "../../src/errors.js";
 import { journalMs, klogMs, LogWriter, rfc3339Ms, safeFileName, sourceFor, type Phases } from "../../src/logs.js";
 import type { Target } from "../../src/target.js";
-import { sparkline } from "../../src/run/capture.js";
+import { sparkline } from "../../src/run/capture-result.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kvlog-logs-unit-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
