@@ -73,6 +73,8 @@ export async function renewingThrottled<T>(
   signal: AbortSignal | undefined,
   once: (credentials: Credentials) => Promise<T>,
   refusal: (value: T) => Refusal | undefined,
+  /** Called with an answer that is not used because the request goes again (a streamed body to let go). */
+  discard?: (value: T) => void,
 ): Promise<{ value: T; attempts: number }> {
   let attempts = 0;
   let renewed = false;
@@ -86,12 +88,16 @@ export async function renewingThrottled<T>(
       renewed = true;
       // Requests in parallel (discovery, the record, whoami) are refused together: the first
       // renews, the others go again with what it fetched instead of running the plugin again.
-      if (access.credentials !== creds || (await access.renew())) continue;
+      if (access.credentials !== creds || (await access.renew())) {
+        discard?.(value);
+        continue;
+      }
     }
     if (refused?.status === 429 && throttled < MAX_THROTTLE_RETRIES && !signal?.aborted) {
       const wait = throttleWait(refused.retryAfter, deadline);
       if (wait !== undefined) {
         throttled++;
+        discard?.(value);
         await sleep(wait, signal);
         continue;
       }

@@ -4,10 +4,11 @@
 
 import type { Dispatcher } from "undici";
 import dispatchRequest from "undici/lib/api/api-request.js";
-import { freshCredentials, type Access } from "../access.js";
+import type { Access } from "../access.js";
 import { newDispatcher } from "../dispatch.js";
-import { errorCode, joinUrl, networkReason, readBody, statusMessage } from "../http.js";
+import { errorCode, joinUrl, networkReason, readBody, retryAfterSeconds, statusMessage } from "../http.js";
 import type { KubeApi } from "../objects.js";
+import { renewingThrottled } from "../retry.js";
 import type { Slots } from "../slots.js";
 import type { LogOutcome, LogWriter } from "./writer.js";
 
@@ -62,27 +63,33 @@ export class LogAnswerError extends Error {
 /**
  * One GET to the apiserver whose body is handed on as it arrives. The connection and the headers
  * must come within --request-timeout; the body may be quiet for as long as the window lasts
- * (`signal` ends it). A 401 renews the credentials once.
+ * (`signal` ends it). Tried as every apiserver request is (retry.ts): a 401 renews the credentials
+ * once (or takes what a parallel request renewed), a 429 is waited out.
  */
 export async function openRead(ctx: LogContext, path: string, headers: Record<string, string>, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
   const url = joinUrl(ctx.access.server, path);
-  for (let attempt = 0; ; attempt++) {
-    const creds = await freshCredentials(ctx.access);
-    const res = await dispatchRequest.call(dispatcherFor(ctx), {
-      origin: url.origin,
-      path: url.pathname + url.search,
-      method: "GET",
-      headers: { "user-agent": "kvlog", ...headers, ...creds.headers },
-      headersTimeout: ctx.timeoutMs,
-      bodyTimeout: 0,
-      signal,
-    });
-    if (res.statusCode === 401 && attempt === 0 && ctx.access.renew && (await ctx.access.renew())) {
-      res.body.destroy();
-      continue;
-    }
-    return res;
-  }
+  const { value } = await renewingThrottled(
+    ctx.access,
+    Date.now() + ctx.timeoutMs,
+    signal,
+    (creds) =>
+      dispatchRequest.call(dispatcherFor(ctx), {
+        origin: url.origin,
+        path: url.pathname + url.search,
+        method: "GET",
+        headers: { "user-agent": "kvlog", ...headers, ...creds.headers },
+        headersTimeout: ctx.timeoutMs,
+        bodyTimeout: 0,
+        signal,
+      }),
+    (res) => (res.statusCode === 401 || res.statusCode === 429 ? { status: res.statusCode, retryAfter: retryAfterSeconds(headerOf(res.headers["retry-after"])) } : undefined),
+    (res) => void res.body.dump().catch(() => {}),
+  );
+  return value;
+}
+
+function headerOf(v: string | string[] | undefined): string {
+  return Array.isArray(v) ? (v[0] ?? "") : (v ?? "");
 }
 
 /** Reads a body into the writer until it ends, the reading stops, or a line past `untilMs` comes. */
