@@ -5,7 +5,7 @@
 // then cost three more round trips before the identity, the record and the change can go. So
 // main() (src/cli.ts) reads the kubeconfig's cluster as soon as the command line is parsed and
 // starts the TLS connection with node:tls alone; when the dispatcher of the same apiserver
-// (src/http.ts newDispatcher) opens its first connection, it takes this one instead, already
+// (src/dispatch.ts newDispatcher) opens its first connection, it takes this one instead, already
 // handshaken. Nothing is sent on it but the TLS handshake (no credentials, no request) until the
 // dispatcher has it.
 //
@@ -41,7 +41,7 @@ export interface PreconnectTarget {
   rejectUnauthorized: boolean;
 }
 
-/** The TLS options a dispatcher connects with (src/http.ts newDispatcher). */
+/** The TLS options a dispatcher connects with (src/dispatch.ts newDispatcher). */
 export interface DispatcherTls {
   ca?: Buffer | undefined;
   cert?: Buffer | undefined;
