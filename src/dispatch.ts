@@ -8,7 +8,7 @@ import Agent from "undici/lib/dispatcher/agent.js";
 import buildConnector from "undici/lib/core/connect.js";
 import dispatchRequest from "undici/lib/api/api-request.js";
 import type { ApiTls, Credentials, Pool } from "./access.js";
-import { readBody, retryAfterSeconds, type HttpAnswer, type SendOptions } from "./http.js";
+import { header, readBody, retryAfterSeconds, type HttpAnswer, type SendOptions } from "./http.js";
 import { withPreconnected, type Connector } from "./preconnect.js";
 import { proxyConnect, proxyFor, type Proxies } from "./proxy.js";
 
@@ -149,8 +149,4 @@ class SentWatch implements Dispatcher.DispatchHandler {
     this.sent();
     this.h.onRequestSent?.();
   }
-}
-
-function header(v: string | string[] | undefined): string {
-  return Array.isArray(v) ? (v[0] ?? "") : (v ?? "");
 }

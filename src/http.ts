@@ -42,6 +42,11 @@ export interface SendOptions {
   onSent?: (() => void) | undefined;
 }
 
+/** A response header's value as one string: the first of a repeated header, "" when absent. */
+export function header(v: string | string[] | undefined): string {
+  return Array.isArray(v) ? (v[0] ?? "") : (v ?? "");
+}
+
 /** Retry-After in seconds (the delta-seconds form the apiserver sends); undefined otherwise. */
 export function retryAfterSeconds(v: string): number | undefined {
   return /^\s*\d+\s*$/.test(v) ? Number(v) : undefined;

@@ -6,7 +6,7 @@ import type { Dispatcher } from "undici";
 import dispatchRequest from "undici/lib/api/api-request.js";
 import type { Access } from "../access.js";
 import { newDispatcher } from "../dispatch.js";
-import { errorCode, joinUrl, networkReason, readBody, retryAfterSeconds, statusMessage } from "../http.js";
+import { errorCode, header, joinUrl, networkReason, readBody, retryAfterSeconds, statusMessage } from "../http.js";
 import type { KubeApi } from "../objects.js";
 import { renewingThrottled } from "../retry.js";
 import type { Slots } from "../slots.js";
@@ -82,14 +82,10 @@ export async function openRead(ctx: LogContext, path: string, headers: Record<st
         bodyTimeout: 0,
         signal,
       }),
-    (res) => (res.statusCode === 401 || res.statusCode === 429 ? { status: res.statusCode, retryAfter: retryAfterSeconds(headerOf(res.headers["retry-after"])) } : undefined),
+    (res) => (res.statusCode === 401 || res.statusCode === 429 ? { status: res.statusCode, retryAfter: retryAfterSeconds(header(res.headers["retry-after"])) } : undefined),
     (res) => void res.body.dump().catch(() => {}),
   );
   return value;
-}
-
-function headerOf(v: string | string[] | undefined): string {
-  return Array.isArray(v) ? (v[0] ?? "") : (v ?? "");
 }
 
 /** Reads a body into the writer until it ends, the reading stops, or a line past `untilMs` comes. */
@@ -170,12 +166,8 @@ export async function getText(ctx: LogContext, path: string, headers: Record<str
     }
     let buffer = Buffer.concat(chunks);
     if (size >= NODE_READ_MAX) buffer = buffer.subarray(0, buffer.lastIndexOf(10) + 1);
-    const h = (k: string): string => {
-      const v = res.headers[k];
-      return Array.isArray(v) ? (v[0] ?? "") : (v ?? "");
-    };
     const body = res.statusCode >= 300 ? buffer.toString("utf8", 0, Math.min(buffer.length, 4096)) : "";
-    return { status: res.statusCode, contentType: h("content-type"), contentRange: h("content-range"), buffer, body: res.statusCode === 200 ? buffer.toString("utf8", 0, Math.min(buffer.length, 4096)) : body, text: statusMessage(body) ?? body };
+    return { status: res.statusCode, contentType: header(res.headers["content-type"]), contentRange: header(res.headers["content-range"]), buffer, body: res.statusCode === 200 ? buffer.toString("utf8", 0, Math.min(buffer.length, 4096)) : body, text: statusMessage(body) ?? body };
   } catch (error) {
     return { error };
   }
