@@ -27,6 +27,7 @@ import net from "node:net";
 import { dirname, isAbsolute, join } from "node:path";
 import type tls from "node:tls";
 import { load as loadYaml } from "js-yaml";
+import type { AccessOptions } from "./credentials.js";
 import { kubeconfigFiles } from "./home.js";
 
 /** What the early read of the kubeconfig gives: where and how to connect. */
@@ -75,14 +76,7 @@ let pending: Pending | undefined;
 const traced = channel("kvlog:preconnect");
 
 /** What a request needs of the access flags to preconnect. */
-export interface PreconnectRequest {
-  kubeconfig?: string | undefined;
-  context?: string | undefined;
-  insecureSkipTlsVerify: boolean;
-  token?: string | undefined;
-  tokenFile?: string | undefined;
-  timeoutMs: number;
-}
+export type PreconnectRequest = Pick<AccessOptions, "kubeconfig" | "context" | "insecureSkipTlsVerify" | "token" | "tokenFile" | "timeoutMs">;
 
 /** The kubeconfig's current cluster and user, as its YAML says (client-node's field names in comments). */
 interface KubeconfigYaml {
