@@ -52,8 +52,8 @@ export async function readAccess(opts: AccessOptions, connect: Connect): Promise
   }
 
   const { KubeConfig, bufferFromFileOrString } = await import("./kubeconfig.js");
-  let kc = new KubeConfig();
   let source = inCluster ? "in-cluster ServiceAccount" : `kubeconfig ${files.join(delimiter)}`;
+  const kc = inCluster ? new KubeConfig() : await loadKubeconfig(files);
   if (inCluster) {
     // What client-node's loadFromCluster does, but from the env kvlog was given.
     const host = bracketHost(env.KUBERNETES_SERVICE_HOST!);
@@ -61,8 +61,6 @@ export async function readAccess(opts: AccessOptions, connect: Connect): Promise
       { name: "in-cluster", server: `https://${host}:${env.KUBERNETES_SERVICE_PORT}`, caFile: join(saDir, "ca.crt"), skipTLSVerify: false },
       { name: "in-cluster", authProvider: { name: "tokenFile", config: { tokenFile: join(saDir, "token") } } },
     );
-  } else {
-    kc = await loadKubeconfig(files);
   }
 
   if (opts.context) {
